@@ -1,0 +1,102 @@
+"""Records + acceptance + window counters -> the cell summary written as ``summary.json``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from loadgen.analysis.stats import distribution
+from loadgen.client.record import NS_PER_MS, RequestRecord
+from loadgen.metrics.acceptance import Acceptance
+from loadgen.metrics.vllm import WindowCounters
+
+# Server and client token counts may differ by in-flight rounding only; more means foreign traffic.
+TOKEN_MISMATCH_TOLERANCE = 0.02
+# Drafted tokens accepted past max_tokens are counted by the server but never streamed.
+ACCEPTED_MISMATCH_TOLERANCE = 0.15
+
+
+def summarize_cell(
+    server: str,
+    bucket: str,
+    concurrency: int,
+    records: Sequence[RequestRecord],
+    acceptance: Acceptance,
+    counters: WindowCounters | None,
+) -> dict[str, Any]:
+    ok = [r for r in records if r.ok]
+    failed = [r for r in records if not r.ok]
+    duration_s = _window_s(records)
+    output_tokens = sum(r.output_tokens for r in ok)
+    chunk_tokens = [n for r in ok for _, n in r.token_chunks[1:]]
+    summary: dict[str, Any] = {
+        "server": server,
+        "bucket": bucket,
+        "concurrency": concurrency,
+        "requests_ok": len(ok),
+        "requests_failed": len(failed),
+        "errors_by_kind": dict(Counter(r.error_kind for r in failed)),
+        "duration_s": duration_s,
+        "output_tokens": output_tokens,
+        "output_tokens_per_s": output_tokens / duration_s if duration_s else None,
+        "prompt_tokens": sum(r.prompt_len for r in ok),
+        "ttft_ms": distribution([t for r in ok if (t := r.ttft_ms) is not None]),
+        "tpot_ms": distribution([t for r in ok if (t := r.tpot_ms) is not None]),
+        "itl_ms": distribution([x for r in ok for x in r.itl_ms]),
+        "e2e_ms": distribution([r.e2e_ms for r in ok]),
+        "chunk_gap_ms": distribution([x for r in ok for x in r.chunk_gap_ms]),
+        "acceptance": acceptance.to_dict(),
+        "client_tokens_per_chunk": (sum(chunk_tokens) / len(chunk_tokens))
+        if chunk_tokens
+        else None,
+        "client_accepted_tokens": sum(n - 1 for r in ok for _, n in r.token_chunks),
+        "tokens_per_chunk_histogram": {str(k): v for k, v in sorted(Counter(chunk_tokens).items())},
+        "server_counters": None if counters is None else vars(counters),
+    }
+    summary["flags"] = _flags(summary, records, counters, acceptance)
+    return summary
+
+
+def _window_s(records: Sequence[RequestRecord]) -> float:
+    """From the first send to the last end of the measured requests."""
+    if not records:
+        return 0.0
+    return (max(r.end_ns for r in records) - min(r.send_ns for r in records)) / NS_PER_MS / 1000
+
+
+def _flags(
+    summary: dict[str, Any],
+    records: Sequence[RequestRecord],
+    counters: WindowCounters | None,
+    acceptance: Acceptance,
+) -> list[str]:
+    flags = []
+    if summary["requests_failed"]:
+        flags.append(f"{summary['requests_failed']} request(s) failed: {summary['errors_by_kind']}")
+    if acceptance.counter_reset or (counters is not None and counters.reset):
+        flags.append("a server counter went down in the window: the engine restarted")
+    if counters is not None:
+        received = sum(r.output_tokens for r in records)
+        if (
+            received
+            and abs(counters.generation_tokens - received) > TOKEN_MISMATCH_TOLERANCE * received
+        ):
+            flags.append(
+                f"server generated {counters.generation_tokens:.0f} tokens in the window, client "
+                f"received {received}: foreign traffic or lost requests"
+            )
+        if counters.prefix_cache_hits > 0.05 * max(counters.prefix_cache_queries, 1):
+            flags.append(
+                f"prefix cache served {counters.prefix_cache_hits:.0f} of "
+                f"{counters.prefix_cache_queries:.0f} prompt tokens: TTFT is flattered"
+            )
+    # Each engine step streams 1 + (accepted drafts) tokens, so tokens beyond one per chunk are the
+    # client's count of accepted tokens. (Tokens/chunk is not AL: steps without a draft count too.)
+    client, server = summary["client_accepted_tokens"], acceptance.accepted_tokens
+    if server is not None and abs(client - server) > ACCEPTED_MISMATCH_TOLERANCE * max(server, 1):
+        flags.append(
+            f"client saw {client} accepted tokens (tokens beyond one per chunk), server counted "
+            f"{server:.0f}: chunks were merged in transit, or foreign traffic"
+        )
+    return flags

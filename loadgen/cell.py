@@ -1,0 +1,138 @@
+"""One measured cell: scrape, drive Locust (``loadgen/speed.py``) as a process, scrape, summarise.
+
+Everything a cell measured is on disk in its directory: the raw scrapes, the records as JSON lines
+while the load runs and as Parquet afterwards, the Locust log, ``summary.json`` and
+``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loadgen.analysis.summary import summarize_cell
+from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, write_parquet
+from loadgen.metrics import vllm
+from loadgen.metrics.acceptance import Acceptance
+from loadgen.metrics.exposition import scrape
+
+LOCUSTFILE = Path(__file__).with_name("speed.py")
+SUMMARY_FILE = "summary.json"
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass(frozen=True)
+class CellSpec:
+    server: str
+    baseline: str | None
+    url: str
+    metrics_url: str | None
+    data_dir: Path
+    bucket: str
+    concurrency: int
+    requests: int
+    prompt_start: int
+    osl: int
+    model: str | None
+    request_timeout_s: float = 600.0
+    max_duration_s: int = 3600
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Atomic: a reader never sees half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+    tmp.replace(path)
+
+
+def locust_command(spec: CellSpec, out_dir: Path) -> list[str]:
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "-u",
+        str(spec.concurrency),
+        "-r",
+        str(spec.concurrency),
+        "-t",
+        f"{spec.max_duration_s}s",
+        "--host",
+        spec.url,
+        "--only-summary",
+        "--exit-code-on-error",
+        "0",
+        "--stop-timeout",
+        "30",
+        "--data",
+        str(spec.data_dir),
+        "--bucket",
+        spec.bucket,
+        "--osl",
+        str(spec.osl),
+        "--requests",
+        str(spec.requests),
+        "--prompt-start",
+        str(spec.prompt_start),
+        "--out",
+        str(out_dir),
+        "--request-timeout",
+        str(spec.request_timeout_s),
+    ]
+    if spec.model:
+        command += ["--model", spec.model]
+    return command
+
+
+def run_cell(spec: CellSpec, out_dir: Path, progress: bool = True) -> dict[str, Any]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / RECORDS_JSONL).unlink(missing_ok=True)
+    before = scrape(spec.metrics_url) if spec.metrics_url else None
+    if before is not None:
+        (out_dir / "metrics_before.txt").write_text(before)
+    command = locust_command(spec, out_dir)
+    write_json(
+        out_dir / MANIFEST_FILE,
+        {"cell": vars(spec), "locust_command": command, "started_wall": time.time()},
+    )
+    _drive(command, out_dir, spec, progress)
+    after = scrape(spec.metrics_url) if spec.metrics_url else None
+    if after is not None:
+        (out_dir / "metrics_after.txt").write_text(after)
+    records = read_jsonl(out_dir / RECORDS_JSONL) if (out_dir / RECORDS_JSONL).exists() else []
+    write_parquet(records, out_dir / RECORDS_PARQUET)
+    if before is not None and after is not None:
+        acceptance, counters = vllm.acceptance(before, after), vllm.window_counters(before, after)
+    else:
+        acceptance, counters = Acceptance(source="none: no metrics endpoint"), None
+    summary = summarize_cell(
+        spec.server, spec.bucket, spec.concurrency, records, acceptance, counters
+    )
+    missing = spec.requests - len(records)
+    if missing:
+        summary["flags"].append(f"{missing} of {spec.requests} requests never completed")
+    write_json(out_dir / SUMMARY_FILE, summary)
+    return summary
+
+
+def _drive(command: list[str], out_dir: Path, spec: CellSpec, progress: bool) -> None:
+    jsonl = out_dir / RECORDS_JSONL
+    with (out_dir / "locust.log").open("wb") as log:
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        while proc.poll() is None:
+            time.sleep(1.0)
+            if progress:
+                done = sum(1 for _ in jsonl.open()) if jsonl.exists() else 0
+                print(f"\r    {done}/{spec.requests} requests", end="", flush=True)
+        if progress:
+            print("\r", end="")
+    if proc.returncode != 0:
+        tail = (out_dir / "locust.log").read_text(errors="replace").splitlines()[-10:]
+        raise RuntimeError(f"locust exited with {proc.returncode}:\n" + "\n".join(tail))

@@ -1,0 +1,169 @@
+"""``speedbench``: the verbs that wire the rooms together (demo, data prepare, run, report)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from loadgen.demo import DemoPlan, run_demo
+
+
+def _demo(args: argparse.Namespace) -> int:
+    plan = DemoPlan(
+        buckets=tuple(args.buckets),
+        concurrencies=tuple(args.concurrency),
+        osl=args.osl,
+        requests_per_user=args.requests_per_user,
+        min_requests=args.min_requests,
+    )
+    run_demo(Path(args.out), args.model, plan, port=args.port)
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    from loadgen.data.prepare import prepare_dataset
+
+    kwargs = json.loads(args.chat_template_kwargs) if args.chat_template_kwargs else None
+    prepared = prepare_dataset(
+        args.source,
+        args.config,
+        args.model,
+        Path(args.out),
+        args.revision,
+        args.skip_placeholders,
+        kwargs,
+    )
+    print(json.dumps(prepared.manifest["isl_stats"], indent=2))
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    import requests
+
+    from loadgen.cell import CellSpec, run_cell
+    from loadgen.data.prepared import PreparedSet
+    from loadgen.dispatch import run_prompt
+
+    data_dir = Path(args.data)
+    if args.warmup:
+        with requests.Session() as session:
+            warm = PreparedSet.read(data_dir).bucket(args.bucket)
+            for prompt in warm[args.prompt_start : args.prompt_start + args.warmup]:
+                run_prompt(session, args.url, prompt, args.osl, args.model, args.request_timeout)
+    spec = CellSpec(
+        server=args.server_name,
+        baseline=args.baseline,
+        url=args.url.rstrip("/"),
+        metrics_url=None
+        if args.no_metrics
+        else (args.metrics_url or args.url.rstrip("/") + "/metrics"),
+        data_dir=data_dir,
+        bucket=args.bucket,
+        concurrency=args.concurrency,
+        requests=args.requests,
+        prompt_start=args.prompt_start + args.warmup,
+        osl=args.osl,
+        model=args.model,
+        request_timeout_s=args.request_timeout,
+    )
+    summary = run_cell(spec, Path(args.out))
+    print(
+        json.dumps(
+            {
+                k: summary[k]
+                for k in (
+                    "server",
+                    "bucket",
+                    "concurrency",
+                    "requests_ok",
+                    "requests_failed",
+                    "output_tokens_per_s",
+                    "ttft_ms",
+                    "tpot_ms",
+                    "acceptance",
+                    "flags",
+                )
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from loadgen.report.build import build_report
+    from loadgen.report.tables import console_table
+
+    print(console_table(build_report(Path(args.dir))))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="speedbench", description=__doc__)
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    demo = verbs.add_parser("demo", help="CPU quickstart: vllm-cpu-base vs vllm-cpu-ngram")
+    demo.add_argument("--out", default="speedbench-demo", help="results directory")
+    demo.add_argument("--model", help="HF id or local path (default: build a tiny local Llama)")
+    demo.add_argument("--buckets", nargs="+", default=["1k", "2k"])
+    demo.add_argument("--concurrency", nargs="+", type=int, default=[1, 4])
+    demo.add_argument("--osl", type=int, default=DemoPlan.osl)
+    demo.add_argument("--requests-per-user", type=int, default=DemoPlan.requests_per_user)
+    demo.add_argument("--min-requests", type=int, default=DemoPlan.min_requests)
+    demo.add_argument("--port", type=int, default=8000, help="port for the local servers")
+    demo.set_defaults(func=_demo)
+
+    data = verbs.add_parser("data", help="data sets").add_subparsers(
+        dest="data_verb", required=True
+    )
+    prep = data.add_parser("prepare", help="load, validate, template and tokenize")
+    prep.add_argument("--source", default="nvidia/SPEED-Bench", help="hub id, or local file/dir")
+    prep.add_argument("--config", nargs="+", default=["throughput_1k"], help="e.g. throughput_2k")
+    prep.add_argument("--revision", help="hub revision to pin")
+    prep.add_argument("--model", required=True, help="target model (its tokenizer + template)")
+    prep.add_argument("--out", required=True, help="prepared data set directory")
+    prep.add_argument(
+        "--skip-placeholders",
+        action="store_true",
+        help="drop and count licence placeholder rows instead of failing",
+    )
+    prep.add_argument("--chat-template-kwargs", help="JSON, e.g. '{\"enable_thinking\": false}'")
+    prep.set_defaults(func=_prepare)
+
+    run = verbs.add_parser("run", help="one cell against a running server")
+    run.add_argument("--url", required=True)
+    run.add_argument("--data", required=True, help="prepared data set directory")
+    run.add_argument("--bucket", default="1k")
+    run.add_argument("--concurrency", type=int, default=1)
+    run.add_argument("--requests", type=int, default=8)
+    run.add_argument("--osl", type=int, default=256)
+    run.add_argument("--out", required=True)
+    run.add_argument("--model", help="model name, when the server serves several")
+    run.add_argument("--prompt-start", type=int, default=0, help="first prompt index to use")
+    run.add_argument("--warmup", type=int, default=0, help="unmeasured requests sent first")
+    run.add_argument("--server-name", default="server", help="label of this server variant")
+    run.add_argument("--baseline", help="label of the baseline this variant is compared with")
+    run.add_argument("--metrics-url", help="default: URL/metrics")
+    run.add_argument("--no-metrics", action="store_true", help="do not scrape engine metrics")
+    run.add_argument("--request-timeout", type=float, default=600.0)
+    run.set_defaults(func=_run)
+
+    report = verbs.add_parser("report", help="(re)build speedup.csv and report.md of a results dir")
+    report.add_argument("dir")
+    report.set_defaults(func=_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        print(f"speedbench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

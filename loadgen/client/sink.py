@@ -1,0 +1,53 @@
+"""Where records go: appended to JSON lines as each request ends (a crash loses nothing already
+measured), then collected into ``requests.parquet`` for analysis."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from loadgen.client.record import RequestRecord
+
+RECORDS_JSONL = "requests.jsonl"
+RECORDS_PARQUET = "requests.parquet"
+
+
+class RecordSink:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._fh = path.open("a", encoding="utf-8")
+
+    def write(self, record: RequestRecord) -> None:
+        self._fh.write(json.dumps(record.to_dict()) + "\n")
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def read_jsonl(path: Path) -> list[RequestRecord]:
+    """Records from a sink file; a last line cut by a crash is ignored, the rest kept."""
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(RequestRecord.from_dict(json.loads(line)))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def write_parquet(records: Iterable[RequestRecord], path: Path) -> Path:
+    rows = [r.to_dict() for r in records]
+    tmp = path.with_suffix(".parquet.tmp")
+    pq.write_table(pa.Table.from_pylist(rows), tmp)
+    tmp.replace(path)
+    return path
+
+
+def read_parquet(path: Path) -> list[RequestRecord]:
+    return [RequestRecord.from_dict(row) for row in pq.read_table(path).to_pylist()]

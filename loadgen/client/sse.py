@@ -1,0 +1,37 @@
+"""Server-sent events as OpenAI-compatible servers send them: ``data: {json}`` lines, ``[DONE]``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+DONE = object()
+
+
+class StreamError(ValueError):
+    """The stream broke the SSE / JSON contract."""
+
+
+@dataclass(frozen=True)
+class Event:
+    """One ``data:`` payload, decoded; ``payload is DONE`` marks the end sentinel."""
+
+    payload: Any
+
+
+def iter_events(lines: Iterable[bytes]) -> Iterator[Event]:
+    """Decode ``data:`` lines; comments (``:``), blank separators and other fields are skipped."""
+    for raw in lines:
+        line = raw.rstrip(b"\r\n")
+        if not line.startswith(b"data:"):
+            continue
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            yield Event(DONE)
+            return
+        try:
+            yield Event(json.loads(data))
+        except json.JSONDecodeError as exc:
+            raise StreamError(f"malformed SSE data line: {data[:80]!r} ({exc.msg})") from None

@@ -1,0 +1,82 @@
+"""The prepared data set: token-id prompts on disk, readable without ``transformers``.
+
+The Locust process reads this (pyarrow only), so the load generator never loads a tokenizer and
+every engine receives byte-identical token ids.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PROMPTS_FILE = "prompts.parquet"
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass(frozen=True)
+class PreparedPrompt:
+    question_id: str
+    bucket: str
+    category: str
+    sub_category: str | None
+    isl_o200k: int
+    prompt_token_ids: list[int]
+
+    @property
+    def isl(self) -> int:
+        """Input length in the target model's tokens (what the engine really processes)."""
+        return len(self.prompt_token_ids)
+
+
+@dataclass
+class PreparedSet:
+    prompts: list[PreparedPrompt]
+    manifest: dict[str, Any]
+
+    def bucket(self, bucket: str) -> list[PreparedPrompt]:
+        chosen = [p for p in self.prompts if p.bucket == bucket]
+        if not chosen:
+            have = sorted({p.bucket for p in self.prompts})
+            raise ValueError(f"no prompts for bucket {bucket!r} in this data set (it has {have})")
+        return chosen
+
+    def write(self, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        columns = {
+            "question_id": [p.question_id for p in self.prompts],
+            "bucket": [p.bucket for p in self.prompts],
+            "category": [p.category for p in self.prompts],
+            "sub_category": [p.sub_category for p in self.prompts],
+            "isl_o200k": [p.isl_o200k for p in self.prompts],
+            "prompt_token_ids": [p.prompt_token_ids for p in self.prompts],
+        }
+        schema = pa.schema(
+            [
+                ("question_id", pa.string()),
+                ("bucket", pa.string()),
+                ("category", pa.string()),
+                ("sub_category", pa.string()),
+                ("isl_o200k", pa.int32()),
+                ("prompt_token_ids", pa.list_(pa.int32())),
+            ]
+        )
+        pq.write_table(pa.table(columns, schema=schema), directory / PROMPTS_FILE)
+        (directory / MANIFEST_FILE).write_text(json.dumps(self.manifest, indent=2) + "\n")
+        return directory
+
+    @classmethod
+    def read(cls, directory: Path) -> PreparedSet:
+        table_path = directory / PROMPTS_FILE
+        if not table_path.is_file():
+            raise FileNotFoundError(
+                f"{directory} is not a prepared data set (no {PROMPTS_FILE}): "
+                "create one with `speedbench data prepare`"
+            )
+        rows = pq.read_table(table_path).to_pylist()
+        manifest = json.loads((directory / MANIFEST_FILE).read_text())
+        return cls([PreparedPrompt(**row) for row in rows], manifest)

@@ -1,0 +1,110 @@
+"""Where rows come from: the Hugging Face hub (``nvidia/SPEED-Bench``) or local JSONL / Parquet.
+
+Both paths yield validated ``SpeedBenchRow`` objects; placeholder rows are refused or skipped
+and counted, as the caller chooses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loadgen.data.schema import PLACEHOLDER, RowError, SpeedBenchRow, parse_row
+
+HUB_DATASET = "nvidia/SPEED-Bench"
+
+
+@dataclass
+class LoadedRows:
+    rows: list[SpeedBenchRow]
+    origin: str
+    skipped_placeholder: int = 0
+    revision: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def load_rows(
+    source: str,
+    config: str,
+    revision: str | None = None,
+    skip_placeholders: bool = False,
+) -> LoadedRows:
+    """Rows of one config from a local file/directory, or else from the hub id ``source``."""
+    path = Path(source)
+    if path.exists():
+        files = _local_files(path, config)
+        raw: Iterable[tuple[str, dict[str, Any]]] = (
+            (str(f), r) for f in files for r in _read_file(f)
+        )
+        origin = str(path)
+    else:
+        raw = _hub_rows(source, config, revision)
+        origin = f"{source}:{config}"
+    kept, skipped = [], 0
+    for where, record in raw:
+        row = parse_row(record, where)
+        if row.is_placeholder:
+            if not skip_placeholders:
+                raise RowError(
+                    f"{where}: row question_id={row.question_id!r}: field 'turns' holds the "
+                    f"placeholder {PLACEHOLDER!r}. Rebuild the full rows with NVIDIA's "
+                    "specdec_bench data scripts, or pass --skip-placeholders to drop and count "
+                    "them."
+                )
+            skipped += 1
+            continue
+        kept.append(row)
+    if not kept:
+        raise RowError(f"{origin}: no usable rows for config {config!r}")
+    return LoadedRows(kept, origin, skipped, revision)
+
+
+def _local_files(path: Path, config: str) -> list[Path]:
+    if path.is_file():
+        return [path]
+    candidates = sorted(
+        p for p in path.glob(f"{config}*") if p.suffix in (".jsonl", ".parquet")
+    ) or sorted(p for p in (path / config).glob("*") if p.suffix in (".jsonl", ".parquet"))
+    if not candidates:
+        raise FileNotFoundError(
+            f"{path}: no {config}.jsonl / {config}.parquet (or {config}/*.jsonl|parquet) found"
+        )
+    return candidates
+
+
+def _read_file(path: Path) -> Iterator[dict[str, Any]]:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        yield from pq.read_table(path).to_pylist()
+        return
+    with path.open(encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise RowError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+
+
+def _hub_rows(
+    dataset: str, config: str, revision: str | None
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The real hub path; needs network access to the hub (or a warm HF cache)."""
+    import datasets
+
+    load = datasets.load_dataset  # type: ignore[attr-defined]
+    ds = load(dataset, config, split="test", revision=revision)
+    for record in ds:
+        yield f"{dataset}:{config}", dict(record)
+
+
+def write_jsonl(rows: Iterable[SpeedBenchRow], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(row.model_dump_json() + "\n")
+    return path

@@ -1,0 +1,40 @@
+"""One prompt of a prepared set -> one streamed request -> one record. Shared by the Locust user,
+the CLI's warm-up and the tests, so all of them measure the same way."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import requests
+
+from loadgen.client.record import RequestRecord
+from loadgen.client.stream import completion_body, send_completion
+from loadgen.data.prepared import PreparedPrompt
+
+COMPLETIONS_PATH = "/v1/completions"
+
+
+def run_prompt(
+    session: requests.Session,
+    base_url: str,
+    prompt: PreparedPrompt,
+    osl: int,
+    model: str | None,
+    timeout_s: float,
+    intended_send_ns: int | None = None,
+) -> RequestRecord:
+    record = RequestRecord(
+        request_id=uuid.uuid4().hex,
+        question_id=prompt.question_id,
+        bucket=prompt.bucket,
+        category=prompt.category,
+        prompt_len=prompt.isl,
+        max_tokens=osl,
+        intended_send_ns=intended_send_ns or time.perf_counter_ns(),
+        wall_start=time.time(),
+    )
+    body = completion_body(prompt.prompt_token_ids, osl, model)
+    return send_completion(
+        session, base_url.rstrip("/") + COMPLETIONS_PATH, body, record, timeout_s
+    )

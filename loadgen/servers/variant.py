@@ -1,0 +1,64 @@
+"""Server variants declared in ``servers/*.yaml``: one source for launchers, compose and Helm."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+REPO_SERVERS_DIR = Path(__file__).resolve().parents[2] / "servers"
+
+
+class ServerVariant(BaseModel):
+    """One engine configuration. An SD variant names the baseline it is compared with."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    engine: Literal["vllm", "sglang", "trtllm"]
+    description: str = ""
+    speculative: str | None = Field(None, description="SD method, null for a baseline")
+    baseline: str | None = Field(None, description="the variant this SD variant is compared with")
+    model: str = Field(description="HF id or path; the CLI's --model overrides it")
+    args: list[str] = Field(default_factory=list, description="engine arguments after the model")
+    env: dict[str, str] = Field(default_factory=dict)
+    preload_libs: list[str] = Field(
+        default_factory=list, description="shared libraries put in LD_PRELOAD when found"
+    )
+    port: int = 8000
+    health_path: str = "/health"
+    metrics_path: str = "/metrics"
+    startup_timeout_s: float = 600.0
+    gpus: int = 0
+
+
+class VariantError(ValueError):
+    pass
+
+
+def load_variant(name: str, directory: Path = REPO_SERVERS_DIR) -> ServerVariant:
+    path = directory / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in directory.glob("*.yaml"))
+        raise VariantError(
+            f"unknown server variant {name!r}: {path} does not exist; known: {known}"
+        )
+    return parse_variant_file(path)
+
+
+def parse_variant_file(path: Path) -> ServerVariant:
+    try:
+        variant = ServerVariant.model_validate(yaml.safe_load(path.read_text()))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise VariantError(f"{path}: field {where!r}: {first['msg']}") from None
+    if variant.name != path.stem:
+        raise VariantError(f"{path}: name {variant.name!r} must equal the file name {path.stem!r}")
+    return variant
+
+
+def all_variants(directory: Path = REPO_SERVERS_DIR) -> list[ServerVariant]:
+    return [parse_variant_file(p) for p in sorted(directory.glob("*.yaml"))]
