@@ -112,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--osl", type=int, default=DemoPlan.osl)
     demo.add_argument("--requests-per-user", type=int, default=DemoPlan.requests_per_user)
     demo.add_argument("--min-requests", type=int, default=DemoPlan.min_requests)
+    demo.add_argument(
+        "--warmup",
+        type=int,
+        default=DemoPlan.warmup,
+        help="unmeasured warm-up prompts per bucket and server",
+    )
     demo.add_argument("--port", type=int, default=8000, help="port for the local servers")
     demo.set_defaults(func=_demo)
 

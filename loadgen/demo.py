@@ -19,7 +19,7 @@ from loadgen.cell import CellSpec, run_cell, write_json
 from loadgen.data.prepare import prepare_dataset
 from loadgen.data.prepared import PreparedSet
 from loadgen.data.source import write_jsonl
-from loadgen.data.synthetic import synthetic_throughput_rows
+from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.dispatch import run_prompt
 from loadgen.hostinfo import host_description
 from loadgen.report.build import build_report
@@ -61,10 +61,8 @@ def prepare_demo_data(out: Path, model: str, plan: DemoPlan) -> Path:
     raw_dir, prepared_dir = out / "data" / "raw", out / "data" / "prepared"
     per_tier = -(-plan.prompts_per_bucket() // 3)
     configs = []
-    for bucket in plan.buckets:
-        write_jsonl(
-            synthetic_throughput_rows(bucket, per_tier), raw_dir / f"throughput_{bucket}.jsonl"
-        )
+    for bucket, rows in synthetic_throughput_split(plan.buckets, per_tier).items():
+        write_jsonl(rows, raw_dir / f"throughput_{bucket}.jsonl")
         configs.append(f"throughput_{bucket}")
     prepared = prepare_dataset(str(raw_dir), configs, model, prepared_dir)
     for key, stats in prepared.manifest["isl_stats"].items():

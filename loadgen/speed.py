@@ -8,6 +8,7 @@ exact per-token timings are the records in ``OUT/requests.jsonl``.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,14 +81,20 @@ STATE: dict[str, RunState] = {}
 
 @events.test_start.add_listener
 def on_test_start(environment: Environment, **_: Any) -> None:
+    """Load the prompt slice; bad options end the run at once with a clear message, exit 2."""
     opts = environment.parsed_options
-    if opts is None or not opts.data:
-        raise SystemExit(
-            "speedbench: --data PREPARED_DIR is required (see `speedbench data prepare`)"
+    try:
+        if opts is None or not opts.data:
+            raise ValueError("--data PREPARED_DIR is required (see `speedbench data prepare`)")
+        pool = PromptPool.from_prepared(
+            Path(opts.data), opts.bucket, opts.prompt_start, opts.requests or None
         )
-    pool = PromptPool.from_prepared(
-        Path(opts.data), opts.bucket, opts.prompt_start, opts.requests or None
-    )
+    except (ValueError, FileNotFoundError) as exc:
+        logging.error("speedbench: %s", exc)
+        environment.process_exit_code = 2
+        if environment.runner is not None:
+            gevent.spawn(environment.runner.quit)
+        return
     STATE["run"] = RunState(pool, RecordSink(Path(opts.out) / RECORDS_JSONL), len(pool))
 
 
@@ -133,9 +140,9 @@ class SpeedUser(User):
 
     @task
     def complete(self) -> None:
-        state = STATE["run"]
-        prompt = state.pool.take()
-        if prompt is None:
+        state = STATE.get("run")
+        prompt = state.pool.take() if state else None
+        if state is None or prompt is None:
             raise StopUser()
         opts = self.environment.parsed_options
         record = run_prompt(

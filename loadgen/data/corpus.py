@@ -55,27 +55,31 @@ _CODE_MODULES = (
 def code_paragraphs() -> Iterator[str]:
     """Blank-line separated blocks of real Python source, in a fixed order."""
     stdlib = Path(sysconfig.get_paths()["stdlib"])
-    for name in _CODE_MODULES:
-        path = stdlib / name
-        if not path.is_file():
-            # Layouts differ between Python builds (e.g. a package instead of a module).
-            continue
-        yield from _blocks(path.read_text(encoding="utf-8", errors="replace"))
+    # Layouts differ between Python builds (e.g. a package instead of a module): skip those.
+    texts = (
+        (stdlib / name).read_text(encoding="utf-8", errors="replace")
+        for name in _CODE_MODULES
+        if (stdlib / name).is_file()
+    )
+    return _unique_blocks(texts)
 
 
 def prose_paragraphs() -> Iterator[str]:
     """Paragraphs of the Python reference manual, in a fixed order."""
     from pydoc_data.topics import topics
 
-    for key in sorted(topics):
-        yield from _blocks(topics[key])
+    return _unique_blocks(topics[key] for key in sorted(topics))
 
 
-def _blocks(text: str) -> Iterator[str]:
-    for block in text.split("\n\n"):
-        block = block.strip("\n")
-        if block.strip():
-            yield block
+def _unique_blocks(texts: Iterator[str]) -> Iterator[str]:
+    """Each paragraph once: the sources repeat a few (shared docstrings), prompts must not."""
+    seen: set[str] = set()
+    for text in texts:
+        for block in text.split("\n\n"):
+            block = block.strip("\n")
+            if block.strip() and block not in seen:
+                seen.add(block)
+                yield block
 
 
 def training_text() -> Iterator[str]:

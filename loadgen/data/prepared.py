@@ -39,11 +39,21 @@ class PreparedSet:
     manifest: dict[str, Any]
 
     def bucket(self, bucket: str) -> list[PreparedPrompt]:
+        """The bucket's prompts, categories interleaved round-robin.
+
+        Hub files list rows grouped by category; runs take consecutive slices (warm-up, then one
+        slice per cell), so without interleaving one cell would get only low-entropy prompts and
+        the next only high-entropy ones, confounding concurrency with entropy.
+        """
         chosen = [p for p in self.prompts if p.bucket == bucket]
         if not chosen:
             have = sorted({p.bucket for p in self.prompts})
             raise ValueError(f"no prompts for bucket {bucket!r} in this data set (it has {have})")
-        return chosen
+        by_category: dict[str, list[PreparedPrompt]] = {}
+        for p in chosen:
+            by_category.setdefault(p.category, []).append(p)
+        columns = list(by_category.values())
+        return [col[i] for i in range(max(map(len, columns))) for col in columns if i < len(col)]
 
     def write(self, directory: Path) -> Path:
         directory.mkdir(parents=True, exist_ok=True)

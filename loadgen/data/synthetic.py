@@ -8,7 +8,7 @@ entropy tiers. Each row consumes fresh paragraphs, so no two prompts share conte
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from loadgen.data.corpus import code_paragraphs, prose_paragraphs
 from loadgen.data.o200k import bucket_tokens, count_o200k
@@ -36,19 +36,22 @@ class _Cursor:
             ) from None
 
 
-def synthetic_throughput_rows(bucket: str, per_tier: int) -> list[SpeedBenchRow]:
-    """``per_tier`` rows for each entropy tier, each close to (not above) the bucket length."""
+def synthetic_throughput_split(
+    buckets: Sequence[str], per_tier: int
+) -> dict[str, list[SpeedBenchRow]]:
+    """``per_tier`` rows per entropy tier per bucket, each close to (not above) the bucket length.
+
+    One pair of cursors serves every bucket, so no paragraph appears in two prompts.
+    """
     code, prose = _Cursor(code_paragraphs()), _Cursor(prose_paragraphs())
-    # Each bucket starts at its own offset into the corpus, so buckets don't share text either.
-    for _ in range(bucket_tokens(bucket) // 50):
-        code.take()
-        prose.take()
-    rows = []
-    for tier in ENTROPY_TIERS:
-        for index in range(per_tier):
-            text = _fill(tier, code, prose, bucket_tokens(bucket))
-            rows.append(_row(bucket, tier, index, text))
-    return rows
+    split: dict[str, list[SpeedBenchRow]] = {}
+    for bucket in buckets:
+        split[bucket] = [
+            _row(bucket, tier, index, _fill(tier, code, prose, bucket_tokens(bucket)))
+            for tier in ENTROPY_TIERS
+            for index in range(per_tier)
+        ]
+    return split
 
 
 def _fill(tier: str, code: _Cursor, prose: _Cursor, budget: int) -> str:

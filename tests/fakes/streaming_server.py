@@ -1,0 +1,134 @@
+"""FAKE ENGINE for harness tests: a deterministic OpenAI-style streaming server.
+
+Not an engine: it sleeps ``ttft_s`` then streams ``max_tokens`` tokens in chunks of
+``tokens_per_chunk`` every ``step_s`` seconds, with vLLM's wire format (``continuous_usage_stats``),
+so the harness's own timing can be checked against known truth. It also serves a ``/metrics``
+page holding vLLM-named SD counters that it increments as a real engine would.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Behaviour:
+    ttft_s: float = 0.05
+    step_s: float = 0.01
+    tokens_per_chunk: int = 3
+    status: int = 200
+    truncate_after_chunks: int | None = None  # drop the connection without [DONE]
+
+
+class _Counters:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.drafts = self.draft_tokens = self.accepted = self.generated = 0.0
+        self.requests: list[dict[str, Any]] = []
+
+
+def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # keep test output clean
+            pass
+
+        def _send(self, status: int, body: bytes, ctype: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            if self.path == "/health":
+                self._send(200, b"", "text/plain")
+            elif self.path == "/metrics":
+                with counters.lock:
+                    text = (
+                        f'vllm:spec_decode_num_drafts_total{{engine="0"}} {counters.drafts}\n'
+                        f'vllm:spec_decode_num_draft_tokens_total{{engine="0"}} '
+                        f"{counters.draft_tokens}\n"
+                        f'vllm:spec_decode_num_accepted_tokens_total{{engine="0"}} '
+                        f"{counters.accepted}\n"
+                        f'vllm:generation_tokens_total{{engine="0"}} {counters.generated}\n'
+                    )
+                self._send(200, text.encode(), "text/plain; version=0.0.4")
+            else:
+                self._send(404, b"not found", "text/plain")
+
+        def _chunk(self, data: bytes) -> None:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with counters.lock:
+                counters.requests.append(body)
+            if behaviour.status != 200:
+                self._send(behaviour.status, b'{"error": "injected"}', "application/json")
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            max_tokens, k = int(body["max_tokens"]), behaviour.tokens_per_chunk
+            time.sleep(behaviour.ttft_s)
+            sent, chunks = 0, 0
+            while sent < max_tokens:
+                n = 1 if sent == 0 else min(k, max_tokens - sent)
+                if sent:
+                    time.sleep(behaviour.step_s)
+                sent += n
+                chunks += 1
+                event = {
+                    "choices": [{"index": 0, "text": "x" * n, "finish_reason": None}],
+                    "usage": {"prompt_tokens": len(body["prompt"]), "completion_tokens": sent},
+                }
+                self._chunk(b"data: " + json.dumps(event).encode() + b"\n\n")
+                if behaviour.truncate_after_chunks and chunks >= behaviour.truncate_after_chunks:
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.close_connection = True
+                    return
+                with counters.lock:
+                    counters.generated += n
+                    if sent > n:  # a decode step: k-1 drafts accepted out of k-1 proposed
+                        counters.drafts += 1
+                        counters.draft_tokens += k - 1
+                        counters.accepted += n - 1
+            self._chunk(b"data: [DONE]\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+
+    return Handler
+
+
+class FakeStreamingServer:
+    """Context manager: ``with FakeStreamingServer(Behaviour(...)) as srv: srv.url``."""
+
+    def __init__(self, behaviour: Behaviour | None = None) -> None:
+        self.behaviour = behaviour or Behaviour()
+        self.counters = _Counters()
+        self._server = ThreadingHTTPServer(
+            ("127.0.0.1", 0), _handler(self.behaviour, self.counters)
+        )
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> FakeStreamingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
