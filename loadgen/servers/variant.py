@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 REPO_SERVERS_DIR = Path(__file__).resolve().parents[2] / "servers"
 
@@ -32,6 +32,35 @@ class ServerVariant(BaseModel):
     metrics_path: str = "/metrics"
     startup_timeout_s: float = 600.0
     gpus: int = 0
+    image: str = Field(description="container image with an explicit version tag (or digest)")
+    build_target: str | None = Field(
+        None, description="stage of docker/Dockerfile that builds `image` here (None: pulled)"
+    )
+    entrypoint: list[str] = Field(
+        min_length=1, description="the server program; `python`/`python3` is this interpreter locally"
+    )
+    engine_config: dict[str, Any] | None = Field(
+        None, description="engine config file content, mounted and passed with the engine's flag"
+    )
+    draft_model: str | None = Field(None, description="HF id of the SD draft model, if any")
+
+    @field_validator("image")
+    @classmethod
+    def _pinned(cls, image: str) -> str:
+        name, _, tag = image.rpartition("/")[2].partition(":")
+        if "@sha256:" not in image and (not tag or tag == "latest"):
+            raise ValueError(
+                f"image {image!r} must be pinned to an explicit version tag, e.g. {name}:v1.2.3"
+            )
+        return image
+
+    @model_validator(mode="after")
+    def _sd_is_declared(self) -> ServerVariant:
+        if (self.speculative is None) != (self.baseline is None):
+            raise ValueError("an SD variant sets both `speculative` and `baseline`; a baseline neither")
+        if self.draft_model and self.speculative is None:
+            raise ValueError("`draft_model` is set but `speculative` is null")
+        return self
 
 
 class VariantError(ValueError):

