@@ -80,7 +80,9 @@ def engine_service(variant: ServerVariant) -> dict[str, Any]:
         },
     }
     if variant.engine_config is not None:
-        service["configs"] = [{"source": f"{variant.name}-engine-config", "target": ENGINE_CONFIG_PATH}]
+        service["configs"] = [
+            {"source": f"{variant.name}-engine-config", "target": ENGINE_CONFIG_PATH}
+        ]
     if variant.gpus:
         device = {"driver": "nvidia", "count": variant.gpus, "capabilities": ["gpu"]}
         service["ipc"] = "host"

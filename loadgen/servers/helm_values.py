@@ -1,8 +1,8 @@
 """Generate ``k8s/values/<variant>.yaml`` for the Helm chart from ``servers/*.yaml``.
 
 Each file declares one engine (a map entry, so several ``-f`` files add up) and makes it the
-benchmark's target. The engine's arguments are ``server_args`` with the model as ``$(SPEEDBENCH_MODEL)``
-(Kubernetes expands it from the container's environment), so overriding
+benchmark's target. The engine's arguments are ``server_args`` with the model as
+``$(SPEEDBENCH_MODEL)`` (Kubernetes expands it from the container's environment), so overriding
 ``engines.<variant>.model`` changes the model without touching the arguments. Run
 ``python -m loadgen.servers.helm_values``; a test fails while the committed files differ.
 """
@@ -26,7 +26,7 @@ from loadgen.servers.variant import REPO_SERVERS_DIR, ServerVariant, all_variant
 VALUES_DIR = REPO_SERVERS_DIR.parent / "k8s" / "values"
 MODEL_REF = "$(SPEEDBENCH_MODEL)"
 HEADER = (
-    "# Generated from servers/{name}.yaml by `python -m loadgen.servers.helm_values`: do not edit.\n"
+    "# Generated from servers/{name}.yaml by `python -m loadgen.servers.helm_values`; do not edit\n"
     "# helm install NAME k8s/speedbench -f k8s/values/{name}.yaml\n"
 )
 
@@ -53,7 +53,10 @@ def engine_values(variant: ServerVariant) -> dict[str, Any]:
 
 
 def values_document(variant: ServerVariant) -> dict[str, Any]:
-    return {"engines": {variant.name: engine_values(variant)}, "benchmark": {"target": variant.name}}
+    return {
+        "engines": {variant.name: engine_values(variant)},
+        "benchmark": {"target": variant.name},
+    }
 
 
 def render(variant: ServerVariant) -> str:

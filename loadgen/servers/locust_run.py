@@ -83,9 +83,7 @@ def summarize_results(results: Path, server: str, users: int) -> dict[str, Any]:
     path = results / RECORDS_JSONL
     records = read_jsonl(path) if path.is_file() else []
     bucket = records[0].bucket if records else ""
-    summary = summarize_cell(
-        server, bucket, users, records, Acceptance(source="not scraped"), None
-    )
+    summary = summarize_cell(server, bucket, users, records, Acceptance(source="not scraped"), None)
     (results / SUMMARY_JSON).write_text(json.dumps(summary, indent=2))
     return summary
 

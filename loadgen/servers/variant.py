@@ -37,7 +37,8 @@ class ServerVariant(BaseModel):
         None, description="stage of docker/Dockerfile that builds `image` here (None: pulled)"
     )
     entrypoint: list[str] = Field(
-        min_length=1, description="the server program; `python`/`python3` is this interpreter locally"
+        min_length=1,
+        description="the server program; `python`/`python3` is this interpreter locally",
     )
     engine_config: dict[str, Any] | None = Field(
         None, description="engine config file content, mounted and passed with the engine's flag"
@@ -57,7 +58,9 @@ class ServerVariant(BaseModel):
     @model_validator(mode="after")
     def _sd_is_declared(self) -> ServerVariant:
         if (self.speculative is None) != (self.baseline is None):
-            raise ValueError("an SD variant sets both `speculative` and `baseline`; a baseline neither")
+            raise ValueError(
+                "an SD variant sets both `speculative` and `baseline`; a baseline neither"
+            )
         if self.draft_model and self.speculative is None:
             raise ValueError("`draft_model` is set but `speculative` is null")
         return self

@@ -161,7 +161,11 @@ def test_network_policies_select_the_pods_they_guard() -> None:
     variant = next(v for v in VARIANTS if v.name == "sglang-eagle")
     docs = manifests(render_chart(values_for(variant)))
     policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
-    pods = [d["spec"]["template"]["metadata"]["labels"] for d in docs if d["kind"] in ("Job", "Deployment")]
+    pods = [
+        d["spec"]["template"]["metadata"]["labels"]
+        for d in docs
+        if d["kind"] in ("Job", "Deployment")
+    ]
     for labels in pods:
         assert any(
             p["spec"]["podSelector"]["matchLabels"].items() <= labels.items() for p in policies
@@ -185,5 +189,5 @@ def test_monitors_scrape_each_engine_on_its_metrics_path() -> None:
 
 def test_a_target_that_is_not_deployed_is_refused_by_name() -> None:
     variant = VARIANTS[0]
-    with pytest.raises(helm_python.HelmRenderError, match='benchmark.target "nope" is not one'):
+    with pytest.raises(helm_python.HelmRenderError, match=r'benchmark\.target "nope" is not one'):
         render_chart(values_for(variant, target="nope"))

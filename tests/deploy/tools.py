@@ -40,9 +40,20 @@ def checkov_binary() -> str:
 def checkov_scan(directory: Path, *frameworks: str) -> dict[str, Any]:
     """Failed and skipped check ids (per framework) and the number of passed checks."""
     proc = subprocess.run(
-        [checkov_binary(), "--skip-download", "-d", str(directory), "--framework", *frameworks,
-         "--output", "json"],
-        capture_output=True, text=True, check=False, timeout=600,
+        [
+            checkov_binary(),
+            "--skip-download",
+            "-d",
+            str(directory),
+            "--framework",
+            *frameworks,
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
     )
     reports = json.loads(proc.stdout)
     reports = reports if isinstance(reports, list) else [reports]
@@ -57,15 +68,34 @@ def checkov_scan(directory: Path, *frameworks: str) -> dict[str, Any]:
 
 def kubernetes_validate(paths: list[Path]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "kubernetes_validate", "-k", KUBE_VERSION, "--strict",
-         *map(str, paths)],
-        capture_output=True, text=True, check=False, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "kubernetes_validate",
+            "-k",
+            KUBE_VERSION,
+            "--strict",
+            *map(str, paths),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )
 
 
 def compose_schema_check(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.compose-spec",
-         str(path)],
-        capture_output=True, text=True, check=False, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "check_jsonschema",
+            "--builtin-schema",
+            "vendor.compose-spec",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
     )

@@ -22,7 +22,15 @@ def test_the_cpu_quickstart_pair_is_shipped() -> None:
 
 
 # Fields an SD variant may change relative to its baseline; every other field must be equal.
-SD_FIELDS = {"name", "description", "speculative", "baseline", "draft_model", "args", "engine_config"}
+SD_FIELDS = {
+    "name",
+    "description",
+    "speculative",
+    "baseline",
+    "draft_model",
+    "args",
+    "engine_config",
+}
 SD_CONFIG_KEY = "speculative_config"
 
 
