@@ -20,7 +20,7 @@ from loadgen.servers.command import (
     escape_dollar,
     server_args,
 )
-from loadgen.servers.locust_run import LoadPlan, master_command, worker_command
+from loadgen.servers.locust_run import METRICS_PORT, LoadPlan, master_command, worker_command
 from loadgen.servers.variant import REPO_SERVERS_DIR, ServerVariant, all_variants
 
 REPO_ROOT = REPO_SERVERS_DIR.parent
@@ -124,7 +124,10 @@ def load_services() -> dict[str, Any]:
         "tmpfs": ["/tmp"],
         "security_opt": ["no-new-privileges:true"],
     }
-    master = common | {"command": master_command(plan), "expose": [str(LOCUST_MASTER_PORT)]}
+    master = common | {
+        "command": master_command(plan),
+        "expose": [str(LOCUST_MASTER_PORT), str(METRICS_PORT)],
+    }
     worker = common | {"command": worker_command(plan, "loadgen"), "depends_on": ["loadgen"]}
     return {"loadgen": master, "loadgen-worker": worker}
 
@@ -167,7 +170,9 @@ def prometheus_config(variants: list[ServerVariant]) -> dict[str, Any]:
         }
         for v in variants
     ]
-    jobs.append({"job_name": "loadgen", "static_configs": [{"targets": ["loadgen:9646"]}]})
+    jobs.append(
+        {"job_name": "loadgen", "static_configs": [{"targets": [f"loadgen:{METRICS_PORT}"]}]}
+    )
     return {"global": {"scrape_interval": "5s"}, "scrape_configs": jobs}
 
 

@@ -21,7 +21,9 @@ from loadgen.analysis.summary import summarize_cell
 from loadgen.client.sink import RECORDS_JSONL, read_jsonl
 from loadgen.metrics.acceptance import Acceptance
 
-LOCUSTFILE = "loadgen/speed.py"
+# The load, plus Locust's live statistics for Prometheus (served by the master on :9646).
+LOCUSTFILE = "loadgen/speed.py,loadgen/locust_metrics.py"
+METRICS_PORT = 9646
 SUMMARY_JSON = "summary.json"
 RESULTS_BEGIN = "=== speedbench results ==="
 

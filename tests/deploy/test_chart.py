@@ -15,7 +15,7 @@ import yaml
 
 from loadgen.servers.command import ENGINE_CONFIG_PATH, server_args
 from loadgen.servers.helm_values import MODEL_REF, render
-from loadgen.servers.locust_run import LoadPlan, master_command, worker_command
+from loadgen.servers.locust_run import METRICS_PORT, LoadPlan, master_command, worker_command
 from loadgen.servers.variant import ServerVariant, all_variants
 from tests.deploy.tools import (
     CHART,
@@ -184,6 +184,10 @@ def test_monitors_scrape_each_engine_on_its_metrics_path() -> None:
     assert find(docs, "PodMonitor", "sb-engines")["spec"]["podMetricsEndpoints"][0]["path"] == (
         variant.metrics_path
     )
+    load = find(docs, "ServiceMonitor", "sb-locust-master")["spec"]["endpoints"][0]["port"]
+    master_ports = find(docs, "Service", "sb-locust-master")["spec"]["ports"]
+    assert {"name": "metrics", "port": METRICS_PORT, "targetPort": METRICS_PORT} in master_ports
+    assert load == "metrics"
     assert not [d for d in manifests(render_chart(values_for(variant))) if "Monitor" in d["kind"]]
 
 

@@ -25,7 +25,7 @@ PLAN = LoadPlan("3", "12", "6", "10m", "http://engine:8000", "/results")
 def test_master_and_worker_command_lines() -> None:
     master = master_command(PLAN)
     locust = master[master.index("--") + 1 :]
-    assert locust[:3] == ["locust", "-f", "loadgen/speed.py"]
+    assert locust[:3] == ["locust", "-f", "loadgen/speed.py,loadgen/locust_metrics.py"]
     for flag, value in (("--expect-workers", "3"), ("-u", "12"), ("-r", "6"), ("-t", "10m")):
         assert locust[locust.index(flag) + 1] == value
     assert "--master" in locust and "--headless" in locust

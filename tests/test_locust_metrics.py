@@ -1,0 +1,58 @@
+"""A real Locust process with loadgen/locust_metrics.py serves its live statistics to Prometheus."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from loadgen.metrics.exposition import parse_exposition
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_locust_serves_users_requests_and_latency_on_metrics(tmp_path: Path) -> None:
+    port = free_port()
+    ticker = REPO / "tests" / "fixtures" / "locust_ticker.py"
+    files = f"{ticker},{REPO / 'loadgen' / 'locust_metrics.py'}"
+    env = {**os.environ, "SPEEDBENCH_METRICS_PORT": str(port), "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(
+        ["locust", "-f", files, "--headless", "-u", "2", "-r", "10", "-t", "20s", "--only-summary"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline, samples = time.monotonic() + 15, []
+        while time.monotonic() < deadline:
+            try:
+                text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+                samples = parse_exposition(text)
+                counts = [s.value for s in samples if s.name == "speedbench_locust_requests_total"]
+                if counts and counts[0] >= 5:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    by_name = {s.name: s for s in samples}
+    assert by_name["speedbench_locust_users"].value == 2
+    requests_total = by_name["speedbench_locust_requests_total"]
+    assert requests_total.value >= 5 and requests_total.label("name") == "1k completion e2e"
+    assert by_name["speedbench_locust_failures_total"].value == 0
+    p50 = [s for s in samples if s.name == "speedbench_locust_response_time_ms"]
+    assert {s.label("quantile") for s in p50} == {"0.5", "0.9", "0.99"}
+    assert all(s.value == 100 for s in p50)
