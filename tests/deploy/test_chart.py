@@ -181,7 +181,7 @@ def test_monitors_scrape_each_engine_on_its_metrics_path() -> None:
     docs = manifests(render_chart(values))
     monitor = find(docs, "ServiceMonitor", "sb-trtllm-eagle")
     assert monitor["spec"]["endpoints"][0]["path"] == variant.metrics_path == "/prometheus/metrics"
-    assert find(docs, "PodMonitor", "sb-engines")["spec"]["podMetricsEndpoints"][0]["path"] == (
+    assert find(docs, "PodMonitor", "sb-trtllm-eagle")["spec"]["podMetricsEndpoints"][0]["path"] == (
         variant.metrics_path
     )
     load = find(docs, "ServiceMonitor", "sb-locust-master")["spec"]["endpoints"][0]["port"]
