@@ -2,13 +2,12 @@
 
 One service per variant, each in its own profile, so ``docker compose up vllm-eagle`` starts that
 variant alone; plus ``prometheus`` and the distributed Locust load (``loadgen`` master and
-``loadgen-worker``, scaled with ``--scale``). Run ``python -m loadgen.servers.compose`` after
+``loadgen-worker``, scaled with ``--scale``). Run ``python -m loadgen.servers.generate`` after
 changing a variant; a test fails while the committed files differ from what this writes.
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from loadgen.servers.variant import REPO_SERVERS_DIR, ServerVariant, all_variant
 REPO_ROOT = REPO_SERVERS_DIR.parent
 COMPOSE_FILE = REPO_ROOT / "compose.yaml"
 PROMETHEUS_FILE = REPO_ROOT / "docker" / "prometheus.yml"
-HEADER = "# Generated from servers/*.yaml by `python -m loadgen.servers.compose`: do not edit.\n"
+HEADER = "# Generated from servers/*.yaml by `python -m loadgen.servers.generate`: do not edit.\n"
 
 HF_CACHE = "/hf-cache"
 # CPU variants name the demo's locally built model; compose mounts the demo's output there.
@@ -186,13 +185,3 @@ def write_all(directory: Path = REPO_SERVERS_DIR) -> list[Path]:
     PROMETHEUS_FILE.parent.mkdir(parents=True, exist_ok=True)
     PROMETHEUS_FILE.write_text(render(prometheus_config(variants)))
     return [COMPOSE_FILE, PROMETHEUS_FILE]
-
-
-def main() -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args()
-    for path in write_all():
-        print(f"wrote {path.relative_to(REPO_ROOT)}")
-
-
-if __name__ == "__main__":
-    main()

@@ -4,12 +4,11 @@ Each file declares one engine (a map entry, so several ``-f`` files add up) and 
 benchmark's target. The engine's arguments are ``server_args`` with the model as
 ``$(SPEEDBENCH_MODEL)`` (Kubernetes expands it from the container's environment), so overriding
 ``engines.<variant>.model`` changes the model without touching the arguments. Run
-``python -m loadgen.servers.helm_values``; a test fails while the committed files differ.
+``python -m loadgen.servers.generate``; a test fails while the committed files differ.
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from loadgen.servers.variant import REPO_SERVERS_DIR, ServerVariant, all_variant
 VALUES_DIR = REPO_SERVERS_DIR.parent / "k8s" / "values"
 MODEL_REF = "$(SPEEDBENCH_MODEL)"
 HEADER = (
-    "# Generated from servers/{name}.yaml by `python -m loadgen.servers.helm_values`; do not edit\n"
+    "# Generated from servers/{name}.yaml by `python -m loadgen.servers.generate`; do not edit\n"
     "# helm install NAME k8s/speedbench -f k8s/values/{name}.yaml\n"
 )
 
@@ -72,13 +71,3 @@ def write_all(directory: Path = REPO_SERVERS_DIR, out: Path = VALUES_DIR) -> lis
         path.write_text(render(variant))
         paths.append(path)
     return paths
-
-
-def main() -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args()
-    for path in write_all():
-        print(f"wrote {path}")
-
-
-if __name__ == "__main__":
-    main()

@@ -59,7 +59,7 @@ def test_one_values_file_per_variant_generated_from_servers() -> None:
     for variant in VARIANTS:
         committed = (VALUES_DIR / f"{variant.name}.yaml").read_text()
         assert committed == render(variant), (
-            f"k8s/values/{variant.name}.yaml is stale: run `python -m loadgen.servers.helm_values`"
+            f"k8s/values/{variant.name}.yaml is stale: run `python -m loadgen.servers.generate`"
         )
 
 
@@ -181,9 +181,9 @@ def test_monitors_scrape_each_engine_on_its_metrics_path() -> None:
     docs = manifests(render_chart(values))
     monitor = find(docs, "ServiceMonitor", "sb-trtllm-eagle")
     assert monitor["spec"]["endpoints"][0]["path"] == variant.metrics_path == "/prometheus/metrics"
-    assert find(docs, "PodMonitor", "sb-trtllm-eagle")["spec"]["podMetricsEndpoints"][0]["path"] == (
-        variant.metrics_path
-    )
+    assert find(docs, "PodMonitor", "sb-trtllm-eagle")["spec"]["podMetricsEndpoints"][0][
+        "path"
+    ] == (variant.metrics_path)
     load = find(docs, "ServiceMonitor", "sb-locust-master")["spec"]["endpoints"][0]["port"]
     master_ports = find(docs, "Service", "sb-locust-master")["spec"]["ports"]
     assert {"name": "metrics", "port": METRICS_PORT, "targetPort": METRICS_PORT} in master_ports

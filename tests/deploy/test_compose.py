@@ -30,7 +30,7 @@ COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
 
 
 def test_committed_files_are_the_generated_ones() -> None:
-    stale = "stale: run `python -m loadgen.servers.compose`"
+    stale = "stale: run `python -m loadgen.servers.generate`"
     assert COMPOSE_FILE.read_text() == render(compose_document(VARIANTS)), stale
     assert PROMETHEUS_FILE.read_text() == render(prometheus_config(VARIANTS)), stale
 
