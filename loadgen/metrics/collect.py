@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from loadgen.metrics.acceptance import Acceptance
 from loadgen.metrics.adapter import EngineAdapter
 from loadgen.metrics.exposition import scrape
@@ -75,7 +77,17 @@ class MetricsWindow:
     def close(self, out_dir: Path) -> WindowResult:
         polls = self._sampler.stop() if self._sampler else []
         self._sampler = None
-        after = self._scrape(out_dir, "after")
+        flags = _poll_flags(polls)
+        if self.adapter.poll_path and not self.metrics_urls:
+            flags.append(
+                f"{self.adapter.engine}: SD figures need polls of {self.adapter.poll_path}, "
+                "which needs a direct --metrics-url (PromQL alone cannot give them)"
+            )
+        try:
+            after = self._scrape(out_dir, "after")
+        except RuntimeError as exc:  # the engine died: keep the records, say why figures are gone
+            none = Acceptance(source="none: the closing scrape failed")
+            return WindowResult(none, None, [*flags, str(exc)], {"engine": self.adapter.engine})
         names = self.adapter.counters
         direct = text_deltas(self._before, after, names) if self.metrics_urls else None
         promql = None
@@ -87,11 +99,10 @@ class MetricsWindow:
         chosen = promql or direct
         if chosen is None:
             none = Acceptance(source="none: no metrics endpoint or Prometheus")
-            return WindowResult(none, None, [], evidence)
+            return WindowResult(none, None, flags, evidence)
         acceptance = self.adapter.reduce(chosen, polls)
         if promql is not None:
             acceptance = _with_source(acceptance, acceptance.source + " via PromQL increase()")
-        flags = _poll_flags(polls)
         if promql is not None and direct is not None:
             direct_acceptance = self.adapter.reduce(direct, polls)
             evidence["direct_acceptance"] = direct_acceptance.to_dict()
@@ -99,9 +110,16 @@ class MetricsWindow:
         return WindowResult(acceptance, self.adapter.window_counters(chosen), flags, evidence)
 
     def _scrape(self, out_dir: Path, stage: str) -> list[str]:
-        texts = [scrape(url) for url in self.metrics_urls]
-        for index, text in enumerate(texts):
-            _scrape_file(out_dir, stage, index).write_text(text)
+        texts = []
+        for index, url in enumerate(self.metrics_urls):
+            try:
+                texts.append(scrape(url))
+            except requests.RequestException as exc:
+                raise RuntimeError(
+                    f"cannot scrape engine metrics at {url} ({stage} the cell): {exc}; "
+                    "fix --metrics-url or pass --no-metrics"
+                ) from exc
+            _scrape_file(out_dir, stage, index).write_text(texts[-1])
         return texts
 
     def _prom(self) -> PromQL:

@@ -12,6 +12,9 @@ import pytest
 from loadgen.metrics.adapter import Poll
 from loadgen.metrics.registry import ADAPTERS, adapter_for
 from loadgen.metrics.window import text_deltas
+from tests.metrics.test_vllm import scaled
+
+__all__ = ["SGLANG", "VLLM", "scaled"]  # shared with the PromQL tests and the benchmark
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 VLLM = (FIXTURES / "vllm_cpu_0.32.0_ngram_metrics.txt").read_text()
@@ -21,17 +24,6 @@ TRT_AFTER = (FIXTURES / "trtllm" / "eagle_prometheus_after.txt").read_text()
 TRT_JSON = [
     (FIXTURES / "trtllm" / f"eagle_iteration_stats_poll_{i}.json").read_text() for i in range(4)
 ]
-
-
-def scaled(text: str, factor: float) -> str:
-    """Every vLLM counter sample multiplied: a later scrape of the same server."""
-    out = []
-    for line in text.splitlines():
-        if line.startswith("vllm:") and line.split("{")[0].endswith("_total"):
-            head, value = line.rsplit(" ", 1)
-            line = f"{head} {float(value) * factor}"
-        out.append(line)
-    return "\n".join(out) + "\n"
 
 
 def without(text: str, pattern: str) -> str:

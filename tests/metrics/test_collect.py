@@ -35,3 +35,25 @@ def test_no_endpoint_and_no_prometheus_gives_a_sourceless_record(tmp_path: Path)
     window.open(tmp_path)
     result = window.close(tmp_path)
     assert result.acceptance.source.startswith("none") and result.counters is None
+
+
+def test_engine_dying_mid_cell_keeps_a_summary_with_the_reason(tmp_path: Path) -> None:
+    with serving(Exposition(SGLANG[0])) as url:
+        window = MetricsWindow(vllm.ADAPTER, (url + "/metrics",))
+        window.open(tmp_path)
+    result = window.close(tmp_path)  # the server is gone
+    assert result.acceptance.source.startswith("none") and result.counters is None
+    assert any("cannot scrape engine metrics" in f and "--no-metrics" in f for f in result.flags)
+
+
+def test_unreachable_endpoint_fails_before_the_load_naming_the_fix(tmp_path: Path) -> None:
+    window = MetricsWindow(vllm.ADAPTER, ("http://127.0.0.1:9/metrics",))
+    with pytest.raises(RuntimeError, match=r"127\.0\.0\.1:9/metrics.*--metrics-url"):
+        window.open(tmp_path)
+
+
+def test_gauge_engine_without_a_direct_url_says_why_it_has_no_figures(tmp_path: Path) -> None:
+    window = MetricsWindow(sglang.ADAPTER)
+    window.open(tmp_path)
+    result = window.close(tmp_path)
+    assert any("needs a direct --metrics-url" in f for f in result.flags)
