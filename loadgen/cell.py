@@ -17,9 +17,8 @@ from typing import Any
 
 from loadgen.analysis.summary import summarize_cell
 from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, write_parquet
-from loadgen.metrics import vllm
-from loadgen.metrics.acceptance import Acceptance
-from loadgen.metrics.exposition import scrape
+from loadgen.metrics.collect import MetricsWindow
+from loadgen.metrics.registry import adapter_for
 
 LOCUSTFILE = Path(__file__).with_name("speed.py")
 SUMMARY_FILE = "summary.json"
@@ -41,6 +40,19 @@ class CellSpec:
     model: str | None
     request_timeout_s: float = 600.0
     max_duration_s: int = 3600
+    # Engine metrics: the adapter (loadgen.metrics.registry), more replicas' metrics endpoints
+    # summed with metrics_url, a Prometheus server to read the window through PromQL, and the
+    # sampler's poll interval (engines whose SD figures are gauges or drained stats).
+    engine: str = "vllm"
+    replica_metrics_urls: tuple[str, ...] = ()
+    prometheus_url: str | None = None
+    poll_interval_s: float = 1.0
+
+    def metrics_window(self) -> MetricsWindow:
+        urls = (self.metrics_url, *self.replica_metrics_urls) if self.metrics_url else ()
+        return MetricsWindow(
+            adapter_for(self.engine), urls, self.prometheus_url, self.poll_interval_s
+        )
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -94,27 +106,26 @@ def locust_command(spec: CellSpec, out_dir: Path) -> list[str]:
 def run_cell(spec: CellSpec, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / RECORDS_JSONL).unlink(missing_ok=True)
-    before = scrape(spec.metrics_url) if spec.metrics_url else None
-    if before is not None:
-        (out_dir / "metrics_before.txt").write_text(before)
+    window = spec.metrics_window()
+    window.open(out_dir)
     command = locust_command(spec, out_dir)
     write_json(
         out_dir / MANIFEST_FILE,
         {"cell": vars(spec), "locust_command": command, "started_wall": time.time()},
     )
-    _drive(command, out_dir, spec, progress)
-    after = scrape(spec.metrics_url) if spec.metrics_url else None
-    if after is not None:
-        (out_dir / "metrics_after.txt").write_text(after)
+    try:
+        _drive(command, out_dir, spec, progress)
+    except BaseException:
+        window.abort()
+        raise
+    measured = window.close(out_dir)
     records = read_jsonl(out_dir / RECORDS_JSONL) if (out_dir / RECORDS_JSONL).exists() else []
     write_parquet(records, out_dir / RECORDS_PARQUET)
-    if before is not None and after is not None:
-        acceptance, counters = vllm.acceptance(before, after), vllm.window_counters(before, after)
-    else:
-        acceptance, counters = Acceptance(source="none: no metrics endpoint"), None
     summary = summarize_cell(
-        spec.server, spec.bucket, spec.concurrency, records, acceptance, counters
+        spec.server, spec.bucket, spec.concurrency, records, measured.acceptance, measured.counters
     )
+    summary["flags"] += measured.flags
+    summary["metrics_window"] = measured.evidence
     missing = spec.requests - len(records)
     if missing:
         summary["flags"].append(f"{missing} of {spec.requests} requests never completed")

@@ -56,9 +56,7 @@ def _run(args: argparse.Namespace) -> int:
         server=args.server_name,
         baseline=args.baseline,
         url=args.url.rstrip("/"),
-        metrics_url=None
-        if args.no_metrics
-        else (args.metrics_url or args.url.rstrip("/") + "/metrics"),
+        metrics_url=None if args.no_metrics else _metrics_urls(args)[0],
         data_dir=data_dir,
         bucket=args.bucket,
         concurrency=args.concurrency,
@@ -67,6 +65,10 @@ def _run(args: argparse.Namespace) -> int:
         osl=args.osl,
         model=args.model,
         request_timeout_s=args.request_timeout,
+        engine=args.engine,
+        replica_metrics_urls=() if args.no_metrics else tuple(_metrics_urls(args)[1:]),
+        prometheus_url=args.prometheus_url,
+        poll_interval_s=args.poll_interval,
     )
     summary = run_cell(spec, Path(args.out))
     print(
@@ -90,6 +92,13 @@ def _run(args: argparse.Namespace) -> int:
         )
     )
     return 0
+
+
+def _metrics_urls(args: argparse.Namespace) -> list[str]:
+    """--metrics-url once per replica; default: the engine's metrics path on --url."""
+    from loadgen.metrics.registry import adapter_for
+
+    return args.metrics_url or [args.url.rstrip("/") + adapter_for(args.engine).metrics_path]
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -151,8 +160,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--warmup", type=int, default=0, help="unmeasured requests sent first")
     run.add_argument("--server-name", default="server", help="label of this server variant")
     run.add_argument("--baseline", help="label of the baseline this variant is compared with")
-    run.add_argument("--metrics-url", help="default: URL/metrics")
+    run.add_argument(
+        "--metrics-url",
+        action="append",
+        help="engine metrics endpoint; repeat once per replica (default: URL + the engine's path)",
+    )
     run.add_argument("--no-metrics", action="store_true", help="do not scrape engine metrics")
+    run.add_argument(
+        "--engine", default="vllm", help="metrics adapter: vllm, sglang or trtllm (default vllm)"
+    )
+    run.add_argument(
+        "--prometheus-url",
+        help="read the window's counters with PromQL increase() from this Prometheus server",
+    )
+    run.add_argument(
+        "--poll-interval",
+        type=float,
+        default=1.0,
+        help="seconds between metric polls during the cell (SGLang gauges, TRT-LLM JSON stats)",
+    )
     run.add_argument("--request-timeout", type=float, default=600.0)
     run.set_defaults(func=_run)
 

