@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.analysis.summary import summarize_cell
+from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, write_parquet
 from loadgen.metrics import vllm
 from loadgen.metrics.acceptance import Acceptance
@@ -115,6 +116,9 @@ def run_cell(spec: CellSpec, out_dir: Path, progress: bool = True) -> dict[str, 
     summary = summarize_cell(
         spec.server, spec.bucket, spec.concurrency, records, acceptance, counters
     )
+    summary["schedule"] = schedule_report(records)  # issue 4: open-loop lag, kept_up flag
+    if "flag" in summary["schedule"]:
+        summary["flags"].append(summary["schedule"]["flag"])
     missing = spec.requests - len(records)
     if missing:
         summary["flags"].append(f"{missing} of {spec.requests} requests never completed")

@@ -4,15 +4,20 @@ The fake's true TTFT, step time and tokens per chunk are known, so the harness's
 is checked against truth; failures must be recorded by kind, never dropped.
 """
 
+import json
+import os
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
 from loadgen.cell import LOCUSTFILE
-from loadgen.client.sink import RECORDS_JSONL, read_jsonl
+from loadgen.client.lag import schedule_report
+from loadgen.client.sink import RECORDS_JSONL, WARMUP_JSONL, read_jsonl, worker_records_path
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
+from tests.locust_cluster import run_distributed
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 
 
@@ -27,41 +32,54 @@ def prepared(tmp_path: Path) -> Path:
     return PreparedSet(prompts, {"fake": True}).write(tmp_path / "prepared")
 
 
-def run_locust(
+def locust_args(
     url: str, data: Path, out: Path, users: int, requests: int, start: int = 0, osl: int = 31
+) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        "60s",
+        "--host",
+        url,
+        "--data",
+        str(data),
+        "--bucket",
+        "1k",
+        "--osl",
+        str(osl),
+        "--requests",
+        str(requests),
+        "--prompt-start",
+        str(start),
+        "--out",
+        str(out),
+        "--only-summary",
+        "--exit-code-on-error",
+        "0",
+    ]
+
+
+def run_locust(
+    url: str,
+    data: Path,
+    out: Path,
+    users: int,
+    requests: int,
+    start: int = 0,
+    osl: int = 31,
+    extra: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(LOCUSTFILE),
-            "--headless",
-            "-u",
-            str(users),
-            "-r",
-            str(users),
-            "-t",
-            "60s",
-            "--host",
-            url,
-            "--data",
-            str(data),
-            "--bucket",
-            "1k",
-            "--osl",
-            str(osl),
-            "--requests",
-            str(requests),
-            "--prompt-start",
-            str(start),
-            "--out",
-            str(out),
-            "--only-summary",
-            "--exit-code-on-error",
-            "0",
-        ],
+        [*locust_args(url, data, out, users, requests, start, osl), *extra],
         capture_output=True,
         text=True,
         timeout=120,
@@ -109,3 +127,120 @@ def test_asking_for_more_prompts_than_exist_fails_clearly(prepared: Path, tmp_pa
     assert proc.returncode == 2
     assert "has 20 prompts" in proc.stdout + proc.stderr
     assert server.counters.requests == []
+
+
+def speed_options(url: str, data: Path, out: Path, users: int, requests: int) -> list[str]:
+    return [
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        "60s",
+        "--host",
+        url,
+        "--data",
+        str(data),
+        "--osl",
+        "7",
+        "--requests",
+        str(requests),
+        "--warmup",
+        "2",
+        "--out",
+        str(out),
+    ]
+
+
+def test_distributed_master_holds_every_workers_records_once(
+    prepared: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    with FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.005)) as server:
+        run = run_distributed(speed_options(server.url, prepared, out, 4, 15), workers=2)
+        sent = [body["prompt"][2] - 100 for body in server.counters.requests]
+    assert run.master.returncode == 0, run.master.stderr[-2000:]
+    master = read_jsonl(out / RECORDS_JSONL)
+    workers = [read_jsonl(worker_records_path(out, i)) for i in range(2)]
+    assert len(master) == 15 and all(r.ok for r in master)
+    assert all(workers), "both workers sent requests"
+    as_dicts = sorted(json.dumps(r.to_dict(), sort_keys=True) for r in master)
+    assert as_dicts == sorted(json.dumps(r.to_dict(), sort_keys=True) for w in workers for r in w)
+    # every prompt of warm-up [0, 2) and measured [2, 17) exactly once across the workers
+    assert sorted(sent) == list(range(17))
+    assert sorted(int(r.question_id) for r in master) == list(range(2, 17))
+    assert len(read_jsonl(out / WARMUP_JSONL)) == 2
+
+
+def test_open_loop_sends_on_the_schedule_and_reports_lag(prepared: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with FakeStreamingServer(Behaviour(ttft_s=0.01, step_s=0.002)) as server:
+        proc = run_locust(
+            server.url,
+            prepared,
+            out,
+            users=8,
+            requests=12,
+            osl=4,
+            extra=("--load", "open", "--rate", "20", "--arrivals", "constant"),
+        )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    records = sorted(read_jsonl(out / RECORDS_JSONL), key=lambda r: r.intended_send_ns)
+    gaps = [(b.intended_send_ns - a.intended_send_ns) / 1e6 for a, b in pairwise(records)]
+    assert gaps == pytest.approx([50.0] * 11, abs=0.01)  # constant 20/s on an absolute clock
+    report = schedule_report(records)
+    # this machine is shared: the median request leaves on time, the rate holds
+    assert 0 <= report["send_lag_ms"]["p50"] < 5, report
+    assert report["achieved_rate_rps"] == pytest.approx(20, rel=0.05)
+
+
+def test_open_loop_flags_a_server_that_cannot_keep_up(prepared: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with FakeStreamingServer(Behaviour(ttft_s=0.2, step_s=0.01)) as server:
+        run_locust(
+            server.url,
+            prepared,
+            out,
+            users=1,
+            requests=6,
+            osl=4,
+            extra=("--load", "open", "--rate", "50", "--arrivals", "poisson"),
+        )
+    records = read_jsonl(out / RECORDS_JSONL)
+    report = schedule_report(records)
+    assert len(records) == 6 and not report["kept_up"]
+    assert "could not keep up" in report["flag"]
+    # latency from the intended send time includes the wait the schedule imposed
+    assert report["ttft_from_intended_ms"]["p99"] > 1000
+
+
+def test_options_are_read_from_speedbench_env_vars(prepared: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    env = {**os.environ, "SPEEDBENCH_DATA": str(prepared), "SPEEDBENCH_REQUESTS": "3"}
+    env |= {"SPEEDBENCH_OUT": str(out), "SPEEDBENCH_OSL": "5"}
+    with FakeStreamingServer(Behaviour(ttft_s=0.01, step_s=0.001)) as server:
+        proc = subprocess.run(
+            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", "1"]
+            + ["-t", "60s", "--host", server.url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    records = read_jsonl(out / RECORDS_JSONL)
+    assert len(records) == 3 and all(r.output_tokens == 5 for r in records)
+
+
+def test_help_lists_the_speedbench_options() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "loadgen.swarm.help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    for option in ("--load", "--rate", "--arrivals", "--burstiness", "--warmup", "--metrics-url"):
+        assert option in proc.stdout
+    assert "SPEEDBENCH_ARRIVALS" in proc.stdout
