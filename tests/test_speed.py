@@ -8,8 +8,11 @@ import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,7 +20,7 @@ from loadgen.cell import LOCUSTFILE
 from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_JSONL, WARMUP_JSONL, read_jsonl, worker_records_path
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
-from tests.locust_cluster import run_distributed
+from tests.locust_cluster import free_port, run_distributed
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 
 
@@ -244,3 +247,51 @@ def test_help_lists_the_speedbench_options() -> None:
     for option in ("--load", "--rate", "--arrivals", "--burstiness", "--warmup", "--metrics-url"):
         assert option in proc.stdout
     assert "SPEEDBENCH_ARRIVALS" in proc.stdout
+
+
+def get_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def test_web_ui_shows_live_tokens_and_tokens_per_chunk(prepared: Path, tmp_path: Path) -> None:
+    port = free_port()
+    args = locust_args("", prepared, tmp_path / "out", users=2, requests=6, osl=13)
+    args.remove("--headless")
+    with FakeStreamingServer(Behaviour(ttft_s=0.01, step_s=0.002)) as server:
+        args[args.index("--host") + 1] = server.url
+        proc = subprocess.Popen(
+            [*args, "--autostart", "--web-host", "127.0.0.1", "--web-port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base, rows, names = f"http://127.0.0.1:{port}", {}, set()
+            for _ in range(100):
+                time.sleep(0.3)
+                try:
+                    stats = get_json(f"{base}/stats/requests")
+                except OSError:
+                    continue
+                table = [t for t in stats.get("extendedStats", []) if t["key"] == "speedbench"]
+                rows = {row["name"]: row["value"] for row in table[0]["data"]} if table else {}
+                names = {entry["name"] for entry in stats["stats"]}
+                if rows.get("measured requests ended") == 6 and len(names) == 3:
+                    break  # Locust caches its stats JSON for a moment: wait for both
+            with urllib.request.urlopen(base + "/", timeout=5) as page:
+                html = page.read().decode()
+            for _ in range(20):
+                state = get_json(f"{base}/stats/requests")["state"]
+                if state == "stopped":
+                    break
+                time.sleep(0.25)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert rows["measured requests ended"] == 6 and rows["output tokens"] == 6 * 13
+    assert rows["chunks of 3 tokens"] == 6 * 4  # 1 + 3*4 tokens: the prefill chunk left out
+    assert rows["mean tokens per chunk"] == 3
+    assert rows["output tokens/s (last 10 s)"] > 0
+    assert "extendedTabs" in html and "speedbench" in html
+    assert state == "stopped"  # the UI stays up when the run is complete
+    assert {"1k completion ttft", "1k completion e2e"} <= names
