@@ -57,7 +57,9 @@ def on_init(environment: Environment, **_: Any) -> None:
     runner = environment.runner
     if isinstance(runner, MasterRunner):
         runner.register_message(RECORD_MESSAGE, lambda msg, **kw: _on_record(msg))
-        runner.register_message(ERROR_MESSAGE, lambda msg, **kw: _fail(environment, msg.data))
+        runner.register_message(
+            ERROR_MESSAGE, lambda msg, **kw: _fail(environment, msg.data["error"])
+        )
 
 
 def _on_record(msg: Any) -> None:
@@ -71,7 +73,7 @@ def _fail(environment: Environment, message: str) -> None:
     environment.process_exit_code = 2
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
-        runner.send_message(ERROR_MESSAGE, f"worker {runner.worker_index}: {message}")
+        runner.send_message(ERROR_MESSAGE, {"error": f"worker {runner.worker_index}: {message}"})
     elif runner is not None:
         gevent.spawn(runner.quit)
 
@@ -188,4 +190,3 @@ class SpeedUser(User):
         else:
             fire_events(self.environment, record)
         state.collector.record_ended(record, slot.warmup)
-

@@ -6,7 +6,6 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 from loadgen.cell import LOCUSTFILE
 

@@ -20,8 +20,8 @@ from loadgen.cell import LOCUSTFILE
 from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_JSONL, WARMUP_JSONL, read_jsonl, worker_records_path
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
-from tests.locust_cluster import free_port, run_distributed
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
+from tests.locust_cluster import free_port, run_distributed
 
 
 @pytest.fixture
@@ -223,8 +223,7 @@ def test_options_are_read_from_speedbench_env_vars(prepared: Path, tmp_path: Pat
     env |= {"SPEEDBENCH_OUT": str(out), "SPEEDBENCH_OSL": "5"}
     with FakeStreamingServer(Behaviour(ttft_s=0.01, step_s=0.001)) as server:
         proc = subprocess.run(
-            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", "1"]
-            + ["-t", "60s", "--host", server.url],
+            [*locust_args(server.url, prepared, out, 1, 3)[:8], "-t", "60s", "--host", server.url],
             env=env,
             capture_output=True,
             text=True,

@@ -19,7 +19,7 @@ TAB_KEY = "speedbench"
 
 def extend_web_ui(environment: Environment, live: Callable[[], LiveTokens | None]) -> None:
     web_ui = environment.web_ui
-    if web_ui is None:
+    if web_ui is None or web_ui.app is None:
         return
     web_ui.template_args["extendedTabs"] = [{"title": "speedbench", "key": TAB_KEY}]
     web_ui.template_args["extendedTables"] = [

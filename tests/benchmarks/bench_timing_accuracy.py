@@ -42,24 +42,27 @@ def server_stats(url: str, reset: bool = False) -> dict[str, float]:
 
 
 def prepared_set(root: Path, count: int) -> Path:
-    prompts = [
-        PreparedPrompt(f"{i:032d}", "1k", "mixed", None, ISL, [1000 + (i * 7 + j) % 30000 for j in range(ISL)])
-        for i in range(count)
-    ]  # fmt: skip
+    def ids(i: int) -> list[int]:
+        return [1000 + (i * 7 + j) % 30000 for j in range(ISL)]
+
+    prompts = [PreparedPrompt(f"{i:032d}", "1k", "mixed", None, ISL, ids(i)) for i in range(count)]
     return PreparedSet(prompts, {"fake": True}).write(root / "prepared")
 
 
-def row(t: Timings, truth_ttft: float, truth_itl: float, truth_gap: float, srv: dict) -> str:
+def row(
+    t: Timings, truth_ttft: float, truth_itl: float, truth_gap: float, srv: dict[str, float]
+) -> str:
     if not t.ttft_ms:
         return f"| {t.tool} | failed: {t.note.strip()[-120:]!r} |"
     err = np.asarray(t.ttft_ms) - truth_ttft
     itl = float(np.mean(t.itl_ms)) if t.itl_ms else float("nan")
     kind = "chunk" if abs(itl - truth_gap) < abs(itl - truth_itl) else "token"
-    cpu_k = t.cpu_s / max(1, srv["chunks"]) * 1000
+    cpu_ms_per_k = t.cpu_s / max(1, srv["chunks"]) * 1e6
+    rate = srv["chunks"] / max(srv["busy_s"], 1e-9)
     return (
         f"| {t.tool} | {np.percentile(err, 50):.2f} | {np.percentile(err, 99):.2f} "
         f"| {itl:.3f} ({kind}) | {(itl - truth_itl) / truth_itl * 100:+.1f}% "
-        f"| {srv['chunks'] / max(srv['busy_s'], 1e-9):.0f} | {srv['lateness_p99_ms']:.2f} | {cpu_k * 1000:.0f} "
+        f"| {rate:.0f} | {srv['lateness_p99_ms']:.2f} | {cpu_ms_per_k:.0f} "
         f"| {t.failed} |"
     )
 

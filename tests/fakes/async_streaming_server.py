@@ -1,6 +1,6 @@
 """FAKE ENGINE for the harness benchmark: a deterministic asyncio streaming server, own process.
 
-``python -m tests.fakes.async_streaming_server --port P --ttft-ms 50 --step-ms 10 --tokens-per-chunk 3``
+``python -m tests.fakes.async_streaming_server --port P --ttft-ms 50 --step-ms 10``
 
 Every ``/v1/completions`` stream is scheduled on an absolute clock from the moment the request
 body arrived: the first chunk (1 token) at ``ttft``, then ``tokens-per-chunk`` tokens every
@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +67,7 @@ def chunk(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
-async def stream(writer: asyncio.StreamWriter, request: dict, sched: Schedule) -> None:
+async def stream(writer: asyncio.StreamWriter, request: dict[str, Any], sched: Schedule) -> None:
     loop = asyncio.get_running_loop()
     start = loop.time()
     sched.requests += 1
@@ -82,7 +84,7 @@ async def stream(writer: asyncio.StreamWriter, request: dict, sched: Schedule) -
         if delay > 0:
             await asyncio.sleep(delay)
         sent += n
-        event = {
+        event: dict[str, Any] = {
             "id": "cmpl-fake",
             "object": "text_completion",
             "model": request.get("model", "fake"),
@@ -107,7 +109,10 @@ async def stream(writer: asyncio.StreamWriter, request: dict, sched: Schedule) -
     await writer.drain()
 
 
-def handler(sched: Schedule, model: str):  # noqa: ANN201
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def handler(sched: Schedule, model: str) -> Handler:
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
