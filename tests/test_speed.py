@@ -132,35 +132,13 @@ def test_asking_for_more_prompts_than_exist_fails_clearly(prepared: Path, tmp_pa
     assert server.counters.requests == []
 
 
-def speed_options(url: str, data: Path, out: Path, users: int, requests: int) -> list[str]:
-    return [
-        "-u",
-        str(users),
-        "-r",
-        str(users),
-        "-t",
-        "60s",
-        "--host",
-        url,
-        "--data",
-        str(data),
-        "--osl",
-        "7",
-        "--requests",
-        str(requests),
-        "--warmup",
-        "2",
-        "--out",
-        str(out),
-    ]
-
-
 def test_distributed_master_holds_every_workers_records_once(
     prepared: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     with FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.005)) as server:
-        run = run_distributed(speed_options(server.url, prepared, out, 4, 15), workers=2)
+        options = locust_args(server.url, prepared, out, 4, 15, osl=7)[6:]  # after --headless
+        run = run_distributed([*options, "--warmup", "2"], workers=2)
         sent = [body["prompt"][2] - 100 for body in server.counters.requests]
     assert run.master.returncode == 0, run.master.stderr[-2000:]
     master = read_jsonl(out / RECORDS_JSONL)
