@@ -163,6 +163,7 @@ class SpeedUser(User):
 
     def on_start(self) -> None:
         self.session = requests.Session()
+        self.session.trust_env = False  # no proxy / netrc look-up in os.environ per request
 
     def on_stop(self) -> None:
         self.session.close()
