@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.analysis.summary import summarize_cell
+from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, write_parquet
 from loadgen.metrics.collect import MetricsWindow
 from loadgen.metrics.registry import adapter_for
@@ -126,6 +127,9 @@ def run_cell(spec: CellSpec, out_dir: Path, progress: bool = True) -> dict[str, 
     )
     summary["flags"] += measured.flags
     summary["metrics_window"] = measured.evidence
+    summary["schedule"] = schedule_report(records)  # issue 4: open-loop lag, kept_up flag
+    if "flag" in summary["schedule"]:
+        summary["flags"].append(summary["schedule"]["flag"])
     missing = spec.requests - len(records)
     if missing:
         summary["flags"].append(f"{missing} of {spec.requests} requests never completed")

@@ -26,6 +26,10 @@ class PromptPool:
             )
         return cls(available[start:end])
 
+    @property
+    def prompts(self) -> list[PreparedPrompt]:
+        return list(self._prompts)
+
     def __len__(self) -> int:
         return len(self._prompts)
 

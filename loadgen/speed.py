@@ -1,15 +1,17 @@
 """Locust entry point: ``locust -f loadgen/speed.py --host URL --data PREPARED --bucket 1k ...``.
 
-A thin edge. Each user runs a closed loop: take the next unused prompt, stream it through
-``loadgen.dispatch.run_prompt``, append the record to ``--out``, and fire Locust events so the
-UI shows TTFT and end-to-end latency. Locust's own stats round to ~2 significant digits; the
-exact per-token timings are the records in ``OUT/requests.jsonl``.
+A thin edge, the same in every Locust mode (web UI, ``--headless``, ``--master``/``--worker``):
+``swarm.plan`` says which prompts this process sends and when (closed loop, or open loop on an
+absolute clock), ``dispatch.run_prompt`` streams each one, ``swarm.collector`` keeps the records
+(workers send theirs to the master), and Locust events show TTFT and end-to-end latency; the web UI
+gets a "speedbench" tab with live tokens/s and tokens per chunk. Locust's own stats round to ~2
+significant digits; the exact per-token timings are the records in ``OUT/requests.jsonl``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,99 +21,118 @@ import requests
 from locust import User, constant, events, task
 from locust.env import Environment
 from locust.exception import StopUser
+from locust.runners import MasterRunner, WorkerRunner
 
 from loadgen.client.record import RequestRecord
-from loadgen.client.sink import RECORDS_JSONL, RecordSink
 from loadgen.dispatch import run_prompt
 from loadgen.metrics import live
-from loadgen.prompt_pool import PromptPool
-
-
-@events.init_command_line_parser.add_listener
-def add_arguments(parser: Any) -> None:
-    group = parser.add_argument_group("speedbench", "SPEED-Bench load (env: SPEEDBENCH_<OPTION>)")
-    env = os.environ.get
-    group.add_argument("--data", default=env("SPEEDBENCH_DATA"), help="prepared data set directory")
-    group.add_argument("--bucket", default=env("SPEEDBENCH_BUCKET", "1k"), help="ISL bucket")
-    group.add_argument(
-        "--osl",
-        type=int,
-        default=int(env("SPEEDBENCH_OSL", "256")),
-        help="output tokens per request (fixed, ignore_eos)",
-    )
-    group.add_argument(
-        "--requests",
-        type=int,
-        default=int(env("SPEEDBENCH_REQUESTS", "0")),
-        help="measured requests; 0 = every prompt of the bucket once",
-    )
-    group.add_argument(
-        "--prompt-start",
-        type=int,
-        default=int(env("SPEEDBENCH_PROMPT_START", "0")),
-        help="index of the first prompt of the bucket to use",
-    )
-    group.add_argument(
-        "--out",
-        default=env("SPEEDBENCH_OUT", "speedbench-locust"),
-        help="directory for requests.jsonl (one record per request)",
-    )
-    group.add_argument(
-        "--model",
-        default=env("SPEEDBENCH_MODEL"),
-        help="model name to send (when the server serves several)",
-    )
-    group.add_argument(
-        "--request-timeout",
-        type=float,
-        default=float(env("SPEEDBENCH_REQUEST_TIMEOUT", "600")),
-        help="seconds before one request counts as timed out",
-    )
-    # --- live metrics hook (loadgen/metrics/live.py) ---
-    group.add_argument(
-        "--metrics-port",
-        type=int,
-        default=int(env("SPEEDBENCH_METRICS_PORT", "0")),
-        help="export the harness's live metrics for Prometheus on this port (0 = off)",
-    )
+from loadgen.metrics.exposition import scrape
+from loadgen.swarm import options
+from loadgen.swarm.collector import ERROR_MESSAGE, RECORD_MESSAGE, Collector
+from loadgen.swarm.live import LiveTokens
+from loadgen.swarm.plan import ProcessPlan, bucket_slice
+from loadgen.swarm.webui import extend_web_ui
 
 
 @dataclass
 class RunState:
-    pool: PromptPool
-    sink: RecordSink
-    expected: int
-    finished: int = 0
+    plan: ProcessPlan | None  # None on the master: it sends nothing
+    collector: Collector
 
 
 STATE: dict[str, RunState] = {}
 
 
+def current_live() -> LiveTokens | None:
+    return STATE["run"].collector.live if "run" in STATE else None
+
+
+@events.init_command_line_parser.add_listener
+def add_arguments(parser: Any) -> None:
+    options.add_arguments(parser)
+
+
+@events.init.add_listener
+def on_init(environment: Environment, **_: Any) -> None:
+    extend_web_ui(environment, current_live)
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        runner.register_message(RECORD_MESSAGE, lambda msg, **kw: _on_record(msg))
+        runner.register_message(
+            ERROR_MESSAGE, lambda msg, **kw: _fail(environment, msg.data["error"])
+        )
+
+
+def _on_record(msg: Any) -> None:
+    if "run" in STATE:
+        STATE["run"].collector.on_message(STATE["run"].collector.environment, msg)
+
+
+def _fail(environment: Environment, message: str) -> None:
+    """Bad options end the run at once with a clear message, exit code 2."""
+    logging.error("speedbench: %s", message)
+    environment.process_exit_code = 2
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.send_message(ERROR_MESSAGE, {"error": f"worker {runner.worker_index}: {message}"})
+    elif runner is not None:
+        gevent.spawn(runner.quit)
+
+
+def build_plan(environment: Environment) -> tuple[ProcessPlan, int]:
+    """This process's share and the whole run's measured count."""
+    opts = environment.parsed_options
+    if opts is None or not opts.data:
+        raise ValueError("--data PREPARED_DIR is required (see `speedbench data prepare`)")
+    warm, measured = bucket_slice(
+        Path(opts.data), opts.bucket, opts.prompt_start, opts.warmup, opts.requests
+    )
+    index, share = 0, 1
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        index, share = runner.worker_index, max(1, int(opts.expect_workers))
+        if index >= share:
+            raise ValueError(
+                f"worker index {index} but --expect-workers {share}: start the master with "
+                "--expect-workers equal to the number of workers (prompts are split by index)"
+            )
+    arrivals = opts.arrivals if opts.load == "open" else None
+    plan = ProcessPlan.share_of(
+        warm, measured, index, share, arrivals, opts.rate, opts.burstiness, opts.seed
+    )
+    return plan, len(measured)
+
+
 @events.test_start.add_listener
 def on_test_start(environment: Environment, **_: Any) -> None:
-    """Load the prompt slice; bad options end the run at once with a clear message, exit 2."""
     opts = environment.parsed_options
     try:
-        if opts is None or not opts.data:
-            raise ValueError("--data PREPARED_DIR is required (see `speedbench data prepare`)")
-        pool = PromptPool.from_prepared(
-            Path(opts.data), opts.bucket, opts.prompt_start, opts.requests or None
-        )
+        plan, total = build_plan(environment)
     except (ValueError, FileNotFoundError) as exc:
-        logging.error("speedbench: %s", exc)
-        environment.process_exit_code = 2
-        if environment.runner is not None:
-            gevent.spawn(environment.runner.quit)
+        _fail(environment, str(exc))
         return
-    STATE["run"] = RunState(pool, RecordSink(Path(opts.out) / RECORDS_JSONL), len(pool))
-    if opts.metrics_port:  # --- live metrics hook ---
-        live.serve(opts.metrics_port)
+    out = Path(opts.out if opts else "speedbench-locust")
+    is_worker = isinstance(environment.runner, WorkerRunner)
+    expected = len(plan.measured) if is_worker else total
+    if opts is not None and opts.metrics_url and not is_worker:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics_before.txt").write_text(scrape(opts.metrics_url))
+    if opts is not None and opts.metrics_port and not isinstance(environment.runner, MasterRunner):
+        live.serve(opts.metrics_port)  # the harness's own live metrics for Prometheus
+    STATE["run"] = RunState(
+        None if isinstance(environment.runner, MasterRunner) else plan,
+        Collector(environment, out, expected),
+    )
 
 
 @events.quitting.add_listener
 def on_quitting(environment: Environment, **_: Any) -> None:
-    if "run" in STATE:
-        STATE.pop("run").sink.close()
+    if "run" not in STATE:
+        return
+    STATE.pop("run").collector.close()
+    opts = environment.parsed_options
+    if opts is not None and opts.metrics_url and not isinstance(environment.runner, WorkerRunner):
+        (Path(opts.out) / "metrics_after.txt").write_text(scrape(opts.metrics_url))
 
 
 def fire_events(environment: Environment, record: RequestRecord) -> None:
@@ -138,12 +159,14 @@ def fire_events(environment: Environment, record: RequestRecord) -> None:
 
 
 class SpeedUser(User):
-    """Closed loop: the next request leaves when the previous one has ended."""
+    """Closed loop: the next request leaves when the previous one has ended. Open loop: each
+    user takes the next scheduled slot and sends it at its intended time (-u caps in flight)."""
 
     wait_time = constant(0)
 
     def on_start(self) -> None:
         self.session = requests.Session()
+        self.session.trust_env = False  # no proxy / netrc look-up in os.environ per request
 
     def on_stop(self) -> None:
         self.session.close()
@@ -151,22 +174,25 @@ class SpeedUser(User):
     @task
     def complete(self) -> None:
         state = STATE.get("run")
-        prompt = state.pool.take() if state else None
-        if state is None or prompt is None:
+        slot = state.plan.take() if state is not None and state.plan is not None else None
+        if state is None or slot is None:
             raise StopUser()
+        if slot.intended_send_ns is not None:
+            gevent.sleep(max(0.0, (slot.intended_send_ns - time.perf_counter_ns()) / 1e9))
         opts = self.environment.parsed_options
-        live.request_started()  # --- live metrics hook ---
+        live.request_started()
         record = run_prompt(
             self.session,
             self.environment.host or "",
-            prompt,
+            slot.prompt,
             opts.osl,
             opts.model,
             opts.request_timeout,
+            slot.intended_send_ns,
         )
-        state.sink.write(record)
-        live.request_finished(record)  # --- live metrics hook ---
-        fire_events(self.environment, record)
-        state.finished += 1
-        if state.finished == state.expected and self.environment.runner is not None:
-            gevent.spawn(self.environment.runner.quit)
+        live.request_finished(record)
+        if slot.warmup:
+            state.plan.warmup_ended()  # type: ignore[union-attr]
+        else:
+            fire_events(self.environment, record)
+        state.collector.record_ended(record, slot.warmup)

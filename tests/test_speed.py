@@ -4,16 +4,24 @@ The fake's true TTFT, step time and tokens per chunk are known, so the harness's
 is checked against truth; failures must be recorded by kind, never dropped.
 """
 
+import json
+import os
 import subprocess
 import sys
+import time
+import urllib.request
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from loadgen.cell import LOCUSTFILE
-from loadgen.client.sink import RECORDS_JSONL, read_jsonl
+from loadgen.client.lag import schedule_report
+from loadgen.client.sink import RECORDS_JSONL, WARMUP_JSONL, read_jsonl, worker_records_path
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
+from tests.locust_cluster import free_port, run_distributed
 
 
 @pytest.fixture
@@ -27,41 +35,54 @@ def prepared(tmp_path: Path) -> Path:
     return PreparedSet(prompts, {"fake": True}).write(tmp_path / "prepared")
 
 
-def run_locust(
+def locust_args(
     url: str, data: Path, out: Path, users: int, requests: int, start: int = 0, osl: int = 31
+) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        "60s",
+        "--host",
+        url,
+        "--data",
+        str(data),
+        "--bucket",
+        "1k",
+        "--osl",
+        str(osl),
+        "--requests",
+        str(requests),
+        "--prompt-start",
+        str(start),
+        "--out",
+        str(out),
+        "--only-summary",
+        "--exit-code-on-error",
+        "0",
+    ]
+
+
+def run_locust(
+    url: str,
+    data: Path,
+    out: Path,
+    users: int,
+    requests: int,
+    start: int = 0,
+    osl: int = 31,
+    extra: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "locust",
-            "-f",
-            str(LOCUSTFILE),
-            "--headless",
-            "-u",
-            str(users),
-            "-r",
-            str(users),
-            "-t",
-            "60s",
-            "--host",
-            url,
-            "--data",
-            str(data),
-            "--bucket",
-            "1k",
-            "--osl",
-            str(osl),
-            "--requests",
-            str(requests),
-            "--prompt-start",
-            str(start),
-            "--out",
-            str(out),
-            "--only-summary",
-            "--exit-code-on-error",
-            "0",
-        ],
+        [*locust_args(url, data, out, users, requests, start, osl), *extra],
         capture_output=True,
         text=True,
         timeout=120,
@@ -109,3 +130,145 @@ def test_asking_for_more_prompts_than_exist_fails_clearly(prepared: Path, tmp_pa
     assert proc.returncode == 2
     assert "has 20 prompts" in proc.stdout + proc.stderr
     assert server.counters.requests == []
+
+
+def test_distributed_master_holds_every_workers_records_once(
+    prepared: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    with FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.005)) as server:
+        options = locust_args(server.url, prepared, out, 4, 15, osl=7)[6:]  # after --headless
+        run = run_distributed([*options, "--warmup", "2"], workers=2)
+        sent = [body["prompt"][2] - 100 for body in server.counters.requests]
+    assert run.master.returncode == 0, run.master.stderr[-2000:]
+    master = read_jsonl(out / RECORDS_JSONL)
+    workers = [read_jsonl(worker_records_path(out, i)) for i in range(2)]
+    assert len(master) == 15 and all(r.ok for r in master)
+    assert all(workers), "both workers sent requests"
+    as_dicts = sorted(json.dumps(r.to_dict(), sort_keys=True) for r in master)
+    assert as_dicts == sorted(json.dumps(r.to_dict(), sort_keys=True) for w in workers for r in w)
+    # every prompt of warm-up [0, 2) and measured [2, 17) exactly once across the workers
+    assert sorted(sent) == list(range(17))
+    assert sorted(int(r.question_id) for r in master) == list(range(2, 17))
+    assert len(read_jsonl(out / WARMUP_JSONL)) == 2
+
+
+def test_open_loop_sends_on_the_schedule_and_reports_lag(prepared: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with FakeStreamingServer(Behaviour(ttft_s=0.01, step_s=0.002)) as server:
+        proc = run_locust(
+            server.url,
+            prepared,
+            out,
+            users=8,
+            requests=12,
+            osl=4,
+            extra=("--load", "open", "--rate", "20", "--arrivals", "constant"),
+        )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    records = sorted(read_jsonl(out / RECORDS_JSONL), key=lambda r: r.intended_send_ns)
+    gaps = [(b.intended_send_ns - a.intended_send_ns) / 1e6 for a, b in pairwise(records)]
+    assert gaps == pytest.approx([50.0] * 11, abs=0.01)  # constant 20/s on an absolute clock
+    report = schedule_report(records)
+    # this machine is shared: the median request leaves on time, the rate holds
+    assert 0 <= report["send_lag_ms"]["p50"] < 5, report
+    assert report["achieved_rate_rps"] == pytest.approx(20, rel=0.05)
+
+
+def test_open_loop_flags_a_server_that_cannot_keep_up(prepared: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with FakeStreamingServer(Behaviour(ttft_s=0.2, step_s=0.01)) as server:
+        run_locust(
+            server.url,
+            prepared,
+            out,
+            users=1,
+            requests=6,
+            osl=4,
+            extra=("--load", "open", "--rate", "50", "--arrivals", "poisson"),
+        )
+    records = read_jsonl(out / RECORDS_JSONL)
+    report = schedule_report(records)
+    assert len(records) == 6 and not report["kept_up"]
+    assert "could not keep up" in report["flag"]
+    # latency from the intended send time includes the wait the schedule imposed
+    assert report["ttft_from_intended_ms"]["p99"] > 1000
+
+
+def test_options_are_read_from_speedbench_env_vars(prepared: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    env = {**os.environ, "SPEEDBENCH_DATA": str(prepared), "SPEEDBENCH_REQUESTS": "3"}
+    env |= {"SPEEDBENCH_OUT": str(out), "SPEEDBENCH_OSL": "5"}
+    with FakeStreamingServer(Behaviour(ttft_s=0.01, step_s=0.001)) as server:
+        proc = subprocess.run(
+            [*locust_args(server.url, prepared, out, 1, 3)[:8], "-t", "60s", "--host", server.url],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    records = read_jsonl(out / RECORDS_JSONL)
+    assert len(records) == 3 and all(r.output_tokens == 5 for r in records)
+
+
+def test_help_lists_the_speedbench_options() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "loadgen.swarm.help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    for option in ("--load", "--rate", "--arrivals", "--burstiness", "--warmup", "--metrics-url"):
+        assert option in proc.stdout
+    assert "SPEEDBENCH_ARRIVALS" in proc.stdout
+
+
+def get_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())  # type: ignore[no-any-return]
+
+
+def test_web_ui_shows_live_tokens_and_tokens_per_chunk(prepared: Path, tmp_path: Path) -> None:
+    port = free_port()
+    args = locust_args("", prepared, tmp_path / "out", users=2, requests=6, osl=13)
+    args.remove("--headless")
+    with FakeStreamingServer(Behaviour(ttft_s=0.01, step_s=0.002)) as server:
+        args[args.index("--host") + 1] = server.url
+        proc = subprocess.Popen(
+            [*args, "--autostart", "--web-host", "127.0.0.1", "--web-port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            base, rows, names = f"http://127.0.0.1:{port}", {}, set()
+            for _ in range(100):
+                time.sleep(0.3)
+                try:
+                    stats = get_json(f"{base}/stats/requests")
+                except OSError:
+                    continue
+                table = [t for t in stats.get("extendedStats", []) if t["key"] == "speedbench"]
+                rows = {row["name"]: row["value"] for row in table[0]["data"]} if table else {}
+                names = {entry["name"] for entry in stats["stats"]}
+                if rows.get("measured requests ended") == 6 and len(names) == 3:
+                    break  # Locust caches its stats JSON for a moment: wait for both
+            with urllib.request.urlopen(base + "/", timeout=5) as page:
+                html = page.read().decode()
+            for _ in range(20):
+                state = get_json(f"{base}/stats/requests")["state"]
+                if state == "stopped":
+                    break
+                time.sleep(0.25)
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    assert rows["measured requests ended"] == 6 and rows["output tokens"] == 6 * 13
+    assert rows["chunks of 3 tokens"] == 6 * 4  # 1 + 3*4 tokens: the prefill chunk left out
+    assert rows["mean tokens per chunk"] == 3
+    assert rows["output tokens/s (last 10 s)"] > 0
+    assert "extendedTabs" in html and "speedbench" in html
+    assert state == "stopped"  # the UI stays up when the run is complete
+    assert {"1k completion ttft", "1k completion e2e"} <= names

@@ -14,6 +14,12 @@ from loadgen.client.record import RequestRecord
 
 RECORDS_JSONL = "requests.jsonl"
 RECORDS_PARQUET = "requests.parquet"
+WARMUP_JSONL = "warmup.jsonl"
+
+
+def worker_records_path(out: Path, index: int) -> Path:
+    """A distributed worker's own copy of the records it sent to the master."""
+    return out / "workers" / f"worker-{index}.jsonl"
 
 
 class RecordSink:

@@ -93,6 +93,8 @@ def send_completion(
             else:
                 lines = response.iter_lines(chunk_size=None, delimiter=b"\n")  # type: ignore[call-overload]
                 consume_stream(lines, record, clock)
+                for _ in lines:  # read to the end (after [DONE]: untimed) so the connection
+                    pass  # goes back to the pool instead of being closed
                 if record.output_tokens < record.max_tokens:
                     record.error_kind = "short_output"
                     record.error = f"{record.output_tokens} of {record.max_tokens} tokens"

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 
 from loadgen.cell import LOCUSTFILE
-from loadgen.client.sink import RECORDS_JSONL, read_jsonl, read_parquet
+from loadgen.client.sink import RECORDS_JSONL, read_jsonl, read_parquet, worker_records_path
 from loadgen.data.prepare import prepare_dataset
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.metrics.exposition import scrape
 from loadgen.servers.launcher import LocalServer
 from loadgen.servers.variant import load_variant
+from tests.locust_cluster import run_distributed
 
 pytestmark = pytest.mark.engine
 
@@ -263,3 +264,25 @@ def test_promql_and_direct_scrape_give_the_same_cell_figures(
     assert acc["drafts"] == counter_sum(after, name) - counter_sum(before, name)
     assert summary["server_counters"]["generation_tokens"] == 96 == summary["output_tokens"]
     assert not [f for f in summary["flags"] if "disagree" in f], summary["flags"]
+
+
+def test_distributed_locust_master_holds_every_workers_records(
+    ngram_server: str, tiny_model: Path, tmp_path: Path
+) -> None:
+    """Issue 4: a real master + two worker processes against the real server."""
+    write_jsonl(
+        synthetic_throughput_split(["1k"], 8)["1k"], tmp_path / "raw" / "throughput_1k.jsonl"
+    )
+    prepare_dataset(str(tmp_path / "raw"), ["throughput_1k"], str(tiny_model), tmp_path / "p")
+    out = tmp_path / "out"
+    options = ["-u", "2", "-r", "2", "-t", "300s", "--host", ngram_server, "--data"]
+    options += [str(tmp_path / "p"), "--osl", "8", "--requests", "6", "--warmup", "2"]
+    run = run_distributed([*options, "--out", str(out)], workers=2, timeout_s=400)
+    assert run.master.returncode == 0, run.master.stderr[-2000:]
+    master = read_jsonl(out / RECORDS_JSONL)
+    workers = [read_jsonl(worker_records_path(out, i)) for i in range(2)]
+    assert len(master) == 6 and all(r.ok and r.output_tokens == 8 for r in master)
+    assert all(len(w) == 3 for w in workers)  # prompts split evenly by worker index
+    key = lambda r: json.dumps(r.to_dict(), sort_keys=True)  # noqa: E731
+    assert sorted(map(key, master)) == sorted(key(r) for w in workers for r in w)
+    assert len({r.question_id for r in master}) == 6  # no prompt sent twice
