@@ -6,6 +6,7 @@ and counted, as the caller chooses.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -60,6 +61,19 @@ def load_rows(
     if not kept:
         raise RowError(f"{origin}: no usable rows for config {config!r}")
     return LoadedRows(kept, origin, skipped, revision)
+
+
+def source_fingerprint(source: str, config: str, revision: str | None) -> dict[str, Any] | None:
+    """What identifies the rows of one config, for the prepared-set cache; None when nothing
+    does (a hub id without ``--revision`` may change under the same name)."""
+    path = Path(source)
+    if path.exists():
+        return {
+            str(f): hashlib.sha256(f.read_bytes()).hexdigest() for f in _local_files(path, config)
+        }
+    if revision is None:
+        return None
+    return {"hub": source, "config": config, "revision": revision}
 
 
 def _local_files(path: Path, config: str) -> list[Path]:
