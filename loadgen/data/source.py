@@ -45,8 +45,16 @@ def load_rows(
         raw = _hub_rows(source, config, revision)
         origin = f"{source}:{config}"
     kept, skipped = [], 0
+    seen: dict[str, str] = {}
     for where, record in raw:
         row = parse_row(record, where)
+        if row.question_id in seen:
+            raise RowError(
+                f"{where}: row question_id={row.question_id!r}: field 'question_id' repeats a "
+                f"row of {seen[row.question_id]}; every prompt must be unique (prefix caching "
+                "would flatter a repeated one). Drop the duplicate."
+            )
+        seen[row.question_id] = where
         if row.is_placeholder:
             if not skip_placeholders:
                 raise RowError(
@@ -91,17 +99,28 @@ def _local_files(path: Path, config: str) -> list[Path]:
 
 def _read_file(path: Path) -> Iterator[dict[str, Any]]:
     if path.suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        yield from pq.read_table(path).to_pylist()
+        try:
+            batches = pq.ParquetFile(path).iter_batches(batch_size=256)
+            for batch in batches:  # one batch at a time: 32k rows are large
+                yield from batch.to_pylist()
+        except pa.ArrowException as exc:
+            raise RowError(f"{path}: not a readable Parquet file ({exc})") from None
         return
+    if path.suffix != ".jsonl":
+        raise RowError(f"{path}: unsupported file type; use .jsonl or .parquet")
     with path.open(encoding="utf-8") as fh:
         for number, line in enumerate(fh, 1):
             if line.strip():
                 try:
-                    yield json.loads(line)
+                    record = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise RowError(f"{path}:{number}: not valid JSON ({exc.msg})") from None
+                if not isinstance(record, dict):
+                    raise RowError(f"{path}:{number}: a row must be a JSON object")
+                yield record
 
 
 def _hub_rows(
