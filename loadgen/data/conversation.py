@@ -135,18 +135,7 @@ def replay_conversation(
     return results
 
 
-def run_conversation(
-    session: requests.Session,
-    base_url: str,
-    prompt: PreparedPrompt,
-    osl: int,
-    model: str | None,
-    timeout_s: float,
-    tokenizer: Any,
-    template_kwargs: dict[str, Any] | None = None,
-) -> list[RequestRecord]:
-    """One record per turn, for callers that only keep timings (the Locust user)."""
-    turns = replay_conversation(
-        session, base_url, prompt, osl, model, timeout_s, tokenizer, template_kwargs
-    )
-    return [t.record for t in turns]
+def run_conversation(*args: Any, **kwargs: Any) -> list[RequestRecord]:
+    """``replay_conversation``'s arguments; one record per turn, for callers that keep only
+    timings (the Locust user)."""
+    return [turn.record for turn in replay_conversation(*args, **kwargs)]

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import requests
 
-from loadgen.data.conversation import StreamTap, next_prompt_ids, replay_conversation
+from loadgen.data.conversation import (
+    StreamTap,
+    next_prompt_ids,
+    replay_conversation,
+    run_conversation,
+)
 from loadgen.data.prepared import PreparedPrompt
 from loadgen.data.tokenize import load_tokenizer, render
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
@@ -65,3 +70,12 @@ def test_a_failed_turn_ends_the_conversation(tiny_model: Path) -> None:
     with FakeStreamingServer(Behaviour(status=500)) as srv, requests.Session() as s:
         turns = replay_conversation(s, srv.url, two_turn_prompt(tok), 4, None, 10.0, tok)
     assert len(turns) == 1 and turns[0].record.error_kind == "http_500"
+
+
+def test_run_conversation_returns_one_record_per_turn(tiny_model: Path) -> None:
+    tok = load_tokenizer(str(tiny_model))
+    with FakeStreamingServer(Behaviour(ttft_s=0.0, step_s=0.0)) as srv, requests.Session() as s:
+        records = run_conversation(s, srv.url, two_turn_prompt(tok), 5, None, 10.0, tok)
+    assert [r.ok for r in records] == [True, True]
+    assert records[1].prompt_len > records[0].prompt_len
+    assert len({r.request_id for r in records}) == 2
