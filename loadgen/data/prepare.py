@@ -8,6 +8,7 @@ directory, any change (rows, configs, tokenizer, template, options) rebuilds it.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import statistics
 from collections import defaultdict
@@ -18,7 +19,7 @@ from typing import Any
 
 from loadgen.data.prepared import MANIFEST_FILE, PROMPTS_FILE, PreparedSet, PreparedWriter
 from loadgen.data.schema import bucket_of_config
-from loadgen.data.source import load_rows, source_fingerprint
+from loadgen.data.source import RowTally, iter_rows, source_fingerprint
 from loadgen.data.tokenize import (
     PromptEncoder,
     TokenizeOptions,
@@ -73,17 +74,15 @@ def prepare_to_disk(
     isl: dict[str, list[int]] = defaultdict(list)
     with PreparedWriter(out_dir) as writer:
         for config in configs:
-            loaded = load_rows(source, config, revision, skip_placeholders)
+            tally = RowTally()
+            rows = iter_rows(source, config, revision, skip_placeholders, tally)
             bucket = bucket_of_config(config)
-            for start in range(0, len(loaded.rows), batch_rows):
-                prompts = encoder.encode_rows(loaded.rows[start : start + batch_rows], bucket)
+            while batch := list(itertools.islice(rows, batch_rows)):
+                prompts = encoder.encode_rows(batch, bucket)
                 writer.add(prompts)
                 for p in prompts:
                     isl[f"{p.bucket}/{p.category}"].append(p.isl)
-            counts[config] = {
-                "rows": len(loaded.rows),
-                "skipped_placeholder": loaded.skipped_placeholder,
-            }
+            counts[config] = {"rows": tally.kept, "skipped_placeholder": tally.skipped_placeholder}
     manifest = {
         "source": source,
         "configs": list(configs),

@@ -27,6 +27,14 @@ class LoadedRows:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class RowTally:
+    """Counts kept while rows stream past (the stream itself holds no rows)."""
+
+    kept: int = 0
+    skipped_placeholder: int = 0
+
+
 def load_rows(
     source: str,
     config: str,
@@ -34,17 +42,27 @@ def load_rows(
     skip_placeholders: bool = False,
 ) -> LoadedRows:
     """Rows of one config from a local file/directory, or else from the hub id ``source``."""
+    tally = RowTally()
+    rows = list(iter_rows(source, config, revision, skip_placeholders, tally))
+    return LoadedRows(rows, _origin(source, config), tally.skipped_placeholder, revision)
+
+
+def iter_rows(
+    source: str,
+    config: str,
+    revision: str | None,
+    skip_placeholders: bool,
+    tally: RowTally,
+) -> Iterator[SpeedBenchRow]:
+    """Validated rows one at a time, so a 32k config never sits in memory whole."""
     path = Path(source)
     if path.exists():
         files = _local_files(path, config)
         raw: Iterable[tuple[str, dict[str, Any]]] = (
             (str(f), r) for f in files for r in _read_file(f)
         )
-        origin = str(path)
     else:
         raw = _hub_rows(source, config, revision)
-        origin = f"{source}:{config}"
-    kept, skipped = [], 0
     seen: dict[str, str] = {}
     for where, record in raw:
         row = parse_row(record, where)
@@ -63,12 +81,16 @@ def load_rows(
                     "specdec_bench data scripts, or pass --skip-placeholders to drop and count "
                     "them."
                 )
-            skipped += 1
+            tally.skipped_placeholder += 1
             continue
-        kept.append(row)
-    if not kept:
-        raise RowError(f"{origin}: no usable rows for config {config!r}")
-    return LoadedRows(kept, origin, skipped, revision)
+        tally.kept += 1
+        yield row
+    if not tally.kept:
+        raise RowError(f"{_origin(source, config)}: no usable rows for config {config!r}")
+
+
+def _origin(source: str, config: str) -> str:
+    return source if Path(source).exists() else f"{source}:{config}"
 
 
 def source_fingerprint(source: str, config: str, revision: str | None) -> dict[str, Any] | None:
