@@ -20,8 +20,32 @@ import requests
 from loadgen.client.record import RequestRecord
 from loadgen.client.sse import DONE, StreamError, iter_events
 from loadgen.data.prepared import PreparedPrompt
-from loadgen.data.tokenize import check_bos, encode_texts, render
+from loadgen.data.tokenize import (
+    check_bos,
+    encode_texts,
+    load_tokenizer,
+    render,
+    tokenizer_fingerprint,
+)
 from loadgen.dispatch import run_prompt
+
+
+def conversation_setup(manifest: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The tokenizer a prepared set was built with (checked by content hash) and its chat
+    template kwargs: later turns must be templated exactly like the first one was."""
+    if manifest.get("options", {}).get("raw"):
+        raise ValueError(
+            "this data set was prepared in raw completion mode; multi-turn replay needs the chat "
+            "template: prepare it again without --raw"
+        )
+    recorded = manifest["tokenizer"]
+    tokenizer = load_tokenizer(recorded["name"])
+    if tokenizer_fingerprint(tokenizer) != recorded:
+        raise ValueError(
+            f"tokenizer {recorded['name']!r} differs from the one this data set was prepared "
+            "with (vocabulary or chat template hash): prepare the data set again"
+        )
+    return tokenizer, dict(manifest.get("template_kwargs") or {})
 
 
 def next_prompt_ids(

@@ -4,16 +4,19 @@ tests/engine/test_conversation.py."""
 
 from pathlib import Path
 
+import pytest
 import requests
 
 from loadgen.data.conversation import (
     StreamTap,
+    conversation_setup,
     next_prompt_ids,
     replay_conversation,
     run_conversation,
 )
+from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.prepared import PreparedPrompt
-from loadgen.data.tokenize import load_tokenizer, render
+from loadgen.data.tokenize import TokenizeOptions, load_tokenizer, render
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 
 
@@ -79,3 +82,20 @@ def test_run_conversation_returns_one_record_per_turn(tiny_model: Path) -> None:
     assert [r.ok for r in records] == [True, True]
     assert records[1].prompt_len > records[0].prompt_len
     assert len({r.request_id for r in records}) == 2
+
+
+def test_setup_loads_the_prepared_sets_tokenizer_and_refuses_a_changed_one(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    fixture = Path(__file__).parents[2] / "datasets" / "qualitative_fixture.jsonl"
+    opts = TokenizeOptions(template_kwargs={"unused_flag": True})
+    manifest = prepare_to_disk(
+        str(fixture), ["qualitative"], str(tiny_model), tmp_path, options=opts
+    ).manifest
+    tok, kwargs = conversation_setup(manifest)
+    assert kwargs == {"unused_flag": True} and tok.bos_token_id is not None
+    changed = {**manifest, "tokenizer": {**manifest["tokenizer"], "vocab_sha256": "0" * 64}}
+    with pytest.raises(ValueError, match="prepare the data set again"):
+        conversation_setup(changed)
+    with pytest.raises(ValueError, match="without --raw"):
+        conversation_setup({**manifest, "options": {"raw": True}})
