@@ -23,19 +23,35 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from loadgen.data.prepare import prepare_dataset
+    from loadgen.data.prepare import isl_table, prepare_to_disk
+    from loadgen.data.tokenize import TokenizeOptions
 
-    kwargs = json.loads(args.chat_template_kwargs) if args.chat_template_kwargs else None
-    prepared = prepare_dataset(
+    kwargs = json.loads(args.chat_template_kwargs) if args.chat_template_kwargs else {}
+    options = TokenizeOptions(raw=args.raw, template_kwargs=kwargs, exact_isl=args.exact_isl)
+    prepared = prepare_to_disk(
         args.source,
         args.config,
         args.model,
         Path(args.out),
         args.revision,
         args.skip_placeholders,
-        kwargs,
+        options,
     )
-    print(json.dumps(prepared.manifest["isl_stats"], indent=2))
+    manifest = prepared.manifest
+    print(f"{'reused cached' if prepared.reused else 'prepared'} data set in {args.out}")
+    print(json.dumps({"counts": manifest["counts"], "revision": manifest["revision"]}))
+    print("ISL in target tokens:")
+    print(isl_table(manifest["isl_stats"]))
+    return 0
+
+
+def _diverse(args: argparse.Namespace) -> int:
+    from loadgen.data.diverse import run_diverse
+
+    report = run_diverse(
+        Path(args.input), Path(args.out), args.per_category, args.embedder, args.seed
+    )
+    print(json.dumps(report, indent=2))
     return 0
 
 
@@ -145,7 +161,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="drop and count licence placeholder rows instead of failing",
     )
     prep.add_argument("--chat-template-kwargs", help="JSON, e.g. '{\"enable_thinking\": false}'")
+    prep.add_argument(
+        "--raw", action="store_true", help="raw completion mode: no chat template, BOS + text"
+    )
+    prep.add_argument(
+        "--exact-isl",
+        action="store_true",
+        help="pad/truncate the user text so every prompt is exactly the bucket length in target "
+        "tokens (template framing kept whole)",
+    )
     prep.set_defaults(func=_prepare)
+
+    div = data.add_parser("diverse", help="SPEED-Bench-style diverse split of your own prompts")
+    div.add_argument("--input", required=True, help="JSONL/Parquet rows (SPEED-Bench schema)")
+    div.add_argument("--out", required=True, help="output JSONL of the chosen rows")
+    div.add_argument("--per-category", type=int, required=True, help="rows to keep per category")
+    div.add_argument(
+        "--embedder",
+        default="sentence-transformers/all-MiniLM-L6-v2",
+        help="sentence-transformers model id or local path",
+    )
+    div.add_argument("--seed", type=int, default=0, help="seed of the random-subset comparison")
+    div.set_defaults(func=_diverse)
 
     run = verbs.add_parser("run", help="one cell against a running server")
     run.add_argument("--url", required=True)

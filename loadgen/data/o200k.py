@@ -10,19 +10,21 @@ from functools import lru_cache
 from typing import Protocol
 
 
-class _Encoding(Protocol):
-    def encode(self, text: str) -> list[int]: ...
+class _Counter(Protocol):
+    def count(self, text: str) -> int: ...
 
 
 @lru_cache(maxsize=1)
-def _encoding() -> _Encoding:
-    import bpe_openai
+def _counter() -> _Counter:
+    """The Rust backend's ``count``: about 4x faster than ``len(encode(...))``, no id list built
+    (it matters at ``throughput_32k`` scale), and no 1M-character limit."""
+    from bpe_openai import _bindings
 
-    return bpe_openai.get_encoding("o200k_base")  # type: ignore[no-any-return]
+    return _bindings.tokenizer_for_encoding("o200k_base")  # type: ignore[no-any-return]
 
 
 def count_o200k(text: str) -> int:
-    return len(_encoding().encode(text))
+    return _counter().count(text)
 
 
 def bucket_tokens(bucket: str) -> int:

@@ -1,17 +1,40 @@
-"""``speedbench data prepare``: load -> validate -> template + tokenize -> PreparedSet on disk."""
+"""``speedbench data prepare``: load -> validate -> template + tokenize -> PreparedSet on disk.
+
+Prompts stream to Parquet in row groups of ``batch_rows`` so memory is bounded by a batch, and
+the whole run is keyed by a hash of its inputs: preparing again with identical inputs reuses the
+directory, any change (rows, configs, tokenizer, template, options) rebuilds it.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loadgen.data.prepared import PreparedPrompt, PreparedSet
+from loadgen.data.prepared import MANIFEST_FILE, PROMPTS_FILE, PreparedSet, PreparedWriter
 from loadgen.data.schema import bucket_of_config
-from loadgen.data.source import load_rows
-from loadgen.data.tokenize import load_tokenizer, tokenize_rows, tokenizer_fingerprint
+from loadgen.data.source import RowTally, iter_rows, source_fingerprint
+from loadgen.data.tokenize import (
+    PromptEncoder,
+    TokenizeOptions,
+    load_tokenizer,
+    tokenizer_fingerprint,
+)
+
+# Bump when the prepared layout or the tokenizing rules change: old caches then rebuild.
+PREPARED_FORMAT = 2
+
+
+@dataclass(frozen=True)
+class Prepared:
+    manifest: dict[str, Any]
+    reused: bool
 
 
 def prepare_dataset(
@@ -22,38 +45,104 @@ def prepare_dataset(
     revision: str | None = None,
     skip_placeholders: bool = False,
     template_kwargs: dict[str, Any] | None = None,
+    options: TokenizeOptions | None = None,
 ) -> PreparedSet:
+    opts = options or TokenizeOptions(template_kwargs=template_kwargs or {})
+    prepare_to_disk(source, configs, model, out_dir, revision, skip_placeholders, opts)
+    return PreparedSet.read(out_dir)
+
+
+def prepare_to_disk(
+    source: str,
+    configs: Sequence[str],
+    model: str,
+    out_dir: Path,
+    revision: str | None = None,
+    skip_placeholders: bool = False,
+    options: TokenizeOptions | None = None,
+    batch_rows: int = 32,
+) -> Prepared:
+    options = options or TokenizeOptions()
     tokenizer = load_tokenizer(model)
-    prompts: list[PreparedPrompt] = []
+    fingerprint = tokenizer_fingerprint(tokenizer)
+    key = cache_key(source, configs, revision, skip_placeholders, options, fingerprint)
+    cached = _cached_manifest(out_dir, key)
+    if cached is not None:
+        return Prepared(cached, reused=True)
+    encoder = PromptEncoder(tokenizer, options)
     counts: dict[str, dict[str, int]] = {}
-    for config in configs:
-        loaded = load_rows(source, config, revision, skip_placeholders)
-        bucket = bucket_of_config(config)
-        prompts += tokenize_rows(loaded.rows, tokenizer, bucket, template_kwargs)
-        counts[config] = {
-            "rows": len(loaded.rows),
-            "skipped_placeholder": loaded.skipped_placeholder,
-        }
+    isl: dict[str, list[int]] = defaultdict(list)
+    with PreparedWriter(out_dir) as writer:
+        for config in configs:
+            tally = RowTally()
+            rows = iter_rows(source, config, revision, skip_placeholders, tally)
+            bucket = bucket_of_config(config)
+            while batch := list(itertools.islice(rows, batch_rows)):
+                prompts = encoder.encode_rows(batch, bucket)
+                writer.add(prompts)
+                for p in prompts:
+                    isl[f"{p.bucket}/{p.category}"].append(p.isl)
+            counts[config] = {"rows": tally.kept, "skipped_placeholder": tally.skipped_placeholder}
     manifest = {
         "source": source,
         "configs": list(configs),
         "revision": revision,
         "counts": counts,
-        "tokenizer": tokenizer_fingerprint(tokenizer),
-        "template_kwargs": template_kwargs or {},
-        "isl_stats": isl_stats(prompts),
+        "tokenizer": fingerprint,
+        "template_kwargs": options.template_kwargs,
+        "options": options.as_dict(),
+        "isl_stats": _stats(isl),
+        "cache_key": key,
     }
-    prepared = PreparedSet(prompts, manifest)
-    prepared.write(out_dir)
-    return prepared
+    (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    return Prepared(manifest, reused=False)
 
 
-def isl_stats(prompts: Sequence[PreparedPrompt]) -> dict[str, dict[str, float]]:
-    """Per ``bucket/category``: count and min / median / max ISL in target tokens."""
-    groups: dict[str, list[int]] = defaultdict(list)
-    for p in prompts:
-        groups[f"{p.bucket}/{p.category}"].append(p.isl)
+def cache_key(
+    source: str,
+    configs: Sequence[str],
+    revision: str | None,
+    skip_placeholders: bool,
+    options: TokenizeOptions,
+    tokenizer: dict[str, str],
+) -> str | None:
+    """Hash of every input; None (never reuse) when the rows cannot be identified."""
+    rows = [source_fingerprint(source, config, revision) for config in configs]
+    if any(r is None for r in rows):
+        return None
+    inputs = {
+        "format": PREPARED_FORMAT,
+        "rows": rows,
+        "configs": list(configs),
+        "skip_placeholders": skip_placeholders,
+        "options": options.as_dict(),
+        "tokenizer": tokenizer,
+    }
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def _cached_manifest(out_dir: Path, key: str | None) -> dict[str, Any] | None:
+    manifest_path = out_dir / MANIFEST_FILE
+    if key is None or not manifest_path.is_file() or not (out_dir / PROMPTS_FILE).is_file():
+        return None
+    manifest: dict[str, Any] = json.loads(manifest_path.read_text())
+    return manifest if manifest.get("cache_key") == key else None
+
+
+def _stats(groups: dict[str, list[int]]) -> dict[str, dict[str, float]]:
     return {
         key: {"count": len(v), "min": min(v), "median": statistics.median(v), "max": max(v)}
         for key, v in sorted(groups.items())
     }
+
+
+def isl_table(stats: dict[str, dict[str, float]]) -> str:
+    """The ISL stats as a fixed-width table (bucket x entropy tier / category)."""
+    lines = [f"{'bucket':<12} {'category':<14} {'count':>6} {'min':>7} {'median':>8} {'max':>7}"]
+    for key, s in stats.items():
+        bucket, _, category = key.partition("/")
+        lines.append(
+            f"{bucket:<12} {category:<14} {s['count']:>6} {s['min']:>7} "
+            f"{s['median']:>8g} {s['max']:>7}"
+        )
+    return "\n".join(lines)

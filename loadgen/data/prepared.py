@@ -7,8 +7,10 @@ every engine receives byte-identical token ids.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import pyarrow as pa
@@ -26,6 +28,9 @@ class PreparedPrompt:
     sub_category: str | None
     isl_o200k: int
     prompt_token_ids: list[int]
+    # Every user turn of the row: multi-turn (qualitative) rows are replayed turn by turn; the
+    # token ids above are the first turn's prompt.
+    turns: list[str] = field(default_factory=list)
 
     @property
     def isl(self) -> int:
@@ -56,26 +61,8 @@ class PreparedSet:
         return [col[i] for i in range(max(map(len, columns))) for col in columns if i < len(col)]
 
     def write(self, directory: Path) -> Path:
-        directory.mkdir(parents=True, exist_ok=True)
-        columns = {
-            "question_id": [p.question_id for p in self.prompts],
-            "bucket": [p.bucket for p in self.prompts],
-            "category": [p.category for p in self.prompts],
-            "sub_category": [p.sub_category for p in self.prompts],
-            "isl_o200k": [p.isl_o200k for p in self.prompts],
-            "prompt_token_ids": [p.prompt_token_ids for p in self.prompts],
-        }
-        schema = pa.schema(
-            [
-                ("question_id", pa.string()),
-                ("bucket", pa.string()),
-                ("category", pa.string()),
-                ("sub_category", pa.string()),
-                ("isl_o200k", pa.int32()),
-                ("prompt_token_ids", pa.list_(pa.int32())),
-            ]
-        )
-        pq.write_table(pa.table(columns, schema=schema), directory / PROMPTS_FILE)
+        with PreparedWriter(directory) as writer:
+            writer.add(self.prompts)
         (directory / MANIFEST_FILE).write_text(json.dumps(self.manifest, indent=2) + "\n")
         return directory
 
@@ -89,4 +76,55 @@ class PreparedSet:
             )
         rows = pq.read_table(table_path).to_pylist()
         manifest = json.loads((directory / MANIFEST_FILE).read_text())
+        # Sets prepared before multi-turn support have no ``turns`` column: the default applies.
         return cls([PreparedPrompt(**row) for row in rows], manifest)
+
+
+SCHEMA = pa.schema(
+    [
+        ("question_id", pa.string()),
+        ("bucket", pa.string()),
+        ("category", pa.string()),
+        ("sub_category", pa.string()),
+        ("isl_o200k", pa.int32()),
+        ("prompt_token_ids", pa.list_(pa.int32())),
+        ("turns", pa.list_(pa.string())),
+    ]
+)
+
+
+class PreparedWriter:
+    """Appends prompts to ``prompts.parquet`` one row group per batch, so memory stays bounded
+    by the batch, not the data set (``throughput_32k`` holds about 49M tokens)."""
+
+    def __init__(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / PROMPTS_FILE
+        self._writer = pq.ParquetWriter(self.path, SCHEMA)
+
+    def add(self, prompts: Sequence[PreparedPrompt]) -> None:
+        if not prompts:
+            return
+        columns = {
+            "question_id": [p.question_id for p in prompts],
+            "bucket": [p.bucket for p in prompts],
+            "category": [p.category for p in prompts],
+            "sub_category": [p.sub_category for p in prompts],
+            "isl_o200k": [p.isl_o200k for p in prompts],
+            "prompt_token_ids": [p.prompt_token_ids for p in prompts],
+            "turns": [p.turns for p in prompts],
+        }
+        self._writer.write_table(pa.table(columns, schema=SCHEMA))
+
+    def __enter__(self) -> PreparedWriter:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._writer.close()
+        if kind is not None:
+            self.path.unlink(missing_ok=True)  # never leave half a data set that looks whole

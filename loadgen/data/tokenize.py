@@ -2,22 +2,45 @@
 
 ``apply_chat_template(tokenize=False, add_generation_prompt=True)`` then ``encode(...,
 add_special_tokens=False)``: the template already holds BOS, so adding special tokens again would
-double it. BOS must appear exactly once, which is checked for every prompt.
+double it. BOS must appear exactly once, which is checked for every prompt. Raw completion mode
+skips the template and puts the tokenizer's BOS (if it has one) in front of the text.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from loadgen.data.o200k import count_o200k
+from loadgen.data.corpus import prose_paragraphs
+from loadgen.data.o200k import bucket_tokens, count_o200k
 from loadgen.data.prepared import PreparedPrompt
 from loadgen.data.schema import SpeedBenchRow
+
+# Content placeholder used to find where the template's framing ends and the user text begins.
+_MARKER = "\u2063SPEEDBENCH-CONTENT\u2063"
 
 
 class TemplateError(ValueError):
     """The rendered prompt is not what the target model expects."""
+
+
+@dataclass(frozen=True)
+class TokenizeOptions:
+    """How rows become token ids; part of the cache key of a prepared set."""
+
+    raw: bool = False  # completion mode: no chat template
+    template_kwargs: dict[str, Any] = field(default_factory=dict)
+    exact_isl: bool = False  # pad / truncate each prompt to the bucket's nominal length
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "raw": self.raw,
+            "template_kwargs": self.template_kwargs,
+            "exact_isl": self.exact_isl,
+        }
 
 
 def load_tokenizer(model: str, revision: str | None = None) -> Any:
@@ -27,27 +50,144 @@ def load_tokenizer(model: str, revision: str | None = None) -> Any:
     return AutoTokenizer.from_pretrained(model, revision=revision)
 
 
-def render(tokenizer: Any, turns: Sequence[str], template_kwargs: dict[str, Any] | None) -> str:
-    messages = [{"role": "user", "content": turns[0]}]
+def conversation(turns: Sequence[str], replies: Sequence[str] = ()) -> list[dict[str, str]]:
+    """User turns interleaved with the model's replies so far, ending on the next user turn."""
+    messages = []
+    for turn, reply in itertools.zip_longest(turns[: len(replies) + 1], replies):
+        messages.append({"role": "user", "content": turn})
+        if reply is not None:
+            messages.append({"role": "assistant", "content": reply})
+    return messages
+
+
+def render(
+    tokenizer: Any,
+    turns: Sequence[str],
+    template_kwargs: dict[str, Any] | None,
+    replies: Sequence[str] = (),
+) -> str:
+    """The whole conversation up to the next user turn, templated for generation."""
+    if tokenizer.chat_template is None:
+        raise TemplateError(
+            f"tokenizer {tokenizer.name_or_path!r} has no chat template: use raw completion "
+            "mode (--raw) or a model that ships one"
+        )
     rendered: str = tokenizer.apply_chat_template(
-        messages, tokenize=False, add_generation_prompt=True, **(template_kwargs or {})
+        conversation(turns, replies),
+        tokenize=False,
+        add_generation_prompt=True,
+        **(template_kwargs or {}),
     )
     return rendered
 
 
+def check_bos(tokenizer: Any, ids: Sequence[int], question_id: str) -> None:
+    bos = tokenizer.bos_token_id
+    if bos is None:
+        return
+    count = ids.count(bos)
+    if count != 1 or ids[0] != bos:
+        raise TemplateError(
+            f"question_id={question_id!r}: BOS (id {bos}) appears {count} time(s)"
+            f"{'' if count == 0 or ids[0] == bos else ', not first'} after templating; "
+            "expected exactly once at the start. Check the chat template, or use raw "
+            "completion mode for a model without one."
+        )
+
+
 def encode_prompt(tokenizer: Any, text: str, question_id: str) -> list[int]:
     ids: list[int] = tokenizer.encode(text, add_special_tokens=False)
-    bos = tokenizer.bos_token_id
-    if bos is not None:
-        count = ids.count(bos)
-        if count != 1 or ids[0] != bos:
-            raise TemplateError(
-                f"question_id={question_id!r}: BOS (id {bos}) appears {count} time(s)"
-                f"{'' if count == 0 or ids[0] == bos else ', not first'} after templating; "
-                "expected exactly once at the start. Check the chat template, or use raw "
-                "completion mode for a model without one."
-            )
+    check_bos(tokenizer, ids, question_id)
     return ids
+
+
+def encode_texts(tokenizer: Any, texts: Sequence[str]) -> list[list[int]]:
+    """Batch encoding through the fast (Rust) tokenizer, which runs on every core."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return [tokenizer.encode(t, add_special_tokens=False) for t in texts]
+    return [e.ids for e in backend.encode_batch_fast(list(texts), add_special_tokens=False)]
+
+
+class PromptEncoder:
+    """Turns validated rows into prepared prompts for one tokenizer and one set of options."""
+
+    def __init__(self, tokenizer: Any, options: TokenizeOptions) -> None:
+        self.tokenizer = tokenizer
+        self.options = options
+        self._framing: tuple[list[int], list[int]] | None = None
+        self._filler: list[int] = []
+        self._prose = prose_paragraphs()
+
+    def encode_rows(self, rows: Sequence[SpeedBenchRow], bucket: str) -> list[PreparedPrompt]:
+        if self.options.exact_isl:
+            ids = self._exact(rows, bucket)
+        elif self.options.raw:
+            prefix, _ = self.framing()
+            ids = [
+                prefix + body for body in encode_texts(self.tokenizer, [r.turns[0] for r in rows])
+            ]
+        else:
+            texts = [render(self.tokenizer, r.turns, self.options.template_kwargs) for r in rows]
+            ids = encode_texts(self.tokenizer, texts)
+        prompts = []
+        for row, prompt_ids in zip(rows, ids, strict=True):
+            check_bos(self.tokenizer, prompt_ids, row.question_id)
+            prompts.append(
+                PreparedPrompt(
+                    question_id=row.question_id,
+                    bucket=bucket,
+                    category=row.category,
+                    sub_category=row.sub_category,
+                    isl_o200k=count_o200k(row.turns[0]),
+                    prompt_token_ids=prompt_ids,
+                    turns=list(row.turns),
+                )
+            )
+        return prompts
+
+    def framing(self) -> tuple[list[int], list[int]]:
+        """Token ids the template puts before and after the user's text (BOS alone in raw mode)."""
+        if self._framing is None:
+            if self.options.raw:
+                bos = self.tokenizer.bos_token_id
+                self._framing = ([bos] if bos is not None else [], [])
+            else:
+                text = render(self.tokenizer, [_MARKER], self.options.template_kwargs)
+                before, _, after = text.partition(_MARKER)
+                prefix, suffix = encode_texts(self.tokenizer, [before, after])
+                self._framing = (prefix, suffix)
+        return self._framing
+
+    def _exact(self, rows: Sequence[SpeedBenchRow], bucket: str) -> list[list[int]]:
+        """Framing kept whole; the user's text truncated at its end, or padded after it."""
+        if not bucket[:-1].isdigit():
+            raise ValueError(
+                f"--exact-isl needs a throughput bucket (1k ... 32k); {bucket!r} has no nominal "
+                "length"
+            )
+        prefix, suffix = self.framing()
+        budget = bucket_tokens(bucket) - len(prefix) - len(suffix)
+        bodies = encode_texts(self.tokenizer, [r.turns[0] for r in rows])
+        return [prefix + self._fit(body, budget) + suffix for body in bodies]
+
+    def _fit(self, body: list[int], budget: int) -> list[int]:
+        if len(body) >= budget:
+            return body[:budget]
+        need = budget - len(body)
+        while len(self._filler) < need:
+            self._filler += self._more_filler()
+        return body + self._filler[:need]
+
+    def _more_filler(self) -> list[int]:
+        """Real prose from the reference manual, never the prompt's own text: repeating the
+        prompt would hand n-gram drafters free matches and flatter SD."""
+        paragraphs = list(itertools.islice(self._prose, 200))
+        if not paragraphs:
+            raise RuntimeError(
+                "the offline filler corpus is exhausted; this --exact-isl is too long"
+            )
+        return encode_texts(self.tokenizer, ["\n\n" + "\n\n".join(paragraphs)])[0]
 
 
 def tokenize_rows(
@@ -56,20 +196,8 @@ def tokenize_rows(
     bucket: str,
     template_kwargs: dict[str, Any] | None = None,
 ) -> list[PreparedPrompt]:
-    prompts = []
-    for row in rows:
-        text = render(tokenizer, row.turns, template_kwargs)
-        prompts.append(
-            PreparedPrompt(
-                question_id=row.question_id,
-                bucket=bucket,
-                category=row.category,
-                sub_category=row.sub_category,
-                isl_o200k=count_o200k(row.turns[0]),
-                prompt_token_ids=encode_prompt(tokenizer, text, row.question_id),
-            )
-        )
-    return prompts
+    options = TokenizeOptions(template_kwargs=template_kwargs or {})
+    return PromptEncoder(tokenizer, options).encode_rows(rows, bucket)
 
 
 def tokenizer_fingerprint(tokenizer: Any) -> dict[str, str]:

@@ -72,3 +72,23 @@ def test_placeholder_rows_are_skipped_and_counted_on_request(tmp_path: Path) -> 
 def test_missing_local_config_says_what_was_looked_for(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="throughput_16k"):
         load_rows(str(tmp_path), "throughput_16k")
+
+
+def test_a_repeated_question_id_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = write(tmp_path / "x.jsonl", [row("a" * 32), row("b" * 32), row("a" * 32)])
+    with pytest.raises(RowError, match=r"'question_id' repeats"):
+        load_rows(str(path), "throughput_1k")
+
+
+def test_a_json_line_that_is_not_an_object_names_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text(json.dumps(row()) + "\n[1, 2]\n")
+    with pytest.raises(RowError, match=r"x.jsonl:2: a row must be a JSON object"):
+        load_rows(str(path), "throughput_1k")
+
+
+def test_a_broken_parquet_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "throughput_1k.parquet"
+    path.write_bytes(b"not parquet at all")
+    with pytest.raises(RowError, match="not a readable Parquet"):
+        load_rows(str(path), "throughput_1k")

@@ -1,0 +1,165 @@
+"""Multi-turn replay: each user turn is sent after the model's own reply to the previous one.
+
+SPEED-Bench's qualitative rows hold several user turns. Turn k's prompt is the whole
+conversation so far (user turns and the model's real replies) re-rendered with the chat template
+and tokenized, exactly like a chat front end would do. The reply text is read from the stream
+(``choices[0].text``) by a tap on the session, so the timing path (``run_prompt``) is unchanged;
+the same tap keeps vLLM's per-request SD metrics (``--per-request-spec-decode-metrics``), which
+arrive in the final usage chunk as ``metrics.speculative_decoding``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import requests
+
+from loadgen.client.record import RequestRecord
+from loadgen.client.sse import DONE, StreamError, iter_events
+from loadgen.data.prepared import PreparedPrompt
+from loadgen.data.tokenize import (
+    check_bos,
+    encode_texts,
+    load_tokenizer,
+    render,
+    tokenizer_fingerprint,
+)
+from loadgen.dispatch import run_prompt
+
+
+def conversation_setup(manifest: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The tokenizer a prepared set was built with (checked by content hash) and its chat
+    template kwargs: later turns must be templated exactly like the first one was."""
+    if manifest.get("options", {}).get("raw"):
+        raise ValueError(
+            "this data set was prepared in raw completion mode; multi-turn replay needs the chat "
+            "template: prepare it again without --raw"
+        )
+    recorded = manifest["tokenizer"]
+    tokenizer = load_tokenizer(recorded["name"])
+    if tokenizer_fingerprint(tokenizer) != recorded:
+        raise ValueError(
+            f"tokenizer {recorded['name']!r} differs from the one this data set was prepared "
+            "with (vocabulary or chat template hash): prepare the data set again"
+        )
+    return tokenizer, dict(manifest.get("template_kwargs") or {})
+
+
+def next_prompt_ids(
+    prompt: PreparedPrompt,
+    tokenizer: Any,
+    replies: Sequence[str],
+    template_kwargs: dict[str, Any] | None = None,
+) -> list[int]:
+    """Token ids of turn ``len(replies)``: the conversation so far, templated as a whole."""
+    if not replies:
+        return prompt.prompt_token_ids  # turn 0 was prepared offline, byte-identical
+    text = render(tokenizer, prompt.turns, template_kwargs, replies)
+    ids = encode_texts(tokenizer, [text])[0]
+    check_bos(tokenizer, ids, prompt.question_id)
+    return ids
+
+
+@dataclass
+class StreamTap:
+    """What the stream said beyond timings: the reply text and per-request SD metrics."""
+
+    text_parts: list[str] = field(default_factory=list)
+    spec_decode: dict[str, Any] | None = None
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
+
+    def observe(self, lines: Iterator[bytes]) -> Iterator[bytes]:
+        """Pass every line on unchanged, reading the ones this tap cares about."""
+        for line in lines:
+            self._read(line)
+            yield line
+
+    def _read(self, line: bytes) -> None:
+        try:
+            events = list(iter_events([line]))
+        except StreamError:
+            return  # the timing consumer reports broken streams; the tap only reads
+        for event in events:
+            if event.payload is DONE or not isinstance(event.payload, dict):
+                continue
+            choices = event.payload.get("choices") or []
+            if choices and choices[0].get("text"):
+                self.text_parts.append(choices[0]["text"])
+            metrics = event.payload.get("metrics") or {}
+            if metrics.get("speculative_decoding") is not None:
+                self.spec_decode = metrics["speculative_decoding"]
+
+
+class _TappedResponse:
+    def __init__(self, response: requests.Response, tap: StreamTap) -> None:
+        self._response = response
+        self._tap = tap
+
+    def __enter__(self) -> _TappedResponse:
+        self._response.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._response.__exit__(*exc)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._response, name)
+
+    def iter_lines(self, *args: Any, **kwargs: Any) -> Iterator[bytes]:
+        return self._tap.observe(self._response.iter_lines(*args, **kwargs))
+
+
+class TappedSession:
+    """Wraps the caller's session (so Locust's own session and pool keep working)."""
+
+    def __init__(self, session: requests.Session, tap: StreamTap) -> None:
+        self._session = session
+        self._tap = tap
+
+    def post(self, *args: Any, **kwargs: Any) -> _TappedResponse:
+        return _TappedResponse(self._session.post(*args, **kwargs), self._tap)
+
+
+@dataclass
+class TurnResult:
+    record: RequestRecord
+    reply: str
+    spec_decode: dict[str, Any] | None  # vLLM's per-request SD metrics, when the server sends them
+
+
+def replay_conversation(
+    session: requests.Session,
+    base_url: str,
+    prompt: PreparedPrompt,
+    osl: int,
+    model: str | None,
+    timeout_s: float,
+    tokenizer: Any,
+    template_kwargs: dict[str, Any] | None = None,
+) -> list[TurnResult]:
+    """Every turn of the row in order; stops at the first failed turn (no reply to append)."""
+    results: list[TurnResult] = []
+    replies: list[str] = []
+    for _ in range(max(1, len(prompt.turns))):
+        ids = next_prompt_ids(prompt, tokenizer, replies, template_kwargs)
+        tap = StreamTap()
+        tapped = cast(requests.Session, TappedSession(session, tap))
+        turn_prompt = dataclasses.replace(prompt, prompt_token_ids=ids)
+        record = run_prompt(tapped, base_url, turn_prompt, osl, model, timeout_s)
+        results.append(TurnResult(record, tap.text, tap.spec_decode))
+        if not record.ok:
+            break
+        replies.append(tap.text)
+    return results
+
+
+def run_conversation(*args: Any, **kwargs: Any) -> list[RequestRecord]:
+    """``replay_conversation``'s arguments; one record per turn, for callers that keep only
+    timings (the Locust user)."""
+    return [turn.record for turn in replay_conversation(*args, **kwargs)]

