@@ -14,12 +14,13 @@ from typing import Any
 
 from loadgen.analysis.capacity import best_draft_lengths, crossovers, slo_capacity
 from loadgen.analysis.groups import MANIFEST_FILE, SUMMARY_FILE, load_groups
-from loadgen.analysis.speedup import SpeedupAnalysis, SpeedupRow
+from loadgen.analysis.speedup import ALL, SpeedupAnalysis, SpeedupRow
 from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
 from loadgen.report.html import render_html
 from loadgen.report.tables import (
     REPORT_MD,
     SPEEDUP_CSV,
+    SPEEDUP_TIERS_CSV,
     best_draft_table,
     cells_table,
     crossover_table,
@@ -61,7 +62,8 @@ def build_report(
         flags_table(groups),
     ]
     context = context or {"results": str(results_dir)}
-    write_speedup_csv(rows, results_dir / SPEEDUP_CSV)
+    write_speedup_csv([r for r in rows if r.category == ALL], results_dir / SPEEDUP_CSV)
+    write_speedup_csv([r for r in rows if r.category != ALL], results_dir / SPEEDUP_TIERS_CSV)
     (results_dir / REPORT_MD).write_text(markdown(tables, context))
     summary = {
         "speedups": [r.to_dict() for r in rows],

@@ -13,7 +13,8 @@ from loadgen.analysis.capacity import BestDraft, Crossover, SloCapacity
 from loadgen.analysis.groups import CellGroup
 from loadgen.analysis.speedup import ALL, SpeedupRow
 
-SPEEDUP_CSV = "speedup.csv"
+SPEEDUP_CSV = "speedup.csv"  # all requests of each cell pair
+SPEEDUP_TIERS_CSV = "speedup_by_tier.csv"  # the same per entropy tier / category
 REPORT_MD = "report.md"
 
 
@@ -72,11 +73,11 @@ def speedup_table(rows: Sequence[SpeedupRow]) -> Table:
         "(repeats combined). tok/s: concurrency x sum(tokens) / sum(E2E) (closed loop, Little's "
         "law); window: the ratio of tokens / measured window. TPOT and E2E: baseline / SD. AL: "
         "engine acceptance length.",
-        ["bucket", "conc", "variant", "baseline", "tier", "base tok/s", "SD tok/s",
+        ["bucket", "conc", "baseline", "variant", "tier", "base tok/s", "SD tok/s",
          "tok/s speedup", "window", "mean TPOT speedup", "p90 TPOT speedup",
          "mean E2E speedup", "AL", "client tok/chunk", "requests"],
         [
-            [r.bucket, str(r.concurrency), r.variant, r.baseline, r.category,
+            [r.bucket, str(r.concurrency), r.baseline, r.variant, r.category,
              fmt(r.baseline_output_tps, 1), fmt(r.variant_output_tps, 1),
              ratio_ci(r.speedup_output_tps, r.ci_low, r.ci_high),
              fmt(r.window_speedup_output_tps),
