@@ -26,7 +26,7 @@ svg .bg{fill:#fafafa}svg .g{stroke:#e2e2e2}svg .ref{stroke:#555;stroke-dasharray
 pre{background:#f6f6f6;padding:8px;overflow:auto;font-size:11px}
 """
 ECDF_POINTS = 60
-MAX_SERIES = 8
+MAX_SERIES = len(svg.PALETTE)
 
 
 def _by_bucket(groups: Sequence[CellGroup]) -> dict[str, list[CellGroup]]:
@@ -37,12 +37,13 @@ def _by_bucket(groups: Sequence[CellGroup]) -> dict[str, list[CellGroup]]:
 
 
 def _per_server(groups: Sequence[CellGroup], point: Any) -> list[svg.Series]:
+    """One series per server, its points in order of concurrency."""
     series: dict[str, list[tuple[float, float]]] = {}
     for g in groups:
         xy = point(g)
         if xy is not None and None not in xy:
             series.setdefault(g.server, []).append(xy)
-    return [(name, sorted(pts)) for name, pts in series.items()]
+    return list(series.items())
 
 
 def heatmaps(rows: Sequence[SpeedupRow]) -> list[str]:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from html import escape
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
+PALETTE += ["#bcbd22", "#7f7f7f", "#393b79", "#e7969c"]
 Series = tuple[str, Sequence[tuple[float, float]]]
 W, H, LEFT, RIGHT, TOP, BOTTOM = 520, 300, 60, 150, 28, 44
 
@@ -26,7 +27,7 @@ def _ticks(low: float, high: float, count: int = 5) -> list[float]:
 
 
 def _num(value: float) -> str:
-    return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.0f}"
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
 
 
 def _text(x: float, y: float, text: str, anchor: str = "start", cls: str = "") -> str:
@@ -179,6 +180,8 @@ def bar_chart(
         for k, v in enumerate(vals):
             if v is not None:
                 bx = LEFT + k * slot_w + slot_w * 0.1 + i * bar_w
-                body.append(_rect(bx, TOP + ph - v / y1 * ph, bar_w, v / y1 * ph, PALETTE[i % 8]))
+                body.append(
+                    _rect(bx, TOP + ph - v / y1 * ph, bar_w, v / y1 * ph, PALETTE[i % len(PALETTE)])
+                )
     body += _legend_and_axes([label for label, _ in series], x_label, y_label)
     return _frame(name, title, body)

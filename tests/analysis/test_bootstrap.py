@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+
+from loadgen.analysis.bootstrap import point_statistics, ratio_interval, resample_statistics
+from loadgen.analysis.columns import RequestColumns
+
+
+def side(e2e: np.ndarray, tpot: np.ndarray, tokens: float = 64) -> RequestColumns:
+    n = len(e2e)
+    return RequestColumns(
+        np.array(["mixed"] * n, dtype=object),
+        np.full(n, tokens),
+        np.full(n, 50.0),
+        tpot,
+        e2e,
+        np.full(n, tokens - 1),
+        np.full(n, tokens - 1),
+        0,
+    )
+
+
+def test_identical_requests_give_a_degenerate_interval_at_the_true_ratio() -> None:
+    base = side(np.full(50, 2000.0), np.full(50, 30.0))
+    sd = side(np.full(50, 1000.0), np.full(50, 15.0))
+    b, v = resample_statistics(base, "b", 200), resample_statistics(sd, "v", 200)
+    assert b is not None and v is not None
+    assert ratio_interval(v["output_tps"], b["output_tps"]) == pytest.approx((2.0, 2.0))
+    assert ratio_interval(b["tpot_p90"], v["tpot_p90"]) == pytest.approx((2.0, 2.0))
+    assert ratio_interval(b["e2e_mean"], v["e2e_mean"]) == pytest.approx((2.0, 2.0))
+
+
+def test_interval_covers_the_point_and_narrows_with_more_requests() -> None:
+    rng = np.random.default_rng(1)
+
+    def width(n: int) -> float:
+        base = side(rng.lognormal(7.6, 0.3, n), rng.lognormal(3.4, 0.3, n))
+        sd = side(rng.lognormal(7.2, 0.3, n), rng.lognormal(3.0, 0.3, n))
+        low, high = ratio_interval(
+            resample_statistics(base, "b")["tpot_p90"], resample_statistics(sd, "v")["tpot_p90"]
+        )
+        point = point_statistics(base)["tpot_p90"] / point_statistics(sd)["tpot_p90"]
+        assert low <= point <= high
+        return high - low
+
+    assert width(2000) < width(50) / 3
+
+
+def test_resampled_p90_matches_numpy_quantile_on_the_same_draw() -> None:
+    tpot = np.arange(1.0, 12.0)
+    cols = side(np.full(11, 100.0), tpot)
+    draws = resample_statistics(cols, "same", 1)
+    rng = np.random.default_rng(__import__("zlib").crc32(b"same"))
+    rng.integers(0, 11, size=(1, 11), dtype=np.int32)  # the E2E/tokens draw comes first
+    picks = tpot[rng.integers(0, 11, size=(1, 11), dtype=np.int32)]
+    assert draws["tpot_p90"][0] == pytest.approx(np.quantile(picks[0], 0.9))
+
+
+def test_fewer_than_two_requests_have_no_interval() -> None:
+    one = side(np.array([100.0]), np.array([5.0]))
+    assert resample_statistics(one, "x") is None
+    assert ratio_interval(None, None) == (None, None)
