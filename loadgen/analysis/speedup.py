@@ -11,8 +11,11 @@ is flagged (ramp-up and tail effects: too few requests per user).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from multiprocessing import get_context
 from typing import Any
 
 import numpy as np
@@ -24,6 +27,9 @@ from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
 from loadgen.client.record import RequestRecord
 
 ALL = "all"
+# Below this many sides to resample, worker processes cost more than they save.
+PARALLEL_MIN_SIDES = 24
+SideKey = tuple[str, str, int, str]
 
 
 @dataclass(frozen=True)
@@ -69,21 +75,29 @@ class SpeedupAnalysis:
 
     def __init__(self, resamples: int = BOOTSTRAP_RESAMPLES) -> None:
         self.resamples = resamples
-        self._sides: dict[tuple[str, str, int, str], Any] = {}
+        self._sides: dict[SideKey, tuple[RequestColumns, Any, Any]] = {}
 
     def _side(self, group: CellGroup, category: str) -> tuple[RequestColumns, Any, Any]:
         key = (*group.key, category)
         if key not in self._sides:
-            cols = group.columns
-            if category != ALL:
-                cols = cols.select(cols.category == category)
-            label = "/".join(map(str, key))
-            self._sides[key] = (
-                cols,
-                point_statistics(cols),
-                resample_statistics(cols, label, self.resamples),
-            )
-        return self._sides[key]  # type: ignore[no-any-return]
+            cols = _subset(group, category)
+            draws = resample_statistics(cols, _label(key), self.resamples)
+            self._sides[key] = (cols, point_statistics(cols), draws)
+        return self._sides[key]
+
+    def draw_all(self, sides: Sequence[tuple[CellGroup, str]]) -> None:
+        """Resample many sides up front, one worker process per core (each side is independent
+        and seeded by its own label, so the figures do not depend on the split)."""
+        unique = {(*g.key, c): (g, c) for g, c in sides}
+        todo = [side for key, side in unique.items() if key not in self._sides]
+        if len(todo) < PARALLEL_MIN_SIDES or (os.cpu_count() or 1) < 2:
+            return
+        columns = [_subset(g, c) for g, c in todo]
+        labels = [_label((*g.key, c)) for g, c in todo]
+        with ProcessPoolExecutor(os.cpu_count(), mp_context=get_context("spawn")) as pool:
+            draws = pool.map(resample_statistics, columns, labels, [self.resamples] * len(todo))
+            for (g, c), cols, drawn in zip(todo, columns, draws, strict=True):
+                self._sides[(*g.key, c)] = (cols, point_statistics(cols), drawn)
 
     def categories(self, group: CellGroup) -> list[str]:
         return sorted(set(group.columns.category.tolist()))
@@ -139,16 +153,23 @@ class SpeedupAnalysis:
     def rows(self, groups: Sequence[CellGroup], per_category: bool = True) -> list[SpeedupRow]:
         """Every SD group against its baseline's group: all requests, then each entropy tier."""
         by_key = {g.key: g for g in groups}
-        out = []
+        pairs = []
         for group in groups:
             base = by_key.get((group.baseline or "", group.bucket, group.concurrency))
-            if group.baseline is None or base is None:
-                continue
-            out.append(self.row(base, group))
-            tiers = self.categories(group)
-            if per_category and len(tiers) > 1:
-                out += [self.row(base, group, tier) for tier in tiers]
-        return out
+            if group.baseline is not None and base is not None:
+                tiers = self.categories(group) if per_category else []
+                pairs += [(base, group, c) for c in [ALL, *(tiers if len(tiers) > 1 else [])]]
+        self.draw_all([(g, c) for base, variant, c in pairs for g in (base, variant)])
+        return [self.row(base, variant, c) for base, variant, c in pairs]
+
+
+def _subset(group: CellGroup, category: str) -> RequestColumns:
+    cols = group.columns
+    return cols if category == ALL else cols.select(cols.category == category)
+
+
+def _label(key: SideKey) -> str:
+    return "/".join(map(str, key))
 
 
 def speedup_row(

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from loadgen.analysis.bootstrap import point_statistics, ratio_interval, resample_statistics
+from loadgen.analysis.bootstrap import (
+    point_statistics,
+    ratio_interval,
+    resample_statistics,
+    resampled_quantile,
+    uniform_indices,
+)
 from loadgen.analysis.columns import RequestColumns
 
 
@@ -45,14 +51,22 @@ def test_interval_covers_the_point_and_narrows_with_more_requests() -> None:
     assert width(2000) < width(50) / 3
 
 
-def test_resampled_p90_matches_numpy_quantile_on_the_same_draw() -> None:
-    tpot = np.arange(1.0, 12.0)
-    cols = side(np.full(11, 100.0), tpot)
-    draws = resample_statistics(cols, "same", 1)
-    rng = np.random.default_rng(__import__("zlib").crc32(b"same"))
-    rng.integers(0, 11, size=(1, 11), dtype=np.int32)  # the E2E/tokens draw comes first
-    picks = tpot[rng.integers(0, 11, size=(1, 11), dtype=np.int32)]
-    assert draws["tpot_p90"][0] == pytest.approx(np.quantile(picks[0], 0.9))
+@pytest.mark.parametrize("m", [7, 60, 800])
+def test_direct_quantile_draws_match_resampling_and_sorting(m: int) -> None:
+    rng = np.random.default_rng(m)
+    values = np.sort(rng.lognormal(0, 1, m))
+    direct = resampled_quantile(values, 0.9, 20000, np.random.default_rng(1))
+    brute = np.quantile(values[rng.integers(0, m, (20000, m))], 0.9, axis=1)
+    # Same distribution: the two-sample Kolmogorov-Smirnov distance stays at sampling noise.
+    grid = np.union1d(direct, brute)
+    cdf = [np.searchsorted(np.sort(x), grid, side="right") / len(x) for x in (direct, brute)]
+    assert np.abs(cdf[0] - cdf[1]).max() < 0.02
+
+
+def test_uniform_indices_cover_the_range_evenly() -> None:
+    draws = uniform_indices(np.random.Generator(np.random.SFC64(0)), 7, 50000).ravel()
+    assert draws.min() == 0 and draws.max() == 6
+    assert np.bincount(draws) / draws.size == pytest.approx(np.full(7, 1 / 7), abs=0.002)
 
 
 def test_fewer_than_two_requests_have_no_interval() -> None:

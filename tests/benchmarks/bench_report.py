@@ -1,0 +1,67 @@
+"""Benchmark: ``speedbench report`` over 1,000,000 request records in 100 cells.
+
+Target (issue 6): <= 30 s and <= 2 GiB peak memory. The results directory is FAKE cells
+(tests/fakes/cells.py, closed-loop users, SD chunking) written once (not timed); the report then
+runs as its own process, whose wall time and peak RSS are printed.
+
+    flock /tmp/speedbench-cpu.lock python -m tests.benchmarks.bench_report [--dir DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from tests.fakes.cells import FakeServer, write_cell
+
+SERVERS = [FakeServer("base"), FakeServer("sd", "base", speculative="eagle", draft_tokens=3)]
+BUCKETS = ["1k", "2k", "8k", "16k", "32k"]
+CONCURRENCIES = [1, 4, 16, 64, 256]
+REPEATS = 2
+REQUESTS_PER_CELL = 10_000
+OSL = 128
+
+
+def generate(out: Path) -> int:
+    seed = 0
+    for server in SERVERS:
+        for repeat in range(REPEATS):
+            for bucket in BUCKETS:
+                for conc in CONCURRENCIES:
+                    seed += 1
+                    cell = out / "cells" / server.name / bucket / f"c{conc}" / f"r{repeat}"
+                    if not (cell / "summary.json").is_file():
+                        write_cell(cell, server, bucket, conc, REQUESTS_PER_CELL, OSL, seed)
+    return sum(pq.read_metadata(p).num_rows for p in out.rglob("requests.parquet"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dir", help="reuse / keep the generated results here")
+    args = parser.parse_args()
+    out = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="bench-report-"))
+    started = time.monotonic()
+    records = generate(out)
+    cells = len(list(out.rglob("requests.parquet")))
+    print(f"results: {out}: {records:,} records in {cells} cells "
+          f"(generated in {time.monotonic() - started:.0f} s)")  # fmt: skip
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "loadgen.cli", "report", str(out)], check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+    wall = time.monotonic() - started
+    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    verdict = "OK" if wall <= 30 and peak_gib <= 2 else "MISSED"
+    print(f"report: {wall:.1f} s wall, peak RSS {peak_gib:.2f} GiB "
+          f"(target <= 30 s, <= 2 GiB): {verdict}")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
