@@ -82,7 +82,6 @@ def read_columns(path: Path) -> RequestColumns:
 
 def from_table(table: pa.Table) -> RequestColumns:
     ok = pc.is_null(table["error_kind"]).to_numpy(zero_copy_only=False)
-    table = table.filter(pa.array(ok))
     n = table.num_rows
     times = _flat(table["chunk_ns"])
     tokens = _flat(table["chunk_tokens"])
@@ -94,26 +93,25 @@ def from_table(table: pa.Table) -> RequestColumns:
     total = np.bincount(parent, weights=tokens, minlength=n)
     first_at = np.cumsum(count) - count
     has_one, has_two = count >= 1, count >= 2
-    safe_first = np.where(has_one, first_at, 0)
-    safe_last = np.where(has_one, first_at + count - 1, 0)
-    first_t = times[safe_first] if len(times) else np.zeros(n)
-    last_t = times[safe_last] if len(times) else np.zeros(n)
-    first_n = tokens[safe_first] if len(tokens) else np.zeros(n)
+    first_t, last_t = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    first_n = np.zeros(n)
+    first_t[has_one] = times[first_at[has_one]]
+    last_t[has_one] = times[first_at[has_one] + count[has_one] - 1]
+    first_n[has_one] = tokens[first_at[has_one]]
     send = table["send_ns"].to_numpy().astype(np.int64)
-    later_tokens = np.where(has_one, total - first_n, 0.0)
+    later_tokens = total - first_n
     with np.errstate(divide="ignore", invalid="ignore"):
         tpot = np.where(has_two, (last_t - first_t) / later_tokens / NS_PER_MS, np.nan)
-    usage = table["usage_output_tokens"].to_numpy(zero_copy_only=False)
-    usage = np.where(np.isnan(usage.astype(float)), total, usage.astype(float))
+    usage = table["usage_output_tokens"].to_numpy(zero_copy_only=False).astype(float)
     return RequestColumns(
-        category=table["category"].to_numpy(zero_copy_only=False),
-        output_tokens=usage,
-        ttft_ms=np.where(has_one, (first_t - send) / NS_PER_MS, np.nan),
-        tpot_ms=tpot,
-        e2e_ms=(table["end_ns"].to_numpy().astype(np.int64) - send) / NS_PER_MS,
-        later_chunks=np.maximum(count - 1, 0).astype(float),
-        later_tokens=later_tokens,
-        failed=len(ok) - n,
+        category=table["category"].to_numpy(zero_copy_only=False)[ok],
+        output_tokens=np.where(np.isnan(usage), total, usage)[ok],
+        ttft_ms=np.where(has_one, (first_t - send) / NS_PER_MS, np.nan)[ok],
+        tpot_ms=tpot[ok],
+        e2e_ms=((table["end_ns"].to_numpy().astype(np.int64) - send) / NS_PER_MS)[ok],
+        later_chunks=np.maximum(count - 1, 0).astype(float)[ok],
+        later_tokens=later_tokens[ok],
+        failed=n - int(ok.sum()),
     )
 
 
