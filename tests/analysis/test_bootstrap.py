@@ -1,12 +1,16 @@
+from unittest.mock import patch
+
 import numpy as np
 import pytest
 
+from loadgen.analysis import bootstrap
 from loadgen.analysis.bootstrap import (
+    multinomial_weights,
     point_statistics,
+    poisson_weights,
     ratio_interval,
     resample_statistics,
     resampled_quantile,
-    uniform_indices,
 )
 from loadgen.analysis.columns import RequestColumns
 
@@ -63,10 +67,24 @@ def test_direct_quantile_draws_match_resampling_and_sorting(m: int) -> None:
     assert np.abs(cdf[0] - cdf[1]).max() < 0.02
 
 
-def test_uniform_indices_cover_the_range_evenly() -> None:
-    draws = uniform_indices(np.random.Generator(np.random.SFC64(0)), 7, 50000).ravel()
-    assert draws.min() == 0 and draws.max() == 6
-    assert np.bincount(draws) / draws.size == pytest.approx(np.full(7, 1 / 7), abs=0.002)
+def test_poisson_weights_have_poisson_one_moments_and_frequencies() -> None:
+    w = poisson_weights(np.random.Generator(np.random.SFC64(0)), 1000, 200).ravel()
+    assert w.mean() == pytest.approx(1.0, abs=0.01) and w.var() == pytest.approx(1.0, abs=0.02)
+    assert np.mean(w == 0) == pytest.approx(np.exp(-1), abs=0.005)
+
+
+def test_poisson_and_classic_bootstrap_give_the_same_interval() -> None:
+    rng = np.random.default_rng(3)
+    base = side(rng.lognormal(7.6, 0.4, 3000), rng.lognormal(3.4, 0.4, 3000))
+    sd = side(rng.lognormal(7.2, 0.4, 3000), rng.lognormal(3.0, 0.4, 3000))
+    intervals = []
+    for weights in (multinomial_weights, poisson_weights):
+        with patch.object(bootstrap, "poisson_weights", weights):
+            b, v = resample_statistics(base, "b"), resample_statistics(sd, "v")
+        intervals.append(ratio_interval(v["output_tps"], b["output_tps"]))
+    (low_c, high_c), (low_p, high_p) = intervals
+    width = high_c - low_c
+    assert abs(low_p - low_c) < 0.1 * width and abs(high_p - high_c) < 0.1 * width
 
 
 def test_fewer_than_two_requests_have_no_interval() -> None:

@@ -1,5 +1,5 @@
 """A real sweep (real Locust, real cells, real report) against two FAKE servers given by URL:
-a baseline streaming one token per step and an "SD" server streaming three per step."""
+a baseline streaming one token per step and an "SD" server streaming four per step."""
 
 import json
 from collections.abc import Iterator
@@ -16,8 +16,8 @@ from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[str, str]]:
-    base = FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.004, tokens_per_chunk=1))
-    sd = FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.005, tokens_per_chunk=3))
+    base = FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.01, tokens_per_chunk=1))
+    sd = FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.01, tokens_per_chunk=4))
     with base, sd:
         yield base.url, sd.url
 
@@ -61,7 +61,7 @@ def test_sweep_runs_reports_resumes_and_refuses_a_changed_plan(
 
     overall = [r for r in rows if r.category == "all"]
     assert [(r.concurrency, r.variant) for r in overall] == [(1, "fake-sd"), (2, "fake-sd")]
-    # Three tokens per (slightly longer) step: SD is faster, and the interval says so.
+    # Four tokens per step instead of one: SD is faster, and the interval says so.
     assert all(r.ci_low is not None and r.ci_low > 1 for r in overall)
     for name in ("report.html", "report.md", "speedup.csv", "summary.json"):
         assert (out / name).is_file()
