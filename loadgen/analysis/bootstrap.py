@@ -46,14 +46,16 @@ def resample_statistics(
         return None
     rng = np.random.Generator(np.random.SFC64(zlib.crc32(label.encode())))
     # Per-request columns whose weighted sums make every mean-type statistic.
+    # float32: the weighted sums carry ~1e-5 relative error, far below any interval's width,
+    # and halve the memory traffic that bounds the cost.
     values = np.column_stack(
         [cols.output_tokens, cols.e2e_ms, np.where(valid, cols.tpot_ms, 0.0), valid, np.ones(n)]
-    )
+    ).astype(np.float32)
     weights = poisson_weights if n >= POISSON_MIN_REQUESTS else multinomial_weights
     out = {name: np.empty(resamples) for name in STATISTICS}
     for start in range(0, resamples, BLOCK):
         b = min(BLOCK, resamples - start)
-        sums = weights(rng, n, b) @ values
+        sums = (weights(rng, n, b) @ values).astype(float)
         out["output_tps"][start : start + b] = sums[:, 0] / sums[:, 1] * 1000
         out["e2e_mean"][start : start + b] = sums[:, 1] / sums[:, 4]
         out["tpot_mean"][start : start + b] = sums[:, 2] / np.maximum(sums[:, 3], 1)
@@ -64,7 +66,8 @@ def resample_statistics(
 def multinomial_weights(rng: np.random.Generator, n: int, rows: int) -> np.ndarray:
     """The classic bootstrap: how often each request is drawn in n draws with replacement."""
     draws = rng.integers(0, n, size=(rows, n)) + n * np.arange(rows)[:, None]
-    return np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n).astype(float)
+    counts = np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n)
+    return counts.astype(np.float32)
 
 
 def _poisson_table(bits: int = 16) -> np.ndarray:
@@ -72,7 +75,7 @@ def _poisson_table(bits: int = 16) -> np.ndarray:
     k = np.arange(20)
     pmf = np.exp(-1.0) / np.cumprod(np.concatenate([[1.0], k[1:]]))
     u = (np.arange(2**bits) + 0.5) / 2**bits
-    return np.asarray(np.searchsorted(np.cumsum(pmf), u), dtype=float)
+    return np.asarray(np.searchsorted(np.cumsum(pmf), u), dtype=np.float32)
 
 
 POISSON_TABLE = _poisson_table()

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from loadgen.analysis.columns import RequestColumns, read_columns
+from loadgen.analysis.parallel import parallel_map
 from loadgen.client.sink import RECORDS_PARQUET
 
 SUMMARY_FILE = "summary.json"
@@ -99,16 +100,16 @@ _Q = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
 
 
 def load_groups(results_dir: Path) -> list[CellGroup]:
+    cells = [p.parent for p in sorted(results_dir.rglob(SUMMARY_FILE)) if p.parent != results_dir]
+    columns = parallel_map(read_columns, [cell / RECORDS_PARQUET for cell in cells])
     found: dict[tuple[str, str, int], tuple[str | None, list[Any], list[RequestColumns]]] = {}
-    for summary_path in sorted(results_dir.rglob(SUMMARY_FILE)):
-        if summary_path.parent == results_dir:
-            continue
-        summary = json.loads(summary_path.read_text())
-        manifest = json.loads((summary_path.parent / MANIFEST_FILE).read_text())
+    for cell, cols in zip(cells, columns, strict=True):
+        summary = json.loads((cell / SUMMARY_FILE).read_text())
+        manifest = json.loads((cell / MANIFEST_FILE).read_text())
         key = (summary["server"], summary["bucket"], summary["concurrency"])
         _, summaries, parts = found.setdefault(key, (manifest["cell"].get("baseline"), [], []))
         summaries.append(summary)
-        parts.append(read_columns(summary_path.parent / RECORDS_PARQUET))
+        parts.append(cols)
     if not found:
         raise FileNotFoundError(f"no cells (*/{SUMMARY_FILE}) under {results_dir}")
     groups = [

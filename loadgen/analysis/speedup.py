@@ -11,11 +11,8 @@ is flagged (ramp-up and tail effects: too few requests per user).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
-from multiprocessing import get_context
 from typing import Any
 
 import numpy as np
@@ -23,12 +20,11 @@ import numpy as np
 from loadgen.analysis.bootstrap import point_statistics, ratio_interval, resample_statistics
 from loadgen.analysis.columns import RequestColumns, columns_of
 from loadgen.analysis.groups import CellGroup
+from loadgen.analysis.parallel import parallel_map
 from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
 from loadgen.client.record import RequestRecord
 
 ALL = "all"
-# Below this many sides to resample, worker processes cost more than they save.
-PARALLEL_MIN_SIDES = 24
 SideKey = tuple[str, str, int, str]
 
 
@@ -86,18 +82,15 @@ class SpeedupAnalysis:
         return self._sides[key]
 
     def draw_all(self, sides: Sequence[tuple[CellGroup, str]]) -> None:
-        """Resample many sides up front, one worker process per core (each side is independent
-        and seeded by its own label, so the figures do not depend on the split)."""
+        """Resample many sides up front, on every core (each side is independent and seeded by
+        its own label, so the figures do not depend on where it ran)."""
         unique = {(*g.key, c): (g, c) for g, c in sides}
         todo = [side for key, side in unique.items() if key not in self._sides]
-        if len(todo) < PARALLEL_MIN_SIDES or (os.cpu_count() or 1) < 2:
-            return
         columns = [_subset(g, c) for g, c in todo]
         labels = [_label((*g.key, c)) for g, c in todo]
-        with ProcessPoolExecutor(os.cpu_count(), mp_context=get_context("spawn")) as pool:
-            draws = pool.map(resample_statistics, columns, labels, [self.resamples] * len(todo))
-            for (g, c), cols, drawn in zip(todo, columns, draws, strict=True):
-                self._sides[(*g.key, c)] = (cols, point_statistics(cols), drawn)
+        draws = parallel_map(resample_statistics, columns, labels, [self.resamples] * len(todo))
+        for (g, c), cols, drawn in zip(todo, columns, draws, strict=True):
+            self._sides[(*g.key, c)] = (cols, point_statistics(cols), drawn)
 
     def categories(self, group: CellGroup) -> list[str]:
         return sorted(set(group.columns.category.tolist()))
