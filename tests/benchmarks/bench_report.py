@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from tests.fakes.cells import FakeServer, write_cell
+from tests.fakes.cells import FakeServer, write_results
 
 SERVERS = [FakeServer("base"), FakeServer("sd", "base", speculative="eagle", draft_tokens=3)]
 BUCKETS = ["1k", "2k", "8k", "16k", "32k"]
@@ -30,15 +30,7 @@ OSL = 128
 
 
 def generate(out: Path) -> int:
-    seed = 0
-    for server in SERVERS:
-        for repeat in range(REPEATS):
-            for bucket in BUCKETS:
-                for conc in CONCURRENCIES:
-                    seed += 1
-                    cell = out / "cells" / server.name / bucket / f"c{conc}" / f"r{repeat}"
-                    if not (cell / "summary.json").is_file():
-                        write_cell(cell, server, bucket, conc, REQUESTS_PER_CELL, OSL, seed)
+    write_results(out, SERVERS, BUCKETS, CONCURRENCIES, REQUESTS_PER_CELL, REPEATS, OSL)
     return sum(pq.read_metadata(p).num_rows for p in out.rglob("requests.parquet"))
 
 

@@ -127,7 +127,8 @@ def write_results(
     osl: int = 64,
     slos: dict[str, float | str] | None = None,
 ) -> Path:
-    """A sweep-shaped results directory of fake cells, plus its top-level manifest."""
+    """A sweep-shaped results directory of fake cells, plus its top-level manifest (cells that
+    already have a summary are kept, so a large directory can be generated in several goes)."""
     seed = 0
     for server in servers:
         for repeat in range(repeats):
@@ -135,7 +136,8 @@ def write_results(
                 for conc in concurrencies:
                     seed += 1
                     cell = out / "cells" / server.name / bucket / f"c{conc}" / f"r{repeat}"
-                    write_cell(cell, server, bucket, conc, requests, osl, seed)
+                    if not (cell / "summary.json").is_file():
+                        write_cell(cell, server, bucket, conc, requests, osl, seed)
     manifest = {
         "kind": "FAKE results for tests",
         "plan": {"slos": slos or {}},
