@@ -10,6 +10,7 @@ every variant compared with it).
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -22,6 +23,7 @@ BLOCK = 100
 # several times cheaper); below it a resample without any request would be too likely.
 POISSON_MIN_REQUESTS = 500
 STATISTICS = ("output_tps", "tpot_mean", "tpot_p90", "e2e_mean")
+ALL = "all"
 
 
 def point_statistics(cols: RequestColumns) -> dict[str, float | None]:
@@ -36,31 +38,80 @@ def point_statistics(cols: RequestColumns) -> dict[str, float | None]:
     }
 
 
+Draws = dict[str, np.ndarray]
+# Strata this small are resampled on their own, so no resample can miss them entirely.
+POISSON_MIN_STRATUM = 100
+
+
 def resample_statistics(
     cols: RequestColumns, label: str, resamples: int = BOOTSTRAP_RESAMPLES
-) -> dict[str, np.ndarray] | None:
+) -> Draws | None:
     """``resamples`` draws of each statistic; None when the side has fewer than two requests."""
+    return resample_strata(cols, label, [], resamples)[ALL]
+
+
+def resample_strata(
+    cols: RequestColumns,
+    label: str,
+    categories: Sequence[str],
+    resamples: int = BOOTSTRAP_RESAMPLES,
+) -> dict[str, Draws | None]:
+    """Draws for all requests (``ALL``) and for each category, from one set of resamples.
+
+    With the Poisson bootstrap every request is weighted independently, so the weights of one
+    resample restricted to a category are a Poisson resample of that category: one matrix
+    product serves every stratum. Small sides use the classic bootstrap, stratum by stratum.
+    """
     valid = ~np.isnan(cols.tpot_ms)
-    n, m = len(cols), int(valid.sum())
-    if n < 2 or m < 2:
-        return None
+    masks = {ALL: np.ones(len(cols), dtype=bool)}
+    masks |= {c: cols.category == c for c in categories}
+    live = {k: m for k, m in masks.items() if m.sum() >= 2 and (m & valid).sum() >= 2}
+    out: dict[str, Draws | None] = {k: None for k in masks}
     rng = np.random.Generator(np.random.SFC64(zlib.crc32(label.encode())))
-    # Per-request columns whose weighted sums make every mean-type statistic.
-    # float32: the weighted sums carry ~1e-5 relative error, far below any interval's width,
-    # and halve the memory traffic that bounds the cost.
+    if not live:
+        return out
+    if (
+        len(cols) >= POISSON_MIN_REQUESTS
+        and min(m.sum() for m in live.values()) >= POISSON_MIN_STRATUM
+    ):
+        out |= _draw(cols, valid, live, poisson_weights, resamples, rng)
+    else:
+        for key, mask in live.items():
+            out |= _draw(
+                cols.select(mask), valid[mask], {key: None}, multinomial_weights, resamples, rng
+            )
+    return out
+
+
+def _draw(
+    cols: RequestColumns,
+    valid: np.ndarray,
+    strata: Mapping[str, np.ndarray | None],
+    weights: Callable[[np.random.Generator, int, int], np.ndarray],
+    resamples: int,
+    rng: np.random.Generator,
+) -> dict[str, Draws | None]:
+    n = len(cols)
+    # Per-request columns whose weighted sums make every mean-type statistic, per stratum.
+    # float32: the sums carry ~1e-5 relative error, far below any interval's width, and halve
+    # the memory traffic that bounds the cost.
+    base = [cols.output_tokens, cols.e2e_ms, np.where(valid, cols.tpot_ms, 0.0), valid, np.ones(n)]
     values = np.column_stack(
-        [cols.output_tokens, cols.e2e_ms, np.where(valid, cols.tpot_ms, 0.0), valid, np.ones(n)]
+        [col * (1 if mask is None else mask) for mask in strata.values() for col in base]
     ).astype(np.float32)
-    weights = poisson_weights if n >= POISSON_MIN_REQUESTS else multinomial_weights
-    out = {name: np.empty(resamples) for name in STATISTICS}
+    out = {key: {name: np.empty(resamples) for name in STATISTICS} for key in strata}
     for start in range(0, resamples, BLOCK):
         b = min(BLOCK, resamples - start)
         sums = (weights(rng, n, b) @ values).astype(float)
-        out["output_tps"][start : start + b] = sums[:, 0] / sums[:, 1] * 1000
-        out["e2e_mean"][start : start + b] = sums[:, 1] / sums[:, 4]
-        out["tpot_mean"][start : start + b] = sums[:, 2] / np.maximum(sums[:, 3], 1)
-    out["tpot_p90"] = resampled_quantile(np.sort(cols.tpot_ms[valid]), 0.9, resamples, rng)
-    return out
+        for i, key in enumerate(strata):
+            s = sums[:, 5 * i : 5 * i + 5]
+            out[key]["output_tps"][start : start + b] = s[:, 0] / s[:, 1] * 1000
+            out[key]["e2e_mean"][start : start + b] = s[:, 1] / s[:, 4]
+            out[key]["tpot_mean"][start : start + b] = s[:, 2] / np.maximum(s[:, 3], 1)
+    for key, mask in strata.items():
+        tpot = cols.tpot_ms[valid if mask is None else valid & mask]
+        out[key]["tpot_p90"] = resampled_quantile(np.sort(tpot), 0.9, resamples, rng)
+    return dict(out)
 
 
 def multinomial_weights(rng: np.random.Generator, n: int, rows: int) -> np.ndarray:

@@ -14,8 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from loadgen.analysis.bootstrap import ALL
 from loadgen.analysis.groups import CellGroup, bucket_order
-from loadgen.analysis.speedup import ALL, SpeedupRow
+from loadgen.analysis.speedup import SpeedupRow
 
 NOT_REACHED = "not reached"
 

@@ -17,14 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from loadgen.analysis.bootstrap import point_statistics, ratio_interval, resample_statistics
+from loadgen.analysis.bootstrap import ALL, point_statistics, ratio_interval, resample_strata
 from loadgen.analysis.columns import RequestColumns, columns_of
 from loadgen.analysis.groups import CellGroup
 from loadgen.analysis.parallel import parallel_map
 from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
 from loadgen.client.record import RequestRecord
 
-ALL = "all"
 SideKey = tuple[str, str, int, str]
 
 
@@ -74,23 +73,27 @@ class SpeedupAnalysis:
         self._sides: dict[SideKey, tuple[RequestColumns, Any, Any]] = {}
 
     def _side(self, group: CellGroup, category: str) -> tuple[RequestColumns, Any, Any]:
-        key = (*group.key, category)
-        if key not in self._sides:
-            cols = _subset(group, category)
-            draws = resample_statistics(cols, _label(key), self.resamples)
-            self._sides[key] = (cols, point_statistics(cols), draws)
-        return self._sides[key]
+        if (*group.key, category) not in self._sides:
+            self.draw_all([group])
+        return self._sides[(*group.key, category)]
 
-    def draw_all(self, sides: Sequence[tuple[CellGroup, str]]) -> None:
-        """Resample many sides up front, on every core (each side is independent and seeded by
-        its own label, so the figures do not depend on where it ran)."""
-        unique = {(*g.key, c): (g, c) for g, c in sides}
-        todo = [side for key, side in unique.items() if key not in self._sides]
-        columns = [_subset(g, c) for g, c in todo]
-        labels = [_label((*g.key, c)) for g, c in todo]
-        draws = parallel_map(resample_statistics, columns, labels, [self.resamples] * len(todo))
-        for (g, c), cols, drawn in zip(todo, columns, draws, strict=True):
-            self._sides[(*g.key, c)] = (cols, point_statistics(cols), drawn)
+    def draw_all(self, groups: Sequence[CellGroup]) -> None:
+        """Resample every group (all requests and each category) up front, on every core; each
+        group is seeded by its own label, so the figures do not depend on where it ran."""
+        todo = list({g.key: g for g in groups if (*g.key, ALL) not in self._sides}.values())
+        tiers = [self.categories(g) for g in todo]
+        draws = parallel_map(
+            resample_strata,
+            [g.columns for g in todo],
+            [_label(g.key) for g in todo],
+            [t if len(t) > 1 else [] for t in tiers],
+            [self.resamples] * len(todo),
+            min_items=8,
+        )
+        for group, drawn in zip(todo, draws, strict=True):
+            for category, side in drawn.items():
+                cols = _subset(group, category)
+                self._sides[(*group.key, category)] = (cols, point_statistics(cols), side)
 
     def categories(self, group: CellGroup) -> list[str]:
         return sorted(set(group.columns.category.tolist()))
@@ -152,7 +155,7 @@ class SpeedupAnalysis:
             if group.baseline is not None and base is not None:
                 tiers = self.categories(group) if per_category else []
                 pairs += [(base, group, c) for c in [ALL, *(tiers if len(tiers) > 1 else [])]]
-        self.draw_all([(g, c) for base, variant, c in pairs for g in (base, variant)])
+        self.draw_all([g for base, variant, _ in pairs for g in (base, variant)])
         return [self.row(base, variant, c) for base, variant, c in pairs]
 
 
@@ -161,7 +164,7 @@ def _subset(group: CellGroup, category: str) -> RequestColumns:
     return cols if category == ALL else cols.select(cols.category == category)
 
 
-def _label(key: SideKey) -> str:
+def _label(key: tuple[str, str, int]) -> str:
     return "/".join(map(str, key))
 
 

@@ -12,9 +12,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from loadgen.analysis.bootstrap import ALL
 from loadgen.analysis.capacity import best_draft_lengths, crossovers, slo_capacity
 from loadgen.analysis.groups import MANIFEST_FILE, SUMMARY_FILE, load_groups
-from loadgen.analysis.speedup import ALL, SpeedupAnalysis, SpeedupRow
+from loadgen.analysis.speedup import SpeedupAnalysis, SpeedupRow
 from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
 from loadgen.report.html import render_html
 from loadgen.report.tables import (

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from loadgen.analysis.bootstrap import ALL
 from loadgen.analysis.groups import CellGroup, bucket_order
-from loadgen.analysis.speedup import ALL, SpeedupRow
+from loadgen.analysis.speedup import SpeedupRow
 from loadgen.report import svg
 from loadgen.report.tables import Table
 

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loadgen.analysis.bootstrap import ALL
 from loadgen.analysis.capacity import BestDraft, Crossover, SloCapacity
 from loadgen.analysis.groups import CellGroup
-from loadgen.analysis.speedup import ALL, SpeedupRow
+from loadgen.analysis.speedup import SpeedupRow
 
 SPEEDUP_CSV = "speedup.csv"  # all requests of each cell pair
 SPEEDUP_TIERS_CSV = "speedup_by_tier.csv"  # the same per entropy tier / category

@@ -10,6 +10,7 @@ from loadgen.analysis.bootstrap import (
     poisson_weights,
     ratio_interval,
     resample_statistics,
+    resample_strata,
     resampled_quantile,
 )
 from loadgen.analysis.columns import RequestColumns
@@ -91,3 +92,23 @@ def test_fewer_than_two_requests_have_no_interval() -> None:
     one = side(np.array([100.0]), np.array([5.0]))
     assert resample_statistics(one, "x") is None
     assert ratio_interval(None, None) == (None, None)
+
+
+def test_a_category_drawn_with_its_side_matches_it_resampled_alone() -> None:
+    rng = np.random.default_rng(5)
+    n = 3000
+    cols = side(rng.lognormal(7.6, 0.4, n), rng.lognormal(3.4, 0.4, n))
+    cols = RequestColumns(
+        np.array(["a", "b", "c"] * (n // 3), dtype=object), *[
+            getattr(cols, f) for f in
+            ("output_tokens", "ttft_ms", "tpot_ms", "e2e_ms", "later_chunks", "later_tokens")
+        ], 0,
+    )  # fmt: skip
+    joint = resample_strata(cols, "j", ["a", "b", "c"])
+    alone = resample_statistics(cols.select(cols.category == "b"), "alone")
+    assert set(joint) == {"all", "a", "b", "c"}
+    for stat in ("output_tps", "tpot_mean", "tpot_p90", "e2e_mean"):
+        # Same spread (a stratum mixed with the others would be about sqrt(3) narrower).
+        j, a = joint["b"][stat], alone[stat]
+        assert j.std() == pytest.approx(a.std(), rel=0.1), stat
+        assert abs(j.mean() - a.mean()) < 0.2 * a.std(), stat

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.analysis.speedup import ALL
+from loadgen.analysis.bootstrap import ALL
 from tests.fakes.cells import FakeServer, write_results
 
 SERVERS = [
