@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import pyarrow.parquet as pq
 
 from tests.fakes.cells import FakeServer, write_results
@@ -34,6 +35,15 @@ def generate(out: Path) -> int:
     return sum(pq.read_metadata(p).num_rows for p in out.rglob("requests.parquet"))
 
 
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (the report's worker processes)."""
+    try:
+        root = psutil.Process(pid)
+        return sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+    except psutil.Error:
+        return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dir", help="reuse / keep the generated results here")
@@ -45,12 +55,20 @@ def main() -> int:
     print(f"results: {out}: {records:,} records in {cells} cells "
           f"(generated in {time.monotonic() - started:.0f} s)")  # fmt: skip
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "loadgen.cli", "report", str(out)], check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    report = subprocess.Popen([sys.executable, "-m", "loadgen.cli", "report", str(out)],
+                              stdout=subprocess.DEVNULL)  # fmt: skip
+    tree_peak = 0
+    while report.poll() is None:
+        tree_peak = max(tree_peak, _tree_rss(report.pid))
+        time.sleep(0.1)
     wall = time.monotonic() - started
-    peak_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    if report.returncode:
+        raise SystemExit(f"report failed with exit code {report.returncode}")
+    largest_gib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
+    peak_gib = max(tree_peak / 2**30, largest_gib)
     verdict = "OK" if wall <= 30 and peak_gib <= 2 else "MISSED"
-    print(f"report: {wall:.1f} s wall, peak RSS {peak_gib:.2f} GiB "
+    print(f"report: {wall:.1f} s wall, peak RSS {peak_gib:.2f} GiB summed over the report and "
+          f"its workers (largest single process {largest_gib:.2f} GiB) "
           f"(target <= 30 s, <= 2 GiB): {verdict}")  # fmt: skip
     return 0
 
