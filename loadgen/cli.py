@@ -1,4 +1,4 @@
-"""``speedbench``: the verbs that wire the rooms together (demo, data prepare, run, report)."""
+"""``speedbench``: the verbs that wire the rooms together (demo, data, run, sweep, report)."""
 
 from __future__ import annotations
 
@@ -117,6 +117,16 @@ def _metrics_urls(args: argparse.Namespace) -> list[str]:
     return args.metrics_url or [args.url.rstrip("/") + adapter_for(args.engine).metrics_path]
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from loadgen.report.tables import console_table
+    from loadgen.sweep.plan import load_plan
+    from loadgen.sweep.runner import run_sweep
+
+    plan_path = Path(args.plan)
+    print(console_table(run_sweep(load_plan(plan_path), plan_path.parent, Path(args.out))))
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from loadgen.report.build import build_report
     from loadgen.report.tables import console_table
@@ -219,7 +229,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--request-timeout", type=float, default=600.0)
     run.set_defaults(func=_run)
 
-    report = verbs.add_parser("report", help="(re)build speedup.csv and report.md of a results dir")
+    sweep = verbs.add_parser("sweep", help="a plan's grid of cells, servers one at a time")
+    sweep.add_argument("--plan", required=True, help="plan YAML (see docs/plans/)")
+    sweep.add_argument("--out", required=True, help="results directory (re-run to resume)")
+    sweep.set_defaults(func=_sweep)
+
+    report = verbs.add_parser(
+        "report",
+        help="(re)build report.html, report.md, speedup.csv, summary.json of a results dir",
+    )
     report.add_argument("dir")
     report.set_defaults(func=_report)
     return parser

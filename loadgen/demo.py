@@ -12,20 +12,17 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import requests
-
 from loadgen.analysis.speedup import SpeedupRow
 from loadgen.cell import CellSpec, run_cell, write_json
 from loadgen.data.prepare import prepare_dataset
-from loadgen.data.prepared import PreparedSet
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
-from loadgen.dispatch import run_prompt
 from loadgen.hostinfo import host_description
 from loadgen.report.build import build_report
 from loadgen.report.tables import console_table
 from loadgen.servers.launcher import LocalServer
 from loadgen.servers.variant import load_variant
+from loadgen.sweep.runner import warm_up
 
 
 @dataclass(frozen=True)
@@ -70,19 +67,6 @@ def prepare_demo_data(out: Path, model: str, plan: DemoPlan) -> Path:
     return prepared_dir
 
 
-def warm_up(url: str, data_dir: Path, plan: DemoPlan) -> None:
-    """Prompts 0..warmup-1 of each bucket: sent, never measured, never sent again."""
-    prepared = PreparedSet.read(data_dir)
-    with requests.Session() as session:
-        for bucket in plan.buckets:
-            for prompt in prepared.bucket(bucket)[: plan.warmup]:
-                record = run_prompt(session, url, prompt, plan.osl, None, 600.0)
-                if not record.ok:
-                    raise RuntimeError(
-                        f"warm-up request failed: {record.error_kind}: {record.error}"
-                    )
-
-
 def run_demo(out: Path, model: str | None, plan: DemoPlan, port: int = 8000) -> list[SpeedupRow]:
     started = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
@@ -101,7 +85,7 @@ def run_demo(out: Path, model: str | None, plan: DemoPlan, port: int = 8000) -> 
         with server:
             timings[f"{name}_startup_s"] = server.wait_healthy()
             say(f"  healthy after {timings[f'{name}_startup_s']:.0f} s; warming up")
-            warm_up(server.url, data_dir, plan)
+            warm_up(server.url, data_dir, list(plan.buckets), plan.warmup, plan.osl, None)
             for bucket in plan.buckets:
                 for concurrency, start in plan.prompt_offsets().items():
                     spec = CellSpec(
@@ -135,7 +119,7 @@ def run_demo(out: Path, model: str | None, plan: DemoPlan, port: int = 8000) -> 
             "plan": asdict(plan),
             "model": model,
             "host": host_description(),
-            "server_launch_args": {n: load_variant(n).model_dump() for n in plan.variants},
+            "servers": {n: load_variant(n).model_dump() for n in plan.variants},
             "timings": timings,
         },
     )

@@ -1,9 +1,12 @@
 """Speedup of an SD variant over its baseline: same engine, inputs, bucket and concurrency.
 
-Point estimates come from the cell summaries (measured output tokens/s over the window). The
-confidence intervals resample requests: for throughput the closed-loop estimator
-``concurrency * sum(tokens) / sum(e2e)`` (Little's law; concurrency cancels in the ratio), for TPOT
-and E2E their means. Ratios are oriented so that > 1 means SD is better.
+Ratios are oriented so that > 1 means SD is better: output tokens/s (variant / baseline), and
+mean TPOT, p90 TPOT and mean E2E latency (baseline / variant). Every ratio carries a per-request
+bootstrap interval (:mod:`loadgen.analysis.bootstrap`) of the same estimator as its point value.
+For throughput that is the closed-loop (Little's law) estimator ``concurrency * sum(tokens) /
+sum(e2e)``, which also exists per entropy tier; the ratio of the measured windows (tokens / first
+send to last end, repeats pooled) is reported beside it, and a disagreement outside the interval
+is flagged (ramp-up and tail effects: too few requests per user).
 """
 
 from __future__ import annotations
@@ -14,8 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from loadgen.analysis.stats import bootstrap_ratio_ci
+from loadgen.analysis.bootstrap import ALL, point_statistics, ratio_interval, resample_strata
+from loadgen.analysis.columns import RequestColumns, columns_of
+from loadgen.analysis.groups import CellGroup
+from loadgen.analysis.parallel import parallel_map
+from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
 from loadgen.client.record import RequestRecord
+
+SideKey = tuple[str, str, int, str]
 
 
 @dataclass(frozen=True)
@@ -24,17 +33,26 @@ class SpeedupRow:
     concurrency: int
     baseline: str
     variant: str
+    category: str
     baseline_output_tps: float | None
     variant_output_tps: float | None
     speedup_output_tps: float | None
+    window_speedup_output_tps: float | None
     ci_low: float | None
     ci_high: float | None
     tpot_speedup: float | None
     tpot_ci_low: float | None
     tpot_ci_high: float | None
+    tpot_p90_speedup: float | None
+    tpot_p90_ci_low: float | None
+    tpot_p90_ci_high: float | None
     e2e_speedup: float | None
+    e2e_ci_low: float | None
+    e2e_ci_high: float | None
     acceptance_length: float | None
     client_tokens_per_chunk: float | None
+    baseline_requests: int
+    variant_requests: int
     flags: str
 
     def to_dict(self) -> dict[str, Any]:
@@ -47,12 +65,107 @@ def _ratio(numerator: float | None, denominator: float | None) -> float | None:
     return numerator / denominator
 
 
-def _tokens_latency(records: Sequence[RequestRecord]) -> np.ndarray:
-    return np.array([[r.output_tokens, r.e2e_ms] for r in records if r.ok], dtype=float)
+class SpeedupAnalysis:
+    """Computes speedup rows, drawing each side's bootstrap resamples once."""
+
+    def __init__(self, resamples: int = BOOTSTRAP_RESAMPLES) -> None:
+        self.resamples = resamples
+        self._sides: dict[SideKey, tuple[RequestColumns, Any, Any]] = {}
+
+    def _side(self, group: CellGroup, category: str) -> tuple[RequestColumns, Any, Any]:
+        if (*group.key, category) not in self._sides:
+            self.draw_all([group])
+        return self._sides[(*group.key, category)]
+
+    def draw_all(self, groups: Sequence[CellGroup]) -> None:
+        """Resample every group (all requests and each category) up front, on every core; each
+        group is seeded by its own label, so the figures do not depend on where it ran."""
+        todo = list({g.key: g for g in groups if (*g.key, ALL) not in self._sides}.values())
+        tiers = [self.categories(g) for g in todo]
+        draws = parallel_map(
+            resample_strata,
+            [g.columns for g in todo],
+            [_label(g.key) for g in todo],
+            [t if len(t) > 1 else [] for t in tiers],
+            [self.resamples] * len(todo),
+            min_items=8,
+        )
+        for group, drawn in zip(todo, draws, strict=True):
+            for category, side in drawn.items():
+                cols = _subset(group, category)
+                self._sides[(*group.key, category)] = (cols, point_statistics(cols), side)
+
+    def categories(self, group: CellGroup) -> list[str]:
+        return sorted(set(group.columns.category.tolist()))
+
+    def row(self, base: CellGroup, variant: CellGroup, category: str = ALL) -> SpeedupRow:
+        b_cols, b_point, b_draws = self._side(base, category)
+        v_cols, v_point, v_draws = self._side(variant, category)
+
+        def draws(side: Any, name: str) -> np.ndarray | None:
+            return None if side is None else side[name]
+
+        b_tps, v_tps = b_point["output_tps"], v_point["output_tps"]
+        window = _ratio(variant.output_tps, base.output_tps) if category == ALL else None
+        tps_ci = ratio_interval(draws(v_draws, "output_tps"), draws(b_draws, "output_tps"))
+        tpot_ci = ratio_interval(draws(b_draws, "tpot_mean"), draws(v_draws, "tpot_mean"))
+        p90_ci = ratio_interval(draws(b_draws, "tpot_p90"), draws(v_draws, "tpot_p90"))
+        e2e_ci = ratio_interval(draws(b_draws, "e2e_mean"), draws(v_draws, "e2e_mean"))
+        flags = [f"{g.server}: {flag}" for g in (base, variant) for flag in g.flags]
+        if window is not None and tps_ci[0] is not None and not tps_ci[0] <= window <= tps_ci[1]:
+            flags.append(
+                f"window tok/s speedup {window:.2f} outside the interval: ramp-up/tail effects, "
+                "run more requests per user"
+            )
+        chunks = float(v_cols.later_chunks.sum())
+        return SpeedupRow(
+            bucket=variant.bucket,
+            concurrency=variant.concurrency,
+            baseline=base.server,
+            variant=variant.server,
+            category=category,
+            baseline_output_tps=None if b_tps is None else b_tps * base.concurrency,
+            variant_output_tps=None if v_tps is None else v_tps * variant.concurrency,
+            speedup_output_tps=_ratio(v_tps, b_tps),
+            window_speedup_output_tps=window,
+            ci_low=tps_ci[0],
+            ci_high=tps_ci[1],
+            tpot_speedup=_ratio(b_point["tpot_mean"], v_point["tpot_mean"]),
+            tpot_ci_low=tpot_ci[0],
+            tpot_ci_high=tpot_ci[1],
+            tpot_p90_speedup=_ratio(b_point["tpot_p90"], v_point["tpot_p90"]),
+            tpot_p90_ci_low=p90_ci[0],
+            tpot_p90_ci_high=p90_ci[1],
+            e2e_speedup=_ratio(b_point["e2e_mean"], v_point["e2e_mean"]),
+            e2e_ci_low=e2e_ci[0],
+            e2e_ci_high=e2e_ci[1],
+            acceptance_length=variant.acceptance_length if category == ALL else None,
+            client_tokens_per_chunk=float(v_cols.later_tokens.sum()) / chunks if chunks else None,
+            baseline_requests=len(b_cols),
+            variant_requests=len(v_cols),
+            flags="; ".join(flags) if category == ALL else "",
+        )
+
+    def rows(self, groups: Sequence[CellGroup], per_category: bool = True) -> list[SpeedupRow]:
+        """Every SD group against its baseline's group: all requests, then each entropy tier."""
+        by_key = {g.key: g for g in groups}
+        pairs = []
+        for group in groups:
+            base = by_key.get((group.baseline or "", group.bucket, group.concurrency))
+            if group.baseline is not None and base is not None:
+                tiers = self.categories(group) if per_category else []
+                pairs += [(base, group, c) for c in [ALL, *(tiers if len(tiers) > 1 else [])]]
+        self.draw_all([g for base, variant, _ in pairs for g in (base, variant)])
+        return [self.row(base, variant, c) for base, variant, c in pairs]
 
 
-def _tpots(records: Sequence[RequestRecord]) -> np.ndarray:
-    return np.array([[t] for r in records if r.ok and (t := r.tpot_ms) is not None], dtype=float)
+def _subset(group: CellGroup, category: str) -> RequestColumns:
+    cols = group.columns
+    return cols if category == ALL else cols.select(cols.category == category)
+
+
+def _label(key: tuple[str, str, int]) -> str:
+    return "/".join(map(str, key))
 
 
 def speedup_row(
@@ -61,31 +174,18 @@ def speedup_row(
     variant: dict[str, Any],
     variant_records: Sequence[RequestRecord],
 ) -> SpeedupRow:
-    low, high = bootstrap_ratio_ci(
-        _tokens_latency(base_records),
-        _tokens_latency(variant_records),
-        lambda rows: float(rows[:, 0].sum() / rows[:, 1].sum()),
-    )
-    # TPOT: lower is better, so the sides swap: mean(baseline) / mean(variant).
-    t_low, t_high = bootstrap_ratio_ci(
-        _tpots(variant_records), _tpots(base_records), lambda rows: float(rows[:, 0].mean())
-    )
-    flags = [f"{side['server']}: {flag}" for side in (baseline, variant) for flag in side["flags"]]
-    return SpeedupRow(
-        bucket=variant["bucket"],
-        concurrency=variant["concurrency"],
-        baseline=baseline["server"],
-        variant=variant["server"],
-        baseline_output_tps=baseline["output_tokens_per_s"],
-        variant_output_tps=variant["output_tokens_per_s"],
-        speedup_output_tps=_ratio(variant["output_tokens_per_s"], baseline["output_tokens_per_s"]),
-        ci_low=low,
-        ci_high=high,
-        tpot_speedup=_ratio(baseline["tpot_ms"]["mean"], variant["tpot_ms"]["mean"]),
-        tpot_ci_low=t_low,
-        tpot_ci_high=t_high,
-        e2e_speedup=_ratio(baseline["e2e_ms"]["mean"], variant["e2e_ms"]["mean"]),
-        acceptance_length=variant["acceptance"]["acceptance_length"],
-        client_tokens_per_chunk=variant["client_tokens_per_chunk"],
-        flags="; ".join(flags),
+    """One cell pair held in memory (all requests)."""
+
+    def group(summary: dict[str, Any], records: Sequence[RequestRecord], base: str | None) -> Any:
+        return CellGroup(
+            summary["server"],
+            base,
+            summary["bucket"],
+            summary["concurrency"],
+            [summary],
+            columns_of(records),
+        )
+
+    return SpeedupAnalysis().row(
+        group(baseline, base_records, None), group(variant, variant_records, baseline["server"])
     )

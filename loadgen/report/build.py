@@ -1,76 +1,79 @@
-"""``speedbench report DIR``: collect every cell under DIR, pair SD variants with their
-baselines, and (re)write ``speedup.csv`` and ``report.md``. Reports are always rebuilt from the
-cells on disk, never from memory, so a report can be regenerated after any run."""
+"""``speedbench report DIR``: collect every cell under DIR, pair SD variants with their baselines
+and (re)write ``speedup.csv``, ``report.md``, ``summary.json`` and ``report.html``.
+
+Reports are always rebuilt from the cells on disk, never from memory, so a report can be
+regenerated after any run. The results directory's own ``manifest.json`` (written by a sweep or
+the demo) supplies the plan's SLOs, each server's engine and SD method, and the provenance shown.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loadgen.analysis.speedup import SpeedupRow, speedup_row
-from loadgen.cell import MANIFEST_FILE, SUMMARY_FILE
-from loadgen.client.record import RequestRecord
-from loadgen.client.sink import RECORDS_PARQUET, read_parquet
-from loadgen.report.tables import REPORT_MD, SPEEDUP_CSV, report_markdown, write_speedup_csv
+from loadgen.analysis.bootstrap import ALL
+from loadgen.analysis.capacity import best_draft_lengths, crossovers, slo_capacity
+from loadgen.analysis.groups import MANIFEST_FILE, SUMMARY_FILE, load_groups
+from loadgen.analysis.speedup import SpeedupAnalysis, SpeedupRow
+from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
+from loadgen.report.html import render_html
+from loadgen.report.tables import (
+    REPORT_MD,
+    SPEEDUP_CSV,
+    SPEEDUP_TIERS_CSV,
+    best_draft_table,
+    cells_table,
+    crossover_table,
+    flags_table,
+    markdown,
+    slo_table,
+    speedup_table,
+    write_speedup_csv,
+)
+
+REPORT_HTML = "report.html"
 
 
-@dataclass
-class Cell:
-    summary: dict[str, Any]
-    baseline: str | None
-    records: list[RequestRecord]
-
-    @property
-    def key(self) -> tuple[str, str, int]:
-        return self.summary["server"], self.summary["bucket"], self.summary["concurrency"]
+def read_manifest(results_dir: Path) -> dict[str, Any]:
+    path = results_dir / MANIFEST_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def load_cells(results_dir: Path) -> list[Cell]:
-    cells = []
-    for summary_path in sorted(results_dir.rglob(SUMMARY_FILE)):
-        if summary_path.parent == results_dir:
-            continue
-        manifest = json.loads((summary_path.parent / MANIFEST_FILE).read_text())
-        cells.append(
-            Cell(
-                json.loads(summary_path.read_text()),
-                manifest["cell"].get("baseline"),
-                read_parquet(summary_path.parent / RECORDS_PARQUET),
-            )
-        )
-    if not cells:
-        raise FileNotFoundError(f"no cells (*/{SUMMARY_FILE}) under {results_dir}")
-    return cells
-
-
-def speedup_rows(cells: list[Cell]) -> list[SpeedupRow]:
-    by_key = {cell.key: cell for cell in cells}
-    rows = []
-    for cell in cells:
-        if cell.baseline is None:
-            continue
-        _server, bucket, concurrency = cell.key
-        base = by_key.get((cell.baseline, bucket, concurrency))
-        if base is not None:
-            rows.append(speedup_row(base.summary, base.records, cell.summary, cell.records))
-    return sorted(rows, key=lambda r: (_bucket_order(r.bucket), r.concurrency, r.variant))
-
-
-def _bucket_order(bucket: str) -> float:
-    return float(bucket[:-1]) if bucket[:-1].isdigit() else float("inf")
-
-
-def build_report(results_dir: Path, context: dict[str, Any] | None = None) -> list[SpeedupRow]:
-    cells = load_cells(results_dir)
-    rows = speedup_rows(cells)
-    write_speedup_csv(rows, results_dir / SPEEDUP_CSV)
-    summaries = sorted(
-        (c.summary for c in cells),
-        key=lambda s: (_bucket_order(s["bucket"]), s["concurrency"], s["server"]),
-    )
-    (results_dir / REPORT_MD).write_text(
-        report_markdown(rows, summaries, context or {"results": str(results_dir)})
-    )
+def build_report(
+    results_dir: Path,
+    context: dict[str, Any] | None = None,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+) -> list[SpeedupRow]:
+    manifest = read_manifest(results_dir)
+    servers: dict[str, Any] = manifest.get("servers", {})
+    slos: dict[str, Any] = (manifest.get("plan") or {}).get("slos") or {}
+    groups = load_groups(results_dir)
+    rows = SpeedupAnalysis(resamples).rows(groups)
+    cross = crossovers(rows)
+    capacity = slo_capacity(groups, slos)
+    best = best_draft_lengths(rows, {n: s.get("speculative") for n, s in servers.items()})
+    engines = {n: s.get("engine", "?") for n, s in servers.items()}
+    tables = [
+        speedup_table(rows),
+        crossover_table(cross),
+        slo_table(capacity, slos),
+        best_draft_table(best),
+        cells_table(groups, engines),
+        flags_table(groups),
+    ]
+    context = context or {"results": str(results_dir)}
+    write_speedup_csv([r for r in rows if r.category == ALL], results_dir / SPEEDUP_CSV)
+    write_speedup_csv([r for r in rows if r.category != ALL], results_dir / SPEEDUP_TIERS_CSV)
+    (results_dir / REPORT_MD).write_text(markdown(tables, context))
+    summary = {
+        "speedups": [r.to_dict() for r in rows],
+        "crossovers": [c.to_dict() for c in cross],
+        "slo_capacity": [c.to_dict() for c in capacity],
+        "slos": slos,
+        "best_draft_length": [b.to_dict() for b in best],
+        "cells": [g.to_dict() for g in groups],
+    }
+    (results_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+    (results_dir / REPORT_HTML).write_text(render_html(groups, rows, tables, context, manifest))
     return rows

@@ -1,24 +1,40 @@
-"""Speedup rows -> ``speedup.csv``, the console table and ``report.md``."""
+"""The report's tables, built once and rendered as Markdown (``report.md``), HTML, the console
+table and ``speedup.csv``: one source for every rendering."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loadgen.analysis.bootstrap import ALL
+from loadgen.analysis.capacity import BestDraft, Crossover, SloCapacity
+from loadgen.analysis.groups import CellGroup
 from loadgen.analysis.speedup import SpeedupRow
 
-SPEEDUP_CSV = "speedup.csv"
+SPEEDUP_CSV = "speedup.csv"  # all requests of each cell pair
+SPEEDUP_TIERS_CSV = "speedup_by_tier.csv"  # the same per entropy tier / category
 REPORT_MD = "report.md"
 
 
-def _fmt(value: float | None, digits: int = 2) -> str:
+@dataclass(frozen=True)
+class Table:
+    title: str
+    note: str
+    headers: Sequence[str]
+    rows: Sequence[Sequence[str]]
+
+
+def fmt(value: float | None, digits: int = 2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _ci(low: float | None, high: float | None) -> str:
-    return "n/a" if low is None or high is None else f"[{low:.2f}, {high:.2f}]"
+def ratio_ci(value: float | None, low: float | None, high: float | None) -> str:
+    """A ratio with its interval next to it, as every ratio in the report is shown."""
+    ci = "" if low is None or high is None else f" [{low:.2f}, {high:.2f}]"
+    return fmt(value) + ci
 
 
 def write_speedup_csv(rows: Sequence[SpeedupRow], path: Path) -> Path:
@@ -38,60 +54,129 @@ def console_table(rows: Sequence[SpeedupRow]) -> str:
     )
     lines = [header, "-" * len(header)]
     for r in rows:
+        if r.category != ALL:
+            continue
+        ci = (
+            "n/a" if r.ci_low is None or r.ci_high is None else f"[{r.ci_low:.2f}, {r.ci_high:.2f}]"
+        )
         lines.append(
-            f"{r.bucket:>6} {r.concurrency:>4} {_fmt(r.baseline_output_tps, 1):>10} "
-            f"{_fmt(r.variant_output_tps, 1):>9} {_fmt(r.speedup_output_tps):>7} "
-            f"{_ci(r.ci_low, r.ci_high):>14} {_fmt(r.acceptance_length):>5}  {r.variant}"
+            f"{r.bucket:>6} {r.concurrency:>4} {fmt(r.baseline_output_tps, 1):>10} "
+            f"{fmt(r.variant_output_tps, 1):>9} {fmt(r.speedup_output_tps):>7} "
+            f"{ci:>14} {fmt(r.acceptance_length):>5}  {r.variant}"
         )
     return "\n".join(lines)
 
 
-def report_markdown(
-    rows: Sequence[SpeedupRow], summaries: Sequence[dict[str, Any]], context: dict[str, Any]
-) -> str:
+def speedup_table(rows: Sequence[SpeedupRow]) -> Table:
+    return Table(
+        "Speedup of SD over its baseline",
+        "> 1 means SD is better. Each ratio is followed by its 95% per-request bootstrap interval "
+        "(repeats combined). tok/s: concurrency x sum(tokens) / sum(E2E) (closed loop, Little's "
+        "law); window: the ratio of tokens / measured window. TPOT and E2E: baseline / SD. AL: "
+        "engine acceptance length.",
+        ["bucket", "conc", "baseline", "variant", "tier", "base tok/s", "SD tok/s",
+         "tok/s speedup", "window", "mean TPOT speedup", "p90 TPOT speedup",
+         "mean E2E speedup", "AL", "client tok/chunk", "requests"],
+        [
+            [r.bucket, str(r.concurrency), r.baseline, r.variant, r.category,
+             fmt(r.baseline_output_tps, 1), fmt(r.variant_output_tps, 1),
+             ratio_ci(r.speedup_output_tps, r.ci_low, r.ci_high),
+             fmt(r.window_speedup_output_tps),
+             ratio_ci(r.tpot_speedup, r.tpot_ci_low, r.tpot_ci_high),
+             ratio_ci(r.tpot_p90_speedup, r.tpot_p90_ci_low, r.tpot_p90_ci_high),
+             ratio_ci(r.e2e_speedup, r.e2e_ci_low, r.e2e_ci_high),
+             fmt(r.acceptance_length), fmt(r.client_tokens_per_chunk),
+             f"{r.baseline_requests} / {r.variant_requests}"]
+            for r in rows
+        ],
+    )  # fmt: skip
+
+
+def crossover_table(crossovers: Sequence[Crossover]) -> Table:
+    return Table(
+        "Crossover",
+        "The lowest measured concurrency from which SD stops paying off (tok/s speedup <= 1 "
+        "there and above), per bucket.",
+        ["variant", "bucket", "crossover concurrency", "CI upper bound < 1"],
+        [
+            [c.variant, c.bucket, str(c.concurrency),
+             "n/a" if c.ci_excludes_one is None else ("yes" if c.ci_excludes_one else "no")]
+            for c in crossovers
+        ],
+    )  # fmt: skip
+
+
+def slo_table(capacities: Sequence[SloCapacity], slos: Mapping[str, Any]) -> Table:
+    wanted = ", ".join(f"{k} {v}" for k, v in slos.items() if v is not None) or "none given"
+    return Table(
+        "SLO capacity",
+        f"SLOs: {wanted}. Highest measured concurrency meeting them and its output tok/s.",
+        ["bucket", "server", "baseline", "max concurrency", "output tok/s", "TTFT ms", "TPOT ms"],
+        [
+            [c.bucket, c.server, c.baseline or "-",
+             "none meets" if c.concurrency is None else str(c.concurrency),
+             fmt(c.output_tps, 1), fmt(c.ttft_ms, 1), fmt(c.tpot_ms, 2)]
+            for c in capacities
+        ],
+    )  # fmt: skip
+
+
+def best_draft_table(best: Sequence[BestDraft]) -> Table:
+    return Table(
+        "Best draft length",
+        "Among SD variants of one method against one baseline, the best tok/s speedup.",
+        ["bucket", "conc", "method", "baseline", "best variant", "speedup", "candidates"],
+        [
+            [b.bucket, str(b.concurrency), b.method, b.baseline, b.variant,
+             fmt(b.speedup_output_tps), str(b.candidates)]
+            for b in best
+        ],
+    )  # fmt: skip
+
+
+def cells_table(groups: Sequence[CellGroup], engines: Mapping[str, str]) -> Table:
+    """Every server side by side, cell by cell (engines compared on the same inputs)."""
+    return Table(
+        "Cells side by side",
+        "Per bucket x concurrency, every server (engine) on the same token-id inputs; repeats "
+        "pooled. Latency percentiles are over requests.",
+        ["bucket", "conc", "server", "engine", "repeats", "ok", "failed", "tok/s",
+         "TTFT p50 / p90 ms", "TPOT mean / p90 ms", "E2E p50 / p90 ms", "AL",
+         "client tok/chunk"],
+        [
+            [g.bucket, str(g.concurrency), g.server, engines.get(g.server, "?"),
+             str(len(g.summaries)), str(len(g.columns)), str(g.columns.failed),
+             fmt(g.output_tps, 1),
+             f"{fmt(g.summary_distribution('ttft_ms', 'p50'), 0)} / "
+             f"{fmt(g.summary_distribution('ttft_ms', 'p90'), 0)}",
+             f"{fmt(g.summary_distribution('tpot_ms', 'mean'))} / "
+             f"{fmt(g.summary_distribution('tpot_ms', 'p90'))}",
+             f"{fmt(g.summary_distribution('e2e_ms', 'p50'), 0)} / "
+             f"{fmt(g.summary_distribution('e2e_ms', 'p90'), 0)}",
+             fmt(g.acceptance_length), fmt(g.client_tokens_per_chunk)]
+            for g in groups
+        ],
+    )  # fmt: skip
+
+
+def flags_table(groups: Sequence[CellGroup]) -> Table:
+    return Table(
+        "Cross-check flags",
+        "Raised by the metric cross-checks of each cell (none means every check passed).",
+        ["server", "bucket", "conc", "flag"],
+        [[g.server, g.bucket, str(g.concurrency), f] for g in groups for f in g.flags],
+    )
+
+
+def markdown(tables: Sequence[Table], context: Mapping[str, Any]) -> str:
     out = ["# speedbench report", ""]
     out += [f"- {key}: {value}" for key, value in context.items()]
-    out += [
-        "",
-        "## End-to-end speedup of SD over its baseline",
-        "",
-        "Speedup > 1 means SD is better. Throughput is output tokens/s over the cell's window; the",
-        "95% interval is a per-request bootstrap. TPOT speedup = baseline TPOT / SD TPOT. AL =",
-        "acceptance length from the engine's counters (1 + accepted / drafts).",
-        "",
-        "| bucket | concurrency | baseline | variant | base tok/s | SD tok/s | speedup | 95% CI "
-        "| TPOT speedup | TPOT 95% CI | E2E speedup | AL | client tok/chunk |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        out.append(
-            f"| {r.bucket} | {r.concurrency} | {r.baseline} | {r.variant} | "
-            f"{_fmt(r.baseline_output_tps, 1)} | {_fmt(r.variant_output_tps, 1)} | "
-            f"{_fmt(r.speedup_output_tps)} | {_ci(r.ci_low, r.ci_high)} | {_fmt(r.tpot_speedup)} | "
-            f"{_ci(r.tpot_ci_low, r.tpot_ci_high)} | {_fmt(r.e2e_speedup)} | "
-            f"{_fmt(r.acceptance_length)} | {_fmt(r.client_tokens_per_chunk)} |"
-        )
-    out += [
-        "",
-        "## Cells",
-        "",
-        "| server | bucket | conc | ok | failed | tok/s | TTFT p50 / p90 ms | TPOT p50 / p90 ms "
-        "| ITL p50 / p99 ms | E2E p50 / p90 ms | accept rate | per-position |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for s in summaries:
-        acc = s["acceptance"]
-        per_pos = ", ".join(f"{p:.2f}" for p in acc["per_position"]) or "n/a"
-        out.append(
-            f"| {s['server']} | {s['bucket']} | {s['concurrency']} | {s['requests_ok']} | "
-            f"{s['requests_failed']} | {_fmt(s['output_tokens_per_s'], 1)} | "
-            f"{_fmt(s['ttft_ms']['p50'], 0)} / {_fmt(s['ttft_ms']['p90'], 0)} | "
-            f"{_fmt(s['tpot_ms']['p50'])} / {_fmt(s['tpot_ms']['p90'])} | "
-            f"{_fmt(s['itl_ms']['p50'])} / {_fmt(s['itl_ms']['p99'])} | "
-            f"{_fmt(s['e2e_ms']['p50'], 0)} / {_fmt(s['e2e_ms']['p90'], 0)} | "
-            f"{_fmt(acc['acceptance_rate'])} | {per_pos} |"
-        )
-    flags = [(s["server"], s["bucket"], s["concurrency"], f) for s in summaries for f in s["flags"]]
-    out += ["", "## Flags", ""]
-    out += [f"- {srv} {b} c={c}: {f}" for srv, b, c, f in flags] or ["- none raised"]
+    for table in tables:
+        out += ["", f"## {table.title}", "", table.note, ""]
+        if not table.rows:
+            out.append("(none)")
+            continue
+        out.append("| " + " | ".join(table.headers) + " |")
+        out.append("|" + "---|" * len(table.headers))
+        out += ["| " + " | ".join(row) + " |" for row in table.rows]
     return "\n".join(out) + "\n"

@@ -1,0 +1,129 @@
+"""Requests as columns: ``requests.parquet`` -> numpy arrays of the per-request figures.
+
+The per-request schema stays :class:`~loadgen.client.record.RequestRecord`; this module computes
+the same derived figures (ok, output tokens, TTFT, TPOT, E2E, tokens per chunk) vectorised over
+the stored columns, so a report over a million requests never builds a million objects. Derived
+figures are still computed from the raw times, never stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from loadgen.client.record import NS_PER_MS, RequestRecord
+
+RAW_COLUMNS = [
+    "category",
+    "send_ns",
+    "end_ns",
+    "chunk_ns",
+    "chunk_tokens",
+    "usage_output_tokens",
+    "error_kind",
+]
+
+
+@dataclass(frozen=True)
+class RequestColumns:
+    """The successful requests of one or more cells (failed ones are only counted)."""
+
+    category: np.ndarray  # str objects
+    output_tokens: np.ndarray  # float
+    ttft_ms: np.ndarray  # float, NaN when no token came
+    tpot_ms: np.ndarray  # float, NaN with fewer than two token chunks
+    e2e_ms: np.ndarray  # float
+    later_chunks: np.ndarray  # token chunks after the first
+    later_tokens: np.ndarray  # tokens in those chunks
+    failed: int
+
+    def __len__(self) -> int:
+        return len(self.e2e_ms)
+
+    def select(self, mask: np.ndarray) -> RequestColumns:
+        return RequestColumns(
+            self.category[mask],
+            self.output_tokens[mask],
+            self.ttft_ms[mask],
+            self.tpot_ms[mask],
+            self.e2e_ms[mask],
+            self.later_chunks[mask],
+            self.later_tokens[mask],
+            0,
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence[RequestColumns]) -> RequestColumns:
+        """Repeats of one cell combined into one sample."""
+        joined = {name: np.concatenate([getattr(p, name) for p in parts]) for name in _ARRAYS}
+        return cls(**joined, failed=sum(p.failed for p in parts))
+
+
+_ARRAYS = (
+    "category",
+    "output_tokens",
+    "ttft_ms",
+    "tpot_ms",
+    "e2e_ms",
+    "later_chunks",
+    "later_tokens",
+)
+
+
+def read_columns(path: Path) -> RequestColumns:
+    return from_table(pq.read_table(path, columns=RAW_COLUMNS))
+
+
+def from_table(table: pa.Table) -> RequestColumns:
+    ok = pc.is_null(table["error_kind"]).to_numpy(zero_copy_only=False)
+    n = table.num_rows
+    times = _flat(table["chunk_ns"])
+    tokens = _flat(table["chunk_tokens"])
+    lengths = pc.list_value_length(table["chunk_ns"]).fill_null(0).to_numpy(zero_copy_only=False)
+    parent = np.repeat(np.arange(n), lengths)
+    carrying = tokens > 0
+    times, tokens, parent = times[carrying], tokens[carrying], parent[carrying]
+    count = np.bincount(parent, minlength=n)
+    total = np.bincount(parent, weights=tokens, minlength=n)
+    first_at = np.cumsum(count) - count
+    has_one, has_two = count >= 1, count >= 2
+    first_t, last_t = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    first_n = np.zeros(n)
+    first_t[has_one] = times[first_at[has_one]]
+    last_t[has_one] = times[first_at[has_one] + count[has_one] - 1]
+    first_n[has_one] = tokens[first_at[has_one]]
+    send = table["send_ns"].to_numpy().astype(np.int64)
+    later_tokens = total - first_n
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tpot = np.where(has_two, (last_t - first_t) / later_tokens / NS_PER_MS, np.nan)
+    usage = table["usage_output_tokens"].to_numpy(zero_copy_only=False).astype(float)
+    return RequestColumns(
+        category=table["category"].to_numpy(zero_copy_only=False)[ok],
+        output_tokens=np.where(np.isnan(usage), total, usage)[ok],
+        ttft_ms=np.where(has_one, (first_t - send) / NS_PER_MS, np.nan)[ok],
+        tpot_ms=tpot[ok],
+        e2e_ms=((table["end_ns"].to_numpy().astype(np.int64) - send) / NS_PER_MS)[ok],
+        later_chunks=np.maximum(count - 1, 0).astype(float)[ok],
+        later_tokens=later_tokens[ok],
+        failed=n - int(ok.sum()),
+    )
+
+
+def _flat(column: pa.ChunkedArray) -> np.ndarray:
+    flat = pc.list_flatten(column)
+    return np.asarray(flat.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def columns_of(records: Sequence[RequestRecord]) -> RequestColumns:
+    """The same columns from in-memory records (one cell, e.g. right after it ran)."""
+    if not records:
+        arrays = {name: np.array([], dtype=float) for name in _ARRAYS}
+        return RequestColumns(**{**arrays, "category": np.array([], dtype=object)}, failed=0)
+    table = pa.Table.from_pylist([r.to_dict() for r in records])
+    return from_table(table.select(RAW_COLUMNS))

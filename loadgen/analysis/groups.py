@@ -1,0 +1,123 @@
+"""A server's cells in one bucket x concurrency, repeats combined: the unit every comparison uses.
+
+Cells are read from a results directory (``*/summary.json`` + ``manifest.json`` +
+``requests.parquet``); only the per-request columns the statistics need are kept in memory.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from loadgen.analysis.columns import RequestColumns, read_columns
+from loadgen.analysis.parallel import parallel_map
+from loadgen.client.sink import RECORDS_PARQUET
+
+SUMMARY_FILE = "summary.json"
+MANIFEST_FILE = "manifest.json"
+
+
+@dataclass
+class CellGroup:
+    server: str
+    baseline: str | None
+    bucket: str
+    concurrency: int
+    summaries: list[dict[str, Any]]
+    columns: RequestColumns
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        return self.server, self.bucket, self.concurrency
+
+    @property
+    def output_tps(self) -> float | None:
+        """Measured tokens over measured windows, repeats pooled."""
+        duration = sum(s["duration_s"] or 0.0 for s in self.summaries)
+        return sum(s["output_tokens"] for s in self.summaries) / duration if duration else None
+
+    @property
+    def acceptance_length(self) -> float | None:
+        drafts = [s["acceptance"].get("drafts") for s in self.summaries]
+        accepted = [s["acceptance"].get("accepted_tokens") for s in self.summaries]
+        if any(d is None for d in drafts) or not sum(drafts):
+            return None
+        return 1 + float(sum(accepted)) / float(sum(drafts))
+
+    @property
+    def per_position(self) -> list[float]:
+        """Per-position acceptance rates, averaged over repeats."""
+        lists = [s["acceptance"].get("per_position") or [] for s in self.summaries]
+        lists = [p for p in lists if p]
+        if not lists:
+            return []
+        width = min(len(p) for p in lists)
+        return [float(np.mean([p[i] for p in lists])) for i in range(width)]
+
+    @property
+    def client_tokens_per_chunk(self) -> float | None:
+        chunks = float(self.columns.later_chunks.sum())
+        return float(self.columns.later_tokens.sum()) / chunks if chunks else None
+
+    @property
+    def flags(self) -> list[str]:
+        return [flag for s in self.summaries for flag in s["flags"]]
+
+    def summary_distribution(self, metric: str, stat: str) -> float | None:
+        """A summary figure (e.g. ttft_ms p90) from the pooled requests of all repeats."""
+        values = getattr(self.columns, metric)
+        values = values[~np.isnan(values)]
+        if not len(values):
+            return None
+        return float(values.mean()) if stat == "mean" else float(np.quantile(values, _Q[stat]))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Pooled figures of the group (for the sweep-level ``summary.json``)."""
+        figures: dict[str, Any] = {
+            "server": self.server,
+            "baseline": self.baseline,
+            "bucket": self.bucket,
+            "concurrency": self.concurrency,
+            "repeats": len(self.summaries),
+            "requests_ok": len(self.columns),
+            "requests_failed": self.columns.failed,
+            "output_tokens_per_s": self.output_tps,
+            "acceptance_length": self.acceptance_length,
+            "per_position": self.per_position,
+            "client_tokens_per_chunk": self.client_tokens_per_chunk,
+            "flags": self.flags,
+        }
+        for metric in ("ttft_ms", "tpot_ms", "e2e_ms"):
+            figures[metric] = {s: self.summary_distribution(metric, s) for s in ("mean", *_Q)}
+        return figures
+
+
+_Q = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
+
+
+def load_groups(results_dir: Path) -> list[CellGroup]:
+    cells = [p.parent for p in sorted(results_dir.rglob(SUMMARY_FILE)) if p.parent != results_dir]
+    columns = parallel_map(read_columns, [cell / RECORDS_PARQUET for cell in cells])
+    found: dict[tuple[str, str, int], tuple[str | None, list[Any], list[RequestColumns]]] = {}
+    for cell, cols in zip(cells, columns, strict=True):
+        summary = json.loads((cell / SUMMARY_FILE).read_text())
+        manifest = json.loads((cell / MANIFEST_FILE).read_text())
+        key = (summary["server"], summary["bucket"], summary["concurrency"])
+        _, summaries, parts = found.setdefault(key, (manifest["cell"].get("baseline"), [], []))
+        summaries.append(summary)
+        parts.append(cols)
+    if not found:
+        raise FileNotFoundError(f"no cells (*/{SUMMARY_FILE}) under {results_dir}")
+    groups = [
+        CellGroup(server, baseline, bucket, conc, summaries, RequestColumns.concat(parts))
+        for (server, bucket, conc), (baseline, summaries, parts) in found.items()
+    ]
+    return sorted(groups, key=lambda g: (bucket_order(g.bucket), g.concurrency, g.server))
+
+
+def bucket_order(bucket: str) -> float:
+    return float(bucket[:-1]) if bucket[:-1].isdigit() else float("inf")

@@ -1,0 +1,145 @@
+"""The sweep plan (``speedbench sweep --plan PLAN.yaml``): a strict model, unknown keys are errors.
+
+A plan names the servers (each SD variant paired with its baseline, launched locally from
+``servers/*.yaml`` one at a time, or reached by URL), the ISL buckets, concurrencies, output
+length, requests per cell, warm-up, repeats and the SLOs the capacity table is judged by.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+
+from loadgen.servers.variant import ServerVariant, load_variant
+
+
+class PlanError(ValueError):
+    pass
+
+
+class Slos(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    ttft_ms: float | None = Field(default=None, gt=0, description="TTFT limit at `percentile`")
+    tpot_ms: float | None = Field(default=None, gt=0, description="TPOT limit at `percentile`")
+    percentile: Literal["p50", "p90", "p99"] = "p90"
+
+
+class PlanServer(BaseModel):
+    """A server variant: ``variant`` (servers/*.yaml) launched locally, or a running ``url``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    variant: str | None = Field(default=None, description="name of servers/<variant>.yaml")
+    url: str | None = Field(default=None, description="a running endpoint (compose / Kubernetes)")
+    name: str | None = Field(default=None, description="label; default: the variant name")
+    baseline: str | None = Field(default=None, description="default: the variant's baseline")
+    engine: Literal["vllm", "sglang", "trtllm"] | None = None
+    speculative: str | None = None
+    metrics_url: str | None = Field(
+        default=None, description="default: URL + the variant's metrics path"
+    )
+    no_metrics: bool = False
+
+    @model_validator(mode="after")
+    def _named(self) -> PlanServer:
+        if self.variant is None and self.url is None:
+            raise ValueError("a server needs `variant` (launched locally) or `url` (running)")
+        if self.variant is None and self.name is None:
+            raise ValueError("a server given by `url` alone needs a `name`")
+        return self
+
+    def resolved(self) -> ResolvedServer:
+        variant = load_variant(self.variant) if self.variant else None
+        return ResolvedServer(
+            name=self.name or (variant.name if variant else ""),
+            variant=variant,
+            url=self.url.rstrip("/") if self.url else None,
+            baseline=self.baseline or (variant.baseline if variant else None),
+            engine=self.engine or (variant.engine if variant else "vllm"),
+            speculative=self.speculative or (variant.speculative if variant else None),
+            metrics_url=self.metrics_url,
+            no_metrics=self.no_metrics,
+        )
+
+
+class ResolvedServer(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    variant: ServerVariant | None
+    url: str | None
+    baseline: str | None
+    engine: str
+    speculative: str | None
+    metrics_url: str | None
+    no_metrics: bool
+
+
+class SweepPlan(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    model: str = Field(description="HF id or local path the servers serve (its tokenizer too)")
+    served_model_name: str | None = Field(
+        default=None, description="`model` field of requests, if any"
+    )
+    data: str = Field(description="prepared data set directory, relative to the plan file")
+    servers: list[PlanServer] = Field(min_length=1)
+    buckets: list[str] = Field(min_length=1)
+    concurrencies: list[PositiveInt] = Field(min_length=1)
+    osl: PositiveInt = 256
+    requests: PositiveInt = Field(description="measured requests per cell")
+    warmup: int = Field(2, ge=0, description="unmeasured prompts per bucket and server")
+    repeats: PositiveInt = 1
+    slos: Slos = Slos()
+    port: int = 8000
+    request_timeout_s: float = Field(600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _pairs(self) -> SweepPlan:
+        names = [s.name or s.variant for s in self.servers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"server names must be unique, got {names}")
+        return self
+
+    def resolved_servers(self) -> list[ResolvedServer]:
+        servers = [s.resolved() for s in self.servers]
+        names = {s.name for s in servers}
+        for s in servers:
+            if s.baseline is not None and s.baseline not in names:
+                raise PlanError(
+                    f"server {s.name!r} is compared with baseline {s.baseline!r}, which is not in "
+                    f"the plan: add it to `servers` (have {sorted(names)})"
+                )
+        return servers
+
+    def prompt_start(self, repeat: int, concurrency_index: int) -> int:
+        """First prompt of a cell: warm-up first, then disjoint slices, the same on every server."""
+        return self.warmup + (repeat * len(self.concurrencies) + concurrency_index) * self.requests
+
+    def prompts_per_bucket(self) -> int:
+        return self.prompt_start(self.repeats, 0)
+
+    def digest(self) -> str:
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def load_plan(path: Path) -> SweepPlan:
+    if not path.is_file():
+        raise PlanError(f"plan file {path} does not exist")
+    try:
+        return SweepPlan.model_validate(yaml.safe_load(path.read_text()))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise PlanError(
+            f"{path}: field {where!r}: {first['msg']} ({exc.error_count()} problem(s) in all; "
+            "see docs/plans/ for complete examples)"
+        ) from None

@@ -1,0 +1,197 @@
+"""``speedbench sweep``: run a plan's cells, servers one at a time, resumable, then report.
+
+Re-running a plan into the same directory skips every cell that has its ``summary.json`` (written
+last, atomically) and redoes a cell that was interrupted; a different plan is refused. The
+results directory's ``manifest.json`` records the plan and where every figure came from.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from loadgen.analysis.speedup import SpeedupRow
+from loadgen.cell import MANIFEST_FILE, SUMMARY_FILE, CellSpec, run_cell, write_json
+from loadgen.data.prepared import PreparedSet
+from loadgen.dispatch import run_prompt
+from loadgen.hostinfo import host_description
+from loadgen.report.build import build_report
+from loadgen.servers.launcher import LocalServer
+from loadgen.sweep.plan import PlanError, ResolvedServer, SweepPlan
+from loadgen.sweep.provenance import engine_version, harness_version, model_hashes
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+@dataclass(frozen=True)
+class PlannedCell:
+    bucket: str
+    concurrency: int
+    repeat: int
+    prompt_start: int
+
+    def directory(self, out: Path, server: str) -> Path:
+        return out / "cells" / server / self.bucket / f"c{self.concurrency}" / f"r{self.repeat}"
+
+
+def planned_cells(plan: SweepPlan) -> list[PlannedCell]:
+    return [
+        PlannedCell(bucket, conc, repeat, plan.prompt_start(repeat, i))
+        for repeat in range(plan.repeats)
+        for bucket in plan.buckets
+        for i, conc in enumerate(plan.concurrencies)
+    ]
+
+
+def pending_cells(plan: SweepPlan, out: Path, server: str) -> list[PlannedCell]:
+    """Cells without a summary; a half-written cell directory is cleared to be redone."""
+    pending = []
+    for cell in planned_cells(plan):
+        directory = cell.directory(out, server)
+        if (directory / SUMMARY_FILE).is_file():
+            continue
+        if directory.exists():
+            shutil.rmtree(directory)
+        pending.append(cell)
+    return pending
+
+
+def warm_up(
+    url: str, data_dir: Path, buckets: list[str], count: int, osl: int, model: str | None
+) -> None:
+    """Prompts 0..count-1 of each bucket: sent, never measured, never sent again."""
+    prepared = PreparedSet.read(data_dir)
+    with requests.Session() as session:
+        for bucket in buckets:
+            for prompt in prepared.bucket(bucket)[:count]:
+                record = run_prompt(session, url, prompt, osl, model, 600.0)
+                if not record.ok:
+                    raise RuntimeError(
+                        f"warm-up request to {url} failed: {record.error_kind}: {record.error}"
+                    )
+
+
+def open_manifest(plan: SweepPlan, out: Path, data_dir: Path) -> dict[str, Any]:
+    """The existing manifest of this plan, or a new one; a different plan is refused."""
+    path = out / MANIFEST_FILE
+    if path.is_file():
+        manifest: dict[str, Any] = json.loads(path.read_text())
+        if manifest.get("plan_sha256") != plan.digest():
+            raise PlanError(
+                f"{out} holds results of a different plan ({manifest.get('plan', {}).get('name')!r}"
+                f", sha256 {str(manifest.get('plan_sha256'))[:12]}); the plan changed. Re-run "
+                "with the original plan to resume, or give a new --out directory"
+            )
+        return manifest
+    prepared = PreparedSet.read(data_dir).manifest
+    return {
+        "kind": "sweep",
+        "plan": plan.model_dump(mode="json"),
+        "plan_sha256": plan.digest(),
+        "harness": {
+            "version": harness_version(),
+            "git_revision": host_description()["git_revision"],
+        },
+        "host": host_description(),
+        "model": model_hashes(plan.model),
+        "data": {"dir": str(data_dir), **{k: v for k, v in prepared.items() if k != "isl_stats"}},
+        "servers": {},
+    }
+
+
+def check_data(plan: SweepPlan, data_dir: Path) -> None:
+    prepared = PreparedSet.read(data_dir)
+    need = plan.prompts_per_bucket()
+    for bucket in plan.buckets:
+        have = len(prepared.bucket(bucket))
+        if have < need:
+            raise PlanError(
+                f"bucket {bucket!r} of {data_dir} has {have} prompts; the plan needs {need} "
+                "(warmup + repeats x concurrencies x requests, every prompt used once): lower "
+                "requests/repeats or prepare more rows"
+            )
+
+
+@contextmanager
+def endpoint(
+    server: ResolvedServer, plan: SweepPlan, out: Path
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """A running URL as is, or the variant launched here and stopped afterwards."""
+    if server.url is not None:
+        yield server.url, {"launch": "external endpoint (not started by the harness)"}
+        return
+    assert server.variant is not None
+    local = LocalServer(
+        server.variant, plan.model, out / "servers" / f"{server.name}.log", plan.port
+    )
+    say(f"starting {server.name} (log: {local.log_path})")
+    with local:
+        startup_s = local.wait_healthy()
+        say(f"  healthy after {startup_s:.0f} s")
+        yield local.url, {"launch": {"command": local.command, "env": server.variant.env},
+                          "startup_s": startup_s}  # fmt: skip
+
+
+def run_sweep(plan: SweepPlan, plan_dir: Path, out: Path) -> list[SpeedupRow]:
+    servers = plan.resolved_servers()
+    data_dir = (plan_dir / plan.data).resolve()
+    check_data(plan, data_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = open_manifest(plan, out, data_dir)
+    write_json(out / MANIFEST_FILE, manifest)
+    for server in servers:
+        todo = pending_cells(plan, out, server.name)
+        if not todo:
+            say(f"{server.name}: all {len(planned_cells(plan))} cells done, skipped")
+            continue
+        with endpoint(server, plan, out) as (url, launch):
+            manifest["servers"][server.name] = {
+                **server.model_dump(mode="json", exclude={"variant"}),
+                "variant": server.variant.model_dump() if server.variant else None,
+                "url": url,
+                "version": engine_version(url),
+                **launch,
+            }
+            write_json(out / MANIFEST_FILE, manifest)
+            if plan.warmup:
+                warm_up(url, data_dir, plan.buckets, plan.warmup, plan.osl, plan.served_model_name)
+            for cell in todo:
+                summary = run_cell(
+                    _spec(plan, server, url, data_dir, cell), cell.directory(out, server.name)
+                )
+                say(
+                    f"  {server.name} {cell.bucket} c={cell.concurrency} r{cell.repeat}: "
+                    f"{summary['requests_ok']} ok, {summary['requests_failed']} failed, "
+                    f"{summary['output_tokens_per_s'] or 0:.1f} tok/s"
+                )
+    return build_report(out, {"results": str(out), "plan": plan.name, "model": plan.model})
+
+
+def _spec(
+    plan: SweepPlan, server: ResolvedServer, url: str, data_dir: Path, cell: PlannedCell
+) -> CellSpec:
+    metrics_path = server.variant.metrics_path if server.variant else "/metrics"
+    return CellSpec(
+        server=server.name,
+        baseline=server.baseline,
+        url=url,
+        metrics_url=None if server.no_metrics else (server.metrics_url or url + metrics_path),
+        data_dir=data_dir,
+        bucket=cell.bucket,
+        concurrency=cell.concurrency,
+        requests=plan.requests,
+        prompt_start=cell.prompt_start,
+        osl=plan.osl,
+        model=plan.served_model_name,
+        request_timeout_s=plan.request_timeout_s,
+    )

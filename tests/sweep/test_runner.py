@@ -1,0 +1,93 @@
+"""A real sweep (real Locust, real cells, real report) against two FAKE servers given by URL:
+a baseline streaming one token per step and an "SD" server streaming four per step."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from loadgen.data.prepared import PreparedPrompt, PreparedSet
+from loadgen.sweep.plan import PlanError, load_plan
+from loadgen.sweep.runner import run_sweep
+from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
+
+
+@pytest.fixture(scope="module")
+def servers() -> Iterator[tuple[str, str]]:
+    base = FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.01, tokens_per_chunk=1))
+    sd = FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.01, tokens_per_chunk=4))
+    with base, sd:
+        yield base.url, sd.url
+
+
+def make_plan(tmp_path: Path, urls: tuple[str, str], **changes: object) -> Path:
+    tiers = ["low_entropy", "mixed", "high_entropy"]
+    prompts = [
+        PreparedPrompt(f"{i:032d}", "1k", tiers[i % 3], None, 1000, [1, 5, 200 + i])
+        for i in range(20)
+    ]
+    PreparedSet(prompts, {"source": "FAKE", "configs": ["throughput_1k"]}).write(
+        tmp_path / "prepared"
+    )
+    plan = {
+        "name": "fake-pair",
+        "model": "fake-model",
+        "data": "prepared",
+        "servers": [
+            {"name": "fake-base", "url": urls[0]},
+            {"name": "fake-sd", "url": urls[1], "baseline": "fake-base", "speculative": "fake"},
+        ],
+        "buckets": ["1k"],
+        "concurrencies": [1, 2],
+        "osl": 24,
+        "requests": 6,
+        "warmup": 1,
+        "slos": {"ttft_ms": 10000, "tpot_ms": 1000},
+        **changes,
+    }
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    return path
+
+
+def test_sweep_runs_reports_resumes_and_refuses_a_changed_plan(
+    tmp_path: Path, servers: tuple[str, str]
+) -> None:
+    plan_path = make_plan(tmp_path, servers)
+    out = tmp_path / "results"
+    rows = run_sweep(load_plan(plan_path), plan_path.parent, out)
+
+    overall = [r for r in rows if r.category == "all"]
+    assert [(r.concurrency, r.variant) for r in overall] == [(1, "fake-sd"), (2, "fake-sd")]
+    # Four tokens per step instead of one: SD is faster, and the interval says so.
+    assert all(r.ci_low is not None and r.ci_low > 1 for r in overall)
+    for name in ("report.html", "report.md", "speedup.csv", "summary.json"):
+        assert (out / name).is_file()
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["plan"]["name"] == "fake-pair" and manifest["data"]["source"] == "FAKE"
+    assert manifest["servers"]["fake-sd"]["baseline"] == "fake-base"
+    assert manifest["harness"]["git_revision"]
+
+    cells = sorted(out.glob("cells/*/1k/c*/r0"))
+    assert len(cells) == 4
+    done = {c: (c / "summary.json").stat().st_mtime_ns for c in cells}
+    interrupted = out / "cells" / "fake-sd" / "1k" / "c2" / "r0"
+    (interrupted / "summary.json").unlink()  # as if killed before the summary was written
+    run_sweep(load_plan(plan_path), plan_path.parent, out)
+    for cell in cells:
+        again = (cell / "summary.json").stat().st_mtime_ns
+        assert (again != done[cell]) == (cell == interrupted), cell
+
+    changed = make_plan(tmp_path, servers, osl=32)
+    with pytest.raises(PlanError, match="different plan"):
+        run_sweep(load_plan(changed), changed.parent, out)
+
+
+def test_plan_needing_more_prompts_than_the_data_has_is_refused(
+    tmp_path: Path, servers: tuple[str, str]
+) -> None:
+    plan_path = make_plan(tmp_path, servers, requests=50)
+    with pytest.raises(PlanError, match="has 20 prompts; the plan needs 101"):
+        run_sweep(load_plan(plan_path), plan_path.parent, tmp_path / "results")

