@@ -91,7 +91,7 @@ def send_completion(
                 record.error_kind = f"http_{response.status_code}"
                 record.error = response.text[:300]
             else:
-                lines = response.iter_lines(chunk_size=None, delimiter=b"\n")  # type: ignore[call-overload]
+                lines = response.iter_lines(chunk_size=None, delimiter=b"\n")
                 consume_stream(lines, record, clock)
                 for _ in lines:  # read to the end (after [DONE]: untimed) so the connection
                     pass  # goes back to the pool instead of being closed
