@@ -120,7 +120,7 @@ def test_truncated_streams_are_recorded_not_dropped(prepared: Path, tmp_path: Pa
     with FakeStreamingServer(Behaviour(ttft_s=0.01, truncate_after_chunks=3)) as server:
         run_locust(server.url, prepared, tmp_path / "out", users=1, requests=3)
     records = read_jsonl(tmp_path / "out" / RECORDS_JSONL)
-    assert [r.error_kind for r in records] == ["stream"] * 3
+    assert [r.error_kind for r in records] == ["truncated"] * 3
     assert all(len(r.chunk_tokens) == 3 for r in records)  # what arrived is kept
 
 

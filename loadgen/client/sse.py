@@ -11,7 +11,11 @@ DONE = object()
 
 
 class StreamError(ValueError):
-    """The stream broke the SSE / JSON contract."""
+    """The stream broke the SSE / JSON contract; ``kind`` becomes the record's ``error_kind``."""
+
+    def __init__(self, message: str, kind: str = "malformed_sse") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)

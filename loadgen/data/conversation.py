@@ -89,7 +89,12 @@ class StreamTap:
             if event.payload is DONE or not isinstance(event.payload, dict):
                 continue
             choices = event.payload.get("choices") or []
-            if choices and choices[0].get("text"):
+            if (
+                choices
+                and isinstance(choices, list)
+                and isinstance(choices[0], dict)
+                and choices[0].get("text")
+            ):
                 self.text_parts.append(choices[0]["text"])
             metrics = event.payload.get("metrics") or {}
             if metrics.get("speculative_decoding") is not None:
