@@ -141,13 +141,27 @@ def _drive(command: list[str], out_dir: Path, spec: CellSpec, progress: bool) ->
     jsonl = out_dir / RECORDS_JSONL
     with (out_dir / "locust.log").open("wb") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        while proc.poll() is None:
-            time.sleep(1.0)
-            if progress:
-                done = sum(1 for _ in jsonl.open()) if jsonl.exists() else 0
-                print(f"\r    {done}/{spec.requests} requests", end="", flush=True)
+        try:
+            while proc.poll() is None:
+                time.sleep(1.0)
+                if progress:
+                    done = sum(1 for _ in jsonl.open()) if jsonl.exists() else 0
+                    print(f"\r    {done}/{spec.requests} requests", end="", flush=True)
+        except BaseException:  # interrupted (SIGINT/SIGTERM): Locust must not outlive the cell
+            _stop(proc)
+            raise
         if progress:
             print("\r", end="")
     if proc.returncode != 0:
         tail = (out_dir / "locust.log").read_text(errors="replace").splitlines()[-10:]
         raise RuntimeError(f"locust exited with {proc.returncode}:\n" + "\n".join(tail))
+
+
+def _stop(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    """SIGTERM (Locust closes its record files), then SIGKILL if it does not end in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -244,12 +244,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from loadgen.interrupt import Interrupted, signals_interrupt
+
     args = build_parser().parse_args(argv)
     try:
-        return int(args.func(args))
+        with signals_interrupt():
+            return int(args.func(args))
     except (ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"speedbench: error: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        print(
+            f"speedbench: stopped by {exc}. Finished cells are on disk, each with its summary.json;"
+            " the interrupted cell has none. Re-run the same command to resume: finished cells "
+            "are skipped, the interrupted one is redone.",
+            file=sys.stderr,
+        )
+        return exc.exit_code
 
 
 if __name__ == "__main__":
