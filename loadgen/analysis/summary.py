@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -11,6 +12,11 @@ from loadgen.client.record import NS_PER_MS, RequestRecord
 from loadgen.metrics.acceptance import Acceptance
 from loadgen.metrics.crosscheck import ClientCounts, server_flags
 from loadgen.metrics.window import WindowCounters
+
+# Above this share of failed requests the figures describe a failing server, not its speed.
+MAX_FAILED_SHARE = 0.05
+# Kinds of failure that mean the server stopped answering (see loadgen/client/stream.py).
+SERVER_GONE_KINDS = frozenset({"connection", "timeout", "stalled", "truncated"})
 
 
 def summarize_cell(
@@ -67,9 +73,7 @@ def _flags(
     counters: WindowCounters | None,
     acceptance: Acceptance,
 ) -> list[str]:
-    flags = []
-    if summary["requests_failed"]:
-        flags.append(f"{summary['requests_failed']} request(s) failed: {summary['errors_by_kind']}")
+    flags = _failure_flags(records)
     client = ClientCounts(
         requests=len(records),
         output_tokens=sum(r.output_tokens for r in records),
@@ -77,3 +81,32 @@ def _flags(
         tokens_per_chunk=summary["client_tokens_per_chunk"],
     )
     return flags + server_flags(counters, acceptance, client)
+
+
+def _failure_flags(records: Sequence[RequestRecord]) -> list[str]:
+    """How many failed and of which kinds; whether that is too many to trust the figures; and
+    whether the cell ended with the server gone (its last requests all failed to connect/stream)."""
+    failed = [r for r in records if not r.ok]
+    if not failed:
+        return []
+    share = len(failed) / len(records)
+    verdict = (
+        f", above {MAX_FAILED_SHARE:.0%}: the figures describe a failing server, not its speed"
+        if share > MAX_FAILED_SHARE
+        else ""
+    )
+    kinds = dict(Counter(r.error_kind for r in failed))
+    flags = [f"{len(failed)} of {len(records)} requests failed ({share:.0%}{verdict}): {kinds}"]
+    tail = list(
+        itertools.takewhile(
+            lambda r: r.error_kind in SERVER_GONE_KINDS,
+            sorted(records, key=lambda r: r.send_ns, reverse=True),
+        )
+    )
+    if len(tail) >= 2:
+        flags.append(
+            f"the last {len(tail)} requests failed "
+            f"({dict(Counter(r.error_kind for r in tail))}): the server stopped answering "
+            "mid-cell (died, restarted or hung)"
+        )
+    return flags

@@ -19,14 +19,19 @@ import requests
 
 from loadgen.metrics.acceptance import Acceptance
 from loadgen.metrics.adapter import EngineAdapter
+from loadgen.metrics.crosscheck import restart_flags
 from loadgen.metrics.exposition import scrape
-from loadgen.metrics.promql import PromQL
+from loadgen.metrics.promql import PromQL, PromQLError
 from loadgen.metrics.sampler import POLLS_JSONL, Sampler
 from loadgen.metrics.window import Deltas, WindowCounters, text_deltas
 
 # Direct and PromQL figures of one window agree exactly when scrapes are aligned (see promql.py)
 # and within this fraction otherwise (replicas scraped at different offsets).
 SOURCE_AGREEMENT_TOLERANCE = 1e-6
+
+
+class MetricsUnavailable(RuntimeError):
+    """A metrics endpoint did not answer within the scrape timeout."""
 
 
 @dataclass(frozen=True)
@@ -54,12 +59,17 @@ class MetricsWindow:
     metrics_urls: tuple[str, ...] = ()
     prometheus_url: str | None = None
     poll_interval_s: float = 1.0
+    scrape_timeout_s: float = 10.0  # a hung endpoint costs at most this per scrape
     _before: list[str] = field(default_factory=list)
     _prom_start: float | None = None
     _sampler: Sampler | None = None
 
     def open(self, out_dir: Path) -> None:
-        self._before = self._scrape(out_dir, "before")
+        """Before the load; an endpoint that does not answer stops the cell before it starts."""
+        try:
+            self._before = self._scrape(out_dir, "before")
+        except MetricsUnavailable as exc:
+            raise MetricsUnavailable(f"{exc}; fix --metrics-url or pass --no-metrics") from exc
         if self.prometheus_url:
             self._prom_start = self._prom().scrape_after(self._clock_metric(), time.time())
         if self.adapter.poll_path and self.metrics_urls:
@@ -85,17 +95,26 @@ class MetricsWindow:
             )
         try:
             after = self._scrape(out_dir, "after")
-        except RuntimeError as exc:  # the engine died: keep the records, say why figures are gone
+        except MetricsUnavailable as exc:  # engine died or endpoint hung: records are kept
             none = Acceptance(source="none: the closing scrape failed")
-            return WindowResult(none, None, [*flags, str(exc)], {"engine": self.adapter.engine})
+            flag = (
+                f"engine metrics missing for this cell: {exc}. Its figures are client-side only "
+                "(the engine died or restarted, or its metrics endpoint hung)"
+            )
+            return WindowResult(none, None, [*flags, flag], {"engine": self.adapter.engine})
         names = self.adapter.counters
         direct = text_deltas(self._before, after, names) if self.metrics_urls else None
+        flags += restart_flags(self._before, after)
         promql = None
         evidence: dict[str, Any] = {"engine": self.adapter.engine, "polls": sum(map(len, polls))}
         if self.prometheus_url and self._prom_start is not None:
-            end = self._prom().scrape_after(self._clock_metric(), time.time())
-            promql = self._prom().window_deltas(names, self._prom_start, end)
-            evidence["promql_window"] = {"start": self._prom_start, "end": end}
+            try:
+                end = self._prom().scrape_after(self._clock_metric(), time.time())
+                promql = self._prom().window_deltas(names, self._prom_start, end)
+                evidence["promql_window"] = {"start": self._prom_start, "end": end}
+            except PromQLError as exc:  # the direct scrape, if any, still gives the figures
+                fallback = "the direct scrape's" if direct is not None else "no"
+                flags.append(f"PromQL failed at the end of the cell ({exc}): {fallback} figures")
         chosen = promql or direct
         if chosen is None:
             none = Acceptance(source="none: no metrics endpoint or Prometheus")
@@ -113,11 +132,10 @@ class MetricsWindow:
         texts = []
         for index, url in enumerate(self.metrics_urls):
             try:
-                texts.append(scrape(url))
+                texts.append(scrape(url, self.scrape_timeout_s))
             except requests.RequestException as exc:
-                raise RuntimeError(
-                    f"cannot scrape engine metrics at {url} ({stage} the cell): {exc}; "
-                    "fix --metrics-url or pass --no-metrics"
+                raise MetricsUnavailable(
+                    f"cannot scrape engine metrics at {url} ({stage} the cell): {exc}"
                 ) from exc
             _scrape_file(out_dir, stage, index).write_text(texts[-1])
         return texts

@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from loadgen.metrics.acceptance import Acceptance
+from loadgen.metrics.exposition import parse_exposition
 from loadgen.metrics.window import WindowCounters
+
+# Every Python engine's Prometheus client exposes its process's start time (standard collector).
+PROCESS_START = "process_start_time_seconds"
 
 # Server and client token counts may differ by in-flight rounding only; more means foreign traffic.
 TOKEN_MISMATCH_TOLERANCE = 0.02
@@ -82,3 +87,23 @@ def _acceptance_flags(acceptance: Acceptance, client: ClientCounts) -> list[str]
             f"length {length:.2f}: chunks were merged in transit (per-token latencies are coarse)"
         )
     return flags
+
+
+def restart_flags(before: Sequence[str], after: Sequence[str]) -> list[str]:
+    """A target whose process start time changed between the two scrapes restarted, even if its
+    counters grew back past their old values (which two-point deltas alone cannot see)."""
+    flags = []
+    for index, (a, b) in enumerate(zip(before, after, strict=True)):
+        started = [_process_start(a), _process_start(b)]
+        if None not in started and started[0] != started[1]:
+            flags.append(
+                f"metrics target {index}: the engine process restarted in the window (start time "
+                f"{started[0]:.0f} -> {started[1]:.0f}): its counters restarted from zero, "
+                "window figures are lower bounds"
+            )
+    return flags
+
+
+def _process_start(text: str) -> float | None:
+    found = [s.value for s in parse_exposition(text) if s.name == PROCESS_START]
+    return found[0] if found else None

