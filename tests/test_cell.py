@@ -4,8 +4,13 @@ counters as it streams): the engine adapter from the registry, the window, the s
 from pathlib import Path
 
 import pytest
+import requests
 
 from loadgen.cell import CellSpec, run_cell
+from loadgen.client.record import RequestRecord
+from loadgen.client.sink import RECORDS_PARQUET, read_parquet
+from loadgen.client.stream import completion_body, send_completion
+from tests.fakes.fault_server import FaultPlan, FaultServer
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 from tests.test_speed import prepared  # noqa: F401  (fixture)
 
@@ -50,3 +55,65 @@ def test_unknown_engine_fails_before_any_request(prepared: Path, tmp_path: Path)
     ):
         run_cell(spec(server.url, prepared, engine="tgi"), tmp_path / "cell", progress=False)
     assert server.counters.requests == []
+
+
+MIXED_FAULTS = ["ok", "http_500", "http_429", "reset", "stall", "malformed", "bad_shape",
+                "truncate", "cut", "short", "hold", "ok"]  # fmt: skip
+
+
+def test_every_request_of_a_faulty_cell_is_accounted_for_by_kind(
+    prepared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Real Locust against the FAKE fault server: one request per fault, three users."""
+    cell = tmp_path / "cell"
+    with FaultServer(FaultPlan(MIXED_FAULTS)) as server:
+        summary = run_cell(
+            spec(server.url, prepared, requests=12, concurrency=3, request_timeout_s=1.0),
+            cell,
+            progress=False,
+        )
+        assert server.state.arrived == 12
+    assert summary["requests_ok"] == 2 and summary["requests_failed"] == 10
+    assert summary["errors_by_kind"] == {
+        "http_500": 1, "http_429": 1, "connection": 1, "stalled": 1, "malformed_sse": 2,
+        "truncated": 2, "short_output": 1, "timeout": 1,
+    }  # fmt: skip
+    assert summary["flags"][0].startswith("10 of 12 requests failed (83%, above 5%")
+    records = read_parquet(cell / RECORDS_PARQUET)
+    assert len(records) == 12 and len({r.request_id for r in records}) == 12
+    assert all(r.error for r in records if not r.ok)  # each failure says what happened
+    assert summary["output_tokens"] == 2 * 31  # figures come from the ok requests only
+
+
+def test_engine_restart_inside_the_cell_is_flagged_end_to_end(
+    prepared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Counters drop to zero when the cell's third request arrives (after a busy warm-up, so the
+    drop shows in the two scrapes); figures are counted from zero and the cell is flagged."""
+    with FaultServer(FaultPlan(restart_at=6)) as server, requests.Session() as session:
+        for i in range(4):
+            body = completion_body([1, 2, i], 63, None)
+            record = RequestRecord(str(i), "q", "1k", "mixed", 3, 63, 0, 0.0)
+            assert send_completion(session, server.url + "/v1/completions", body, record, 5).ok
+        summary = run_cell(spec(server.url, prepared, concurrency=1), tmp_path / "c", False)
+    assert summary["requests_ok"] == 4
+    assert summary["acceptance"]["counter_reset"] is True
+    assert summary["server_counters"]["generation_tokens"] == 2 * 31  # since the restart
+    assert "a server counter went down in the window: the engine restarted" in summary["flags"]
+    assert any("client received 124: foreign traffic or lost requests" in f
+               for f in summary["flags"])  # fmt: skip
+
+
+def test_metrics_endpoint_gone_after_the_load_keeps_client_figures_and_says_why(
+    prepared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    plan = FaultPlan(metrics_broken_at=0, metrics_fault="reset")
+    with FaultServer(plan) as server:
+        summary = run_cell(spec(server.url, prepared), tmp_path / "c", progress=False)
+    assert summary["requests_ok"] == 4 and summary["output_tokens_per_s"] > 0
+    assert summary["acceptance"]["source"] == "none: the closing scrape failed"
+    assert summary["server_counters"] is None
+    assert any(f.startswith("engine metrics missing for this cell") for f in summary["flags"])

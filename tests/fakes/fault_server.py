@@ -142,6 +142,8 @@ def _handler(plan: FaultPlan, state: ServerState) -> type[BaseHTTPRequestHandler
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")
+            if fault not in ("ok", "short"):  # the stream will break: no keep-alive reuse
+                self.send_header("Connection", "close")
             self.end_headers()
             max_tokens, k = int(body["max_tokens"]), plan.tokens_per_chunk
             limit = max_tokens // 2 if fault == "short" else max_tokens
