@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loadgen import atomic
 from loadgen.analysis.summary import summarize_cell
 from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, write_parquet
@@ -58,9 +59,7 @@ class CellSpec:
 
 def write_json(path: Path, data: Any) -> None:
     """Atomic: a reader never sees half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    tmp.replace(path)
+    atomic.write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def locust_command(spec: CellSpec, out_dir: Path) -> list[str]:

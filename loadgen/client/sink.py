@@ -10,6 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from loadgen.atomic import replacing
 from loadgen.client.record import RequestRecord
 
 RECORDS_JSONL = "requests.jsonl"
@@ -26,7 +27,10 @@ class RecordSink:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        torn = _last_line_is_torn(path)
         self._fh = path.open("a", encoding="utf-8")
+        if torn:  # a crash cut the last line: end it, so the next record starts a line of its own
+            self._fh.write("\n")
 
     def write(self, record: RequestRecord) -> None:
         self._fh.write(json.dumps(record.to_dict()) + "\n")
@@ -36,8 +40,16 @@ class RecordSink:
         self._fh.close()
 
 
+def _last_line_is_torn(path: Path) -> bool:
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    with path.open("rb") as fh:
+        fh.seek(-1, 2)
+        return fh.read(1) != b"\n"
+
+
 def read_jsonl(path: Path) -> list[RequestRecord]:
-    """Records from a sink file; a last line cut by a crash is ignored, the rest kept."""
+    """Records from a sink file; a line cut by a crash is ignored, the rest kept."""
     records = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
@@ -49,9 +61,8 @@ def read_jsonl(path: Path) -> list[RequestRecord]:
 
 def write_parquet(records: Iterable[RequestRecord], path: Path) -> Path:
     rows = [r.to_dict() for r in records]
-    tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(pa.Table.from_pylist(rows), tmp)
-    tmp.replace(path)
+    with replacing(path) as tmp:
+        pq.write_table(pa.Table.from_pylist(rows), tmp)
     return path
 
 

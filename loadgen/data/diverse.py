@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from loadgen import atomic
 from loadgen.data.embed import embed
 from loadgen.data.schema import SpeedBenchRow
 from loadgen.data.source import load_rows, write_jsonl
@@ -155,5 +156,5 @@ def run_diverse(
         **report,
     }
     write_jsonl(chosen, out_path)
-    out_path.with_suffix(".report.json").write_text(json.dumps(report, indent=2) + "\n")
+    atomic.write_text(out_path.with_suffix(".report.json"), json.dumps(report, indent=2) + "\n")
     return report

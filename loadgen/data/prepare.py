@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loadgen import atomic
 from loadgen.data.prepared import MANIFEST_FILE, PROMPTS_FILE, PreparedSet, PreparedWriter
 from loadgen.data.schema import bucket_of_config
 from loadgen.data.source import RowTally, iter_rows, source_fingerprint
@@ -94,7 +95,7 @@ def prepare_to_disk(
         "isl_stats": _stats(isl),
         "cache_key": key,
     }
-    (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    atomic.write_text(out_dir / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     return Prepared(manifest, reused=False)
 
 

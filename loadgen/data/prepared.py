@@ -16,6 +16,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from loadgen import atomic
+
 PROMPTS_FILE = "prompts.parquet"
 MANIFEST_FILE = "manifest.json"
 
@@ -63,7 +65,7 @@ class PreparedSet:
     def write(self, directory: Path) -> Path:
         with PreparedWriter(directory) as writer:
             writer.add(self.prompts)
-        (directory / MANIFEST_FILE).write_text(json.dumps(self.manifest, indent=2) + "\n")
+        atomic.write_text(directory / MANIFEST_FILE, json.dumps(self.manifest, indent=2) + "\n")
         return directory
 
     @classmethod

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadgen.atomic import replacing
 from loadgen.data.schema import PLACEHOLDER, RowError, SpeedBenchRow, parse_row
 
 HUB_DATASET = "nvidia/SPEED-Bench"
@@ -159,7 +160,7 @@ def _hub_rows(
 
 def write_jsonl(rows: Iterable[SpeedBenchRow], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
+    with replacing(path) as tmp, tmp.open("w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(row.model_dump_json() + "\n")
     return path

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from loadgen import atomic
 from loadgen.analysis.bootstrap import ALL
 from loadgen.analysis.capacity import best_draft_lengths, crossovers, slo_capacity
 from loadgen.analysis.groups import MANIFEST_FILE, SUMMARY_FILE, load_groups
@@ -65,7 +66,7 @@ def build_report(
     context = context or {"results": str(results_dir)}
     write_speedup_csv([r for r in rows if r.category == ALL], results_dir / SPEEDUP_CSV)
     write_speedup_csv([r for r in rows if r.category != ALL], results_dir / SPEEDUP_TIERS_CSV)
-    (results_dir / REPORT_MD).write_text(markdown(tables, context))
+    atomic.write_text(results_dir / REPORT_MD, markdown(tables, context))
     summary = {
         "speedups": [r.to_dict() for r in rows],
         "crossovers": [c.to_dict() for c in cross],
@@ -74,6 +75,7 @@ def build_report(
         "best_draft_length": [b.to_dict() for b in best],
         "cells": [g.to_dict() for g in groups],
     }
-    (results_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-    (results_dir / REPORT_HTML).write_text(render_html(groups, rows, tables, context, manifest))
+    atomic.write_text(results_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    page = render_html(groups, rows, tables, context, manifest)
+    atomic.write_text(results_dir / REPORT_HTML, page)
     return rows

@@ -13,6 +13,7 @@ from loadgen.analysis.bootstrap import ALL
 from loadgen.analysis.capacity import BestDraft, Crossover, SloCapacity
 from loadgen.analysis.groups import CellGroup
 from loadgen.analysis.speedup import SpeedupRow
+from loadgen.atomic import replacing
 
 SPEEDUP_CSV = "speedup.csv"  # all requests of each cell pair
 SPEEDUP_TIERS_CSV = "speedup_by_tier.csv"  # the same per entropy tier / category
@@ -39,7 +40,7 @@ def ratio_ci(value: float | None, low: float | None, high: float | None) -> str:
 
 def write_speedup_csv(rows: Sequence[SpeedupRow], path: Path) -> Path:
     fields = list(SpeedupRow.__dataclass_fields__)
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    with replacing(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
         for row in rows:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from loadgen import atomic
 from loadgen.analysis.summary import summarize_cell
 from loadgen.client.sink import RECORDS_JSONL, read_jsonl
 from loadgen.metrics.acceptance import Acceptance
@@ -86,7 +87,7 @@ def summarize_results(results: Path, server: str, users: int) -> dict[str, Any]:
     records = read_jsonl(path) if path.is_file() else []
     bucket = records[0].bucket if records else ""
     summary = summarize_cell(server, bucket, users, records, Acceptance(source="not scraped"), None)
-    (results / SUMMARY_JSON).write_text(json.dumps(summary, indent=2))
+    atomic.write_text(results / SUMMARY_JSON, json.dumps(summary, indent=2))
     return summary
 
 
