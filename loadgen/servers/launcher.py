@@ -105,6 +105,13 @@ class LocalServer:
             os.killpg(self._proc.pid, signal.SIGKILL)
             self._proc.wait()
 
+    def kill(self) -> None:
+        """SIGKILL the whole process group at once, as a crash or the OOM killer would (no
+        clean shutdown); ``stop()`` afterwards does nothing."""
+        if self._proc is not None and self._proc.poll() is None:
+            os.killpg(self._proc.pid, signal.SIGKILL)
+            self._proc.wait()
+
     def _log_tail(self, lines: int = 15) -> str:
         text = self.log_path.read_text(errors="replace").splitlines()
         return "\n".join(text[-lines:])
