@@ -5,6 +5,7 @@ Outcome: a clear message and a non-zero exit code; no Locust process left behind
 valid on disk; the same command again skips it and redoes the interrupted one."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET
+from loadgen.interrupt import Interrupted, signals_interrupt
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 from tests.sweep.test_runner import make_plan
 
@@ -82,3 +84,18 @@ def test_signal_mid_cell_stops_cleanly_and_the_sweep_resumes(
     for cell in sorted(out.glob("cells/*/1k/c*/r0")):
         assert_cell_is_valid(cell, 4)
     assert (out / "report.html").is_file()
+
+
+def test_first_signal_raises_once_and_the_handlers_are_restored_after(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Interrupted) as caught, signals_interrupt():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises before this ends
+        finally:
+            os.kill(os.getpid(), signal.SIGINT)  # during clean-up: reported, not raised
+    assert caught.value.exit_code == 143 and str(caught.value) == "SIGTERM"
+    assert "SIGINT again: already stopping" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGTERM) is before
