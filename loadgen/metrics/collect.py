@@ -69,7 +69,9 @@ class MetricsWindow:
         try:
             self._before = self._scrape(out_dir, "before")
         except MetricsUnavailable as exc:
-            raise MetricsUnavailable(f"{exc}; fix --metrics-url or pass --no-metrics") from exc
+            raise MetricsUnavailable(
+                f"{exc}; is the engine up? If it is, fix --metrics-url or pass --no-metrics"
+            ) from exc
         if self.prometheus_url:
             self._prom_start = self._prom().scrape_after(self._clock_metric(), time.time())
         if self.adapter.poll_path and self.metrics_urls:
