@@ -83,6 +83,8 @@ def load_variant(name: str, directory: Path = REPO_SERVERS_DIR) -> ServerVariant
 def parse_variant_file(path: Path) -> ServerVariant:
     try:
         variant = ServerVariant.model_validate(yaml.safe_load(path.read_text()))
+    except yaml.YAMLError as exc:
+        raise VariantError(f"{path}: not valid YAML ({exc}): fix the syntax") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

@@ -136,6 +136,11 @@ def load_plan(path: Path) -> SweepPlan:
         raise PlanError(f"plan file {path} does not exist")
     try:
         return SweepPlan.model_validate(yaml.safe_load(path.read_text()))
+    except yaml.YAMLError as exc:
+        raise PlanError(
+            f"{path}: not valid YAML ({_problem(exc)}): fix the syntax "
+            "(see docs/plans/ for complete examples)"
+        ) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
@@ -143,3 +148,9 @@ def load_plan(path: Path) -> SweepPlan:
             f"{path}: field {where!r}: {first['msg']} ({exc.error_count()} problem(s) in all; "
             "see docs/plans/ for complete examples)"
         ) from None
+
+
+def _problem(exc: yaml.YAMLError) -> str:
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    return problem + (f" at line {mark.line + 1}, column {mark.column + 1}" if mark else "")
