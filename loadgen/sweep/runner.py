@@ -22,7 +22,7 @@ from loadgen.client.access import ServerAccess
 from loadgen.data.prepared import PreparedSet
 from loadgen.dispatch import run_prompt
 from loadgen.hostinfo import host_description
-from loadgen.preflight import preflight
+from loadgen.preflight import check_prompts, preflight
 from loadgen.redact import redact
 from loadgen.report.build import build_report
 from loadgen.servers.launcher import LocalServer
@@ -121,6 +121,7 @@ def check_data(plan: SweepPlan, data_dir: Path) -> None:
                 "(warmup + repeats x concurrencies x requests, every prompt used once): lower "
                 "requests/repeats or prepare more rows"
             )
+        check_prompts(prepared.bucket(bucket)[:need], data_dir)  # before any server starts
 
 
 @contextmanager
