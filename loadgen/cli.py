@@ -131,10 +131,9 @@ class _RefuseKeyValue(argparse.Action):
     """``--api-key VALUE`` is refused without echoing VALUE (shell history, ps, manifests)."""
 
     def __call__(self, parser: argparse.ArgumentParser, *_: object, **__: object) -> None:
-        parser.error(
-            "--api-key is not accepted on the command line (it would land in shell history, "
-            "process lists and manifests): export SPEEDBENCH_API_KEY or pass --api-key-file PATH"
-        )
+        from loadgen.client.access import KEY_VALUE_REFUSED
+
+        parser.error(KEY_VALUE_REFUSED)
 
 
 def _add_access_options(parser: argparse.ArgumentParser) -> None:

@@ -22,7 +22,7 @@ from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadgen.client.access import ServerAccess
+from loadgen.client.access import KEY_VALUE_REFUSED, ServerAccess
 from loadgen.client.record import RequestRecord
 from loadgen.dispatch import run_prompt
 from loadgen.metrics import live
@@ -116,10 +116,7 @@ def check_server(environment: Environment) -> None:
     if opts is None or isinstance(environment.runner, MasterRunner):
         return
     if opts.refused_api_key:
-        raise ValueError(
-            "--api-key is not accepted on the command line (it would land in shell history and "
-            "process lists): export SPEEDBENCH_API_KEY or pass --api-key-file PATH"
-        )
+        raise ValueError(KEY_VALUE_REFUSED)
     count = opts.warmup + opts.requests if opts.requests else None
     checked = preflight(
         server_access(environment), opts.engine, opts.model, Path(opts.data), [opts.bucket],

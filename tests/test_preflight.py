@@ -4,10 +4,13 @@ tests/engine/test_preflight_vllm.py."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from loadgen.cell import LOCUSTFILE
 from loadgen.client.access import ServerAccess
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
 from loadgen.data.schema import PLACEHOLDER
@@ -117,3 +120,24 @@ def test_a_run_needing_more_prompts_than_the_bucket_holds_is_refused(tmp_path: P
     data = write_set(tmp_path / "d", [5, 5, 5])
     with pytest.raises(PreflightError, match="has 3 prompts; this run needs 4 from prompt 0"):
         preflight(ServerAccess("http://127.0.0.1:9"), "vllm", None, data, ["1k"], 0, 4, 8)
+
+
+def test_the_locust_file_refuses_before_its_users_start(tmp_path: Path) -> None:
+    """``locust -f loadgen/speed.py``: test_start runs the preflight; exit code 2, nothing sent."""
+    data = write_set(tmp_path / "d", [50, 80])
+
+    def locust(url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", "1",
+             "-t", "30s", "--host", url, "--data", str(data), "--out", str(tmp_path / "o"),
+             "--osl", "50", "--only-summary", *extra],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+
+    with FakeStreamingServer(Behaviour(max_model_len=120)) as fake:
+        too_long = locust(fake.url)
+        keyed = locust(fake.url, "--api-key", "sk-on-the-command-line")
+    assert too_long.returncode == 2 and "max_model_len 120" in too_long.stderr
+    assert keyed.returncode == 2 and "export SPEEDBENCH_API_KEY" in keyed.stderr
+    assert "sk-on-the-command-line" not in keyed.stderr + keyed.stdout
+    assert fake.counters.requests == []

@@ -20,6 +20,10 @@ KEY_ENV = "SPEEDBENCH_API_KEY"
 KEY_FILE_ENV = "SPEEDBENCH_API_KEY_FILE"
 FALLBACK_KEY_ENV = "OPENAI_API_KEY"
 CA_BUNDLE_ENV = "SPEEDBENCH_CA_BUNDLE"
+KEY_VALUE_REFUSED = (
+    "--api-key is not accepted on the command line (it would land in shell history, process "
+    "lists and manifests): export SPEEDBENCH_API_KEY or pass --api-key-file PATH"
+)
 
 
 class AccessError(ValueError):
