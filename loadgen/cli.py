@@ -255,7 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-metrics", action="store_true", help="do not scrape engine metrics")
     run.add_argument(
-        "--engine", default="vllm", help="metrics adapter: vllm, sglang or trtllm (default vllm)"
+        "--engine",
+        default="vllm",
+        help="engine: its metrics adapter and the API the preflight asks (vllm, sglang, trtllm)",
     )
     run.add_argument(
         "--prometheus-url",

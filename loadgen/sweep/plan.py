@@ -144,10 +144,20 @@ def load_plan(path: Path) -> SweepPlan:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        msg = first["msg"]
+        if first["type"] == "extra_forbidden":
+            msg = f"unknown key; allowed here: {', '.join(_allowed(first['loc']))}"
         raise PlanError(
-            f"{path}: field {where!r}: {first['msg']} ({exc.error_count()} problem(s) in all; "
+            f"{path}: field {where!r}: {msg} ({exc.error_count()} problem(s) in all; "
             "see docs/plans/ for complete examples)"
         ) from None
+
+
+def _allowed(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys of the mapping an unknown key was found in."""
+    parents = [p for p in loc[:-1] if isinstance(p, str)]
+    models: dict[str, type[BaseModel]] = {"servers": PlanServer, "slos": Slos}
+    return sorted(models.get(parents[-1] if parents else "", SweepPlan).model_fields)
 
 
 def _problem(exc: yaml.YAMLError) -> str:
