@@ -15,7 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
-from loadgen.servers.variant import ServerVariant, load_variant
+from loadgen.servers.variant import ServerVariant, load_variant, yaml_problem
 
 
 class PlanError(ValueError):
@@ -138,7 +138,7 @@ def load_plan(path: Path) -> SweepPlan:
         return SweepPlan.model_validate(yaml.safe_load(path.read_text()))
     except yaml.YAMLError as exc:
         raise PlanError(
-            f"{path}: not valid YAML ({_problem(exc)}): fix the syntax "
+            f"{path}: not valid YAML ({yaml_problem(exc)}): fix the syntax "
             "(see docs/plans/ for complete examples)"
         ) from None
     except ValidationError as exc:
@@ -158,9 +158,3 @@ def _allowed(loc: tuple[int | str, ...]) -> list[str]:
     parents = [p for p in loc[:-1] if isinstance(p, str)]
     models: dict[str, type[BaseModel]] = {"servers": PlanServer, "slos": Slos}
     return sorted(models.get(parents[-1] if parents else "", SweepPlan).model_fields)
-
-
-def _problem(exc: yaml.YAMLError) -> str:
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    mark = getattr(exc, "problem_mark", None)
-    return problem + (f" at line {mark.line + 1}, column {mark.column + 1}" if mark else "")
