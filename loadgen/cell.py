@@ -97,6 +97,8 @@ def locust_command(spec: CellSpec, out_dir: Path) -> list[str]:
         str(out_dir),
         "--request-timeout",
         str(spec.request_timeout_s),
+        "--engine",
+        spec.engine,
     ]
     if spec.model:
         command += ["--model", spec.model]

@@ -6,8 +6,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from loadgen.demo import DemoPlan, run_demo
+
+if TYPE_CHECKING:
+    from loadgen.client.access import ServerAccess
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -56,15 +60,20 @@ def _diverse(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import requests
-
     from loadgen.cell import CellSpec, run_cell
     from loadgen.data.prepared import PreparedSet
     from loadgen.dispatch import run_prompt
+    from loadgen.preflight import preflight
 
     data_dir = Path(args.data)
+    access = _access(args, args.url)
+    count = args.warmup + args.requests
+    checked = preflight(
+        access, args.engine, args.model, data_dir, [args.bucket], args.prompt_start, count, args.osl
+    )
+    print(checked.describe(), flush=True)
     if args.warmup:
-        with requests.Session() as session:
+        with access.session() as session:
             warm = PreparedSet.read(data_dir).bucket(args.bucket)
             for prompt in warm[args.prompt_start : args.prompt_start + args.warmup]:
                 run_prompt(session, args.url, prompt, args.osl, args.model, args.request_timeout)
@@ -110,6 +119,36 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _access(args: argparse.Namespace, url: str) -> ServerAccess:
+    """--api-key-file / --ca-bundle (paths) -> this process and the Locust processes it starts."""
+    from loadgen.client.access import ServerAccess, export_for_children
+
+    export_for_children(args.api_key_file, args.ca_bundle)
+    return ServerAccess.resolve(url)
+
+
+class _RefuseKeyValue(argparse.Action):
+    """``--api-key VALUE`` is refused without echoing VALUE (shell history, ps, manifests)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object, **__: object) -> None:
+        from loadgen.client.access import KEY_VALUE_REFUSED
+
+        parser.error(KEY_VALUE_REFUSED)
+
+
+def _add_access_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api-key", action=_RefuseKeyValue, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--api-key-file",
+        help="file holding the server's API key (or export SPEEDBENCH_API_KEY; never the key "
+        "itself on the command line); sent as a Bearer token to the server's origin only",
+    )
+    parser.add_argument(
+        "--ca-bundle",
+        help="PEM of the CA that signed an https server's certificate (TLS is always verified)",
+    )
+
+
 def _metrics_urls(args: argparse.Namespace) -> list[str]:
     """--metrics-url once per replica; default: the engine's metrics path on --url."""
     from loadgen.metrics.registry import adapter_for
@@ -118,11 +157,13 @@ def _metrics_urls(args: argparse.Namespace) -> list[str]:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    from loadgen.client.access import export_for_children
     from loadgen.report.tables import console_table
     from loadgen.sweep.plan import load_plan
     from loadgen.sweep.runner import run_sweep
 
     plan_path = Path(args.plan)
+    export_for_children(args.api_key_file, args.ca_bundle)
     print(console_table(run_sweep(load_plan(plan_path), plan_path.parent, Path(args.out))))
     return 0
 
@@ -214,7 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-metrics", action="store_true", help="do not scrape engine metrics")
     run.add_argument(
-        "--engine", default="vllm", help="metrics adapter: vllm, sglang or trtllm (default vllm)"
+        "--engine",
+        default="vllm",
+        help="engine: its metrics adapter and the API the preflight asks (vllm, sglang, trtllm)",
     )
     run.add_argument(
         "--prometheus-url",
@@ -227,11 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between metric polls during the cell (SGLang gauges, TRT-LLM JSON stats)",
     )
     run.add_argument("--request-timeout", type=float, default=600.0)
+    _add_access_options(run)
     run.set_defaults(func=_run)
 
     sweep = verbs.add_parser("sweep", help="a plan's grid of cells, servers one at a time")
     sweep.add_argument("--plan", required=True, help="plan YAML (see docs/plans/)")
     sweep.add_argument("--out", required=True, help="results directory (re-run to resume)")
+    _add_access_options(sweep)
     sweep.set_defaults(func=_sweep)
 
     report = verbs.add_parser(

@@ -14,10 +14,13 @@ from pathlib import Path
 
 from loadgen.analysis.speedup import SpeedupRow
 from loadgen.cell import CellSpec, run_cell, write_json
+from loadgen.client.access import ServerAccess
 from loadgen.data.prepare import prepare_dataset
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.hostinfo import host_description
+from loadgen.preflight import preflight
+from loadgen.redact import redact
 from loadgen.report.build import build_report
 from loadgen.report.tables import console_table
 from loadgen.servers.launcher import LocalServer
@@ -84,7 +87,12 @@ def run_demo(out: Path, model: str | None, plan: DemoPlan, port: int = 8000) -> 
         say(f"starting {name} (log: {server.log_path})")
         with server:
             timings[f"{name}_startup_s"] = server.wait_healthy()
-            say(f"  healthy after {timings[f'{name}_startup_s']:.0f} s; warming up")
+            checked = preflight(
+                ServerAccess.resolve(server.url), variant.engine, None, data_dir,
+                list(plan.buckets), 0, plan.prompts_per_bucket(), plan.osl,
+            )  # fmt: skip
+            say(f"  healthy after {timings[f'{name}_startup_s']:.0f} s; {checked.describe()}")
+            say("  warming up")
             warm_up(server.url, data_dir, list(plan.buckets), plan.warmup, plan.osl, None)
             for bucket in plan.buckets:
                 for concurrency, start in plan.prompt_offsets().items():
@@ -119,7 +127,7 @@ def run_demo(out: Path, model: str | None, plan: DemoPlan, port: int = 8000) -> 
             "plan": asdict(plan),
             "model": model,
             "host": host_description(),
-            "servers": {n: load_variant(n).model_dump() for n in plan.variants},
+            "servers": {n: redact(load_variant(n).model_dump()) for n in plan.variants},
             "timings": timings,
         },
     )

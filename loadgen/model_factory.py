@@ -57,7 +57,14 @@ def build_tiny_model(out_dir: Path, seed: int = 0) -> Path:
     return out_dir
 
 
-def _build_tokenizer() -> Any:  # PreTrainedTokenizerFast; heavy imports stay local
+def build_tokenizer(out_dir: Path, vocab_size: int = VOCAB_SIZE) -> Path:
+    """The tokenizer alone (a smaller ``vocab_size`` makes another tokenizer of the same text:
+    the preflight's mismatch check is tested with it)."""
+    _build_tokenizer(vocab_size).save_pretrained(out_dir)
+    return out_dir
+
+
+def _build_tokenizer(vocab_size: int = VOCAB_SIZE) -> Any:  # PreTrainedTokenizerFast
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -67,7 +74,7 @@ def _build_tokenizer() -> Any:  # PreTrainedTokenizerFast; heavy imports stay lo
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE,
+        vocab_size=vocab_size,
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,

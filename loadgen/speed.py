@@ -17,16 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-import requests
 from locust import User, constant, events, task
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
+from loadgen.client.access import KEY_VALUE_REFUSED, ServerAccess
 from loadgen.client.record import RequestRecord
 from loadgen.dispatch import run_prompt
 from loadgen.metrics import live
 from loadgen.metrics.exposition import scrape
+from loadgen.preflight import preflight
 from loadgen.swarm import options
 from loadgen.swarm.collector import ERROR_MESSAGE, RECORD_MESSAGE, Collector
 from loadgen.swarm.live import LiveTokens
@@ -103,11 +104,33 @@ def build_plan(environment: Environment) -> tuple[ProcessPlan, int]:
     return plan, len(measured)
 
 
+def server_access(environment: Environment) -> ServerAccess:
+    opts = environment.parsed_options
+    key_file, bundle = (opts.api_key_file, opts.ca_bundle) if opts is not None else (None, None)
+    return ServerAccess.resolve(environment.host or "", key_file, bundle)
+
+
+def check_server(environment: Environment) -> None:
+    """Bad input refused before any load (``loadgen.preflight``), by the processes that send."""
+    opts = environment.parsed_options
+    if opts is None or isinstance(environment.runner, MasterRunner):
+        return
+    if opts.refused_api_key:
+        raise ValueError(KEY_VALUE_REFUSED)
+    count = opts.warmup + opts.requests if opts.requests else None
+    checked = preflight(
+        server_access(environment), opts.engine, opts.model, Path(opts.data), [opts.bucket],
+        opts.prompt_start, count, opts.osl, warn=logging.warning,
+    )  # fmt: skip
+    logging.info("speedbench: %s", checked.describe())
+
+
 @events.test_start.add_listener
 def on_test_start(environment: Environment, **_: Any) -> None:
     opts = environment.parsed_options
     try:
         plan, total = build_plan(environment)
+        check_server(environment)
     except (ValueError, FileNotFoundError) as exc:
         _fail(environment, str(exc))
         return
@@ -165,8 +188,8 @@ class SpeedUser(User):
     wait_time = constant(0)
 
     def on_start(self) -> None:
-        self.session = requests.Session()
-        self.session.trust_env = False  # no proxy / netrc look-up in os.environ per request
+        # API key for the server's origin only, TLS verified, no proxy / netrc look-ups
+        self.session = server_access(self.environment).session()
 
     def on_stop(self) -> None:
         self.session.close()

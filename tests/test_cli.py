@@ -1,6 +1,20 @@
-"""`speedbench run` metrics options -> the cell's metrics window."""
+"""`speedbench run` metrics options -> the cell's metrics window; bad input refused with the fix;
+TLS verified."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
 
 from loadgen.cli import _metrics_urls, build_parser
+from loadgen.data.schema import PLACEHOLDER
+from tests.fakes.streaming_server import FakeStreamingServer
+from tests.test_preflight import write_set
+from tests.tls import make_pki
 
 
 def parse(*extra: str):  # type: ignore[no-untyped-def]
@@ -20,3 +34,91 @@ def test_one_metrics_url_per_replica_and_a_prometheus_server() -> None:
     )  # fmt: skip
     assert _metrics_urls(args) == ["http://a:1/metrics", "http://b:1/metrics"]
     assert args.prometheus_url == "http://prom:9090" and args.poll_interval == 0.5
+
+
+# Bad input and TLS through the real command line (subprocesses: `run` exports the CA bundle and
+# key file paths to the environment of the Locust processes it starts).
+
+
+def speedbench(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPEEDBENCH_", "OPENAI_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "loadgen.cli", *args],
+        capture_output=True, text=True, timeout=300, check=False, env=env,
+    )  # fmt: skip
+
+
+def refused(proc: subprocess.CompletedProcess[str], *parts: str) -> None:
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    for part in parts:
+        assert part in proc.stderr, (part, proc.stderr)
+
+
+def test_an_api_key_value_on_the_command_line_is_refused_unechoed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        build_parser().parse_args(["run", "--url", "u", "--data", "d", "--out", "o",
+                                   "--api-key", "sk-visible-1234"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "sk-visible-1234" not in err
+    assert "export SPEEDBENCH_API_KEY or pass --api-key-file PATH" in err
+
+
+def test_unreachable_url_and_damaged_data_are_named_before_any_load(tmp_path: Path) -> None:
+    data = write_set(tmp_path / "d", [5, 5])
+    with FakeStreamingServer() as fake:
+        url = fake.url  # closed once the fake has stopped
+    run = ["run", "--data", str(data), "--out", str(tmp_path / "out"), "--requests", "1"]
+    refused(speedbench(*run, "--url", url), f"cannot reach the server at {url}", "Check --url")
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "prompts.parquet").write_text("not parquet")
+    bad = ["run", "--url", url, "--data", str(tmp_path / "bad"), "--out", str(tmp_path / "o")]
+    refused(speedbench(*bad), "is not a readable prepared data set", "speedbench data prepare")
+
+
+def test_placeholder_prompts_are_refused_by_run_and_sweep_before_any_request(
+    tmp_path: Path,
+) -> None:
+    data = write_set(tmp_path / "d", [5, 5, 5], turns=["a", f"b {PLACEHOLDER}", "c"])
+    with FakeStreamingServer() as fake:
+        run = speedbench("run", "--url", fake.url, "--data", str(data), "--requests", "2",
+                         "--out", str(tmp_path / "out"))  # fmt: skip
+        plan = {"name": "p", "model": "m", "data": str(data), "buckets": ["1k"],
+                "servers": [{"url": fake.url, "name": "s"}], "concurrencies": [1],
+                "requests": 2, "warmup": 0}  # fmt: skip
+        (tmp_path / "plan.yaml").write_text(yaml.safe_dump(plan))
+        sweep = speedbench("sweep", "--plan", str(tmp_path / "plan.yaml"), "--out", str(tmp_path))
+    for proc in (run, sweep):
+        refused(proc, "licence placeholder text", "--skip-placeholders")
+    assert fake.counters.seen == []
+
+
+def test_malformed_plans_and_unknown_variants_are_named_with_the_fix(tmp_path: Path) -> None:
+    base = {"name": "p", "model": "m", "data": "d", "buckets": ["1k"], "concurrencies": [1],
+            "requests": 2, "servers": [{"variant": "vllm-cpu-base"}]}  # fmt: skip
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({**base, "concurency": [2]}))
+    sweep = ["sweep", "--plan", str(plan), "--out", str(tmp_path / "out")]
+    refused(speedbench(*sweep), str(plan), "'concurency': unknown key", "docs/plans/")
+    assert "allowed here: buckets, concurrencies, data" in speedbench(*sweep).stderr
+    plan.write_text("name: p\n\tbuckets: [1k]\n")
+    refused(speedbench(*sweep), "not valid YAML", "at line 2", "fix the syntax")
+    plan.write_text(yaml.safe_dump({**base, "servers": [{"variant": "vllm-turbo"}]}))
+    refused(speedbench(*sweep), "unknown server variant 'vllm-turbo'", "'vllm-cpu-base'")
+
+
+def test_https_is_verified_and_a_ca_bundle_lets_a_whole_cell_through(tmp_path: Path) -> None:
+    pki = make_pki(tmp_path / "pki")
+    data = write_set(tmp_path / "d", [5, 6, 7])
+    with FakeStreamingServer(tls=pki.server_context()) as fake:
+        run = ["run", "--url", fake.url, "--data", str(data), "--requests", "3", "--osl", "4",
+               "--no-metrics"]  # fmt: skip
+        refused(speedbench(*run, "--out", str(tmp_path / "a")), "certificate verify failed")
+        assert fake.counters.requests == []
+        ok = speedbench(*run, "--out", str(tmp_path / "b"), "--ca-bundle", str(pki.ca_pem))
+    assert ok.returncode == 0, ok.stderr[-2000:]
+    summary = json.loads((tmp_path / "b" / "summary.json").read_text())
+    assert summary["requests_ok"] == 3 and summary["requests_failed"] == 0

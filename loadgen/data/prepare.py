@@ -26,6 +26,7 @@ from loadgen.data.tokenize import (
     TokenizeOptions,
     load_tokenizer,
     tokenizer_fingerprint,
+    tokenizer_probe,
 )
 
 # Bump when the prepared layout or the tokenizing rules change: old caches then rebuild.
@@ -90,6 +91,7 @@ def prepare_to_disk(
         "revision": revision,
         "counts": counts,
         "tokenizer": fingerprint,
+        "tokenizer_probe": tokenizer_probe(tokenizer),  # loadgen.preflight: same tokenizer?
         "template_kwargs": options.template_kwargs,
         "options": options.as_dict(),
         "isl_stats": _stats(isl),

@@ -76,8 +76,14 @@ class PreparedSet:
                 f"{directory} is not a prepared data set (no {PROMPTS_FILE}): "
                 "create one with `speedbench data prepare`"
             )
-        rows = pq.read_table(table_path).to_pylist()
-        manifest = json.loads((directory / MANIFEST_FILE).read_text())
+        try:
+            rows = pq.read_table(table_path).to_pylist()
+            manifest = json.loads((directory / MANIFEST_FILE).read_text())
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise ValueError(
+                f"{directory} is not a readable prepared data set ({type(exc).__name__}: "
+                f"{str(exc)[:200]}): re-create it with `speedbench data prepare`"
+            ) from None
         # Sets prepared before multi-turn support have no ``turns`` column: the default applies.
         return cls([PreparedPrompt(**row) for row in rows], manifest)
 

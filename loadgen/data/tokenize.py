@@ -209,3 +209,17 @@ def tokenizer_fingerprint(tokenizer: Any) -> dict[str, str]:
         "vocab_sha256": hashlib.sha256(repr(vocab).encode()).hexdigest(),
         "chat_template_sha256": hashlib.sha256(template.encode()).hexdigest(),
     }
+
+
+# Prose, code, digits, accents and CJK: two tokenizers that split it alike are the same tokenizer
+# for all practical purposes; ``loadgen.preflight`` asks the server to tokenize it too.
+PROBE_TEXT = (
+    "SPEED-Bench probe: def area(r):\n    return 3.14159 * r ** 2  # radius\n"
+    "Ünïcödé café naïve 東京 123456789 The quick brown fox jumps over the lazy dog."
+)
+
+
+def tokenizer_probe(tokenizer: Any) -> dict[str, Any]:
+    """The probe text and its ids (no special tokens), kept in the prepared set's manifest."""
+    ids = tokenizer.encode(PROBE_TEXT, add_special_tokens=False)
+    return {"text": PROBE_TEXT, "ids": [int(i) for i in ids], "vocab_size": len(tokenizer)}

@@ -83,6 +83,10 @@ def load_variant(name: str, directory: Path = REPO_SERVERS_DIR) -> ServerVariant
 def parse_variant_file(path: Path) -> ServerVariant:
     try:
         variant = ServerVariant.model_validate(yaml.safe_load(path.read_text()))
+    except yaml.YAMLError as exc:
+        raise VariantError(
+            f"{path}: not valid YAML ({yaml_problem(exc)}): fix the syntax"
+        ) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -90,6 +94,13 @@ def parse_variant_file(path: Path) -> ServerVariant:
     if variant.name != path.stem:
         raise VariantError(f"{path}: name {variant.name!r} must equal the file name {path.stem!r}")
     return variant
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: what the YAML parser found, and where."""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    mark = getattr(exc, "problem_mark", None)
+    return problem + (f" at line {mark.line + 1}, column {mark.column + 1}" if mark else "")
 
 
 def all_variants(directory: Path = REPO_SERVERS_DIR) -> list[ServerVariant]:

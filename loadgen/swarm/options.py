@@ -4,6 +4,7 @@ and compose files set these names."""
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from loadgen.swarm.arrivals import ARRIVALS
@@ -53,6 +54,11 @@ def add_arguments(parser: Any) -> None:
         default=0,
         help="export the harness's live metrics for Prometheus on this port (0 = off)",
     )
+    add("--engine", default="vllm", help="engine API the preflight asks: vllm, sglang or trtllm")
+    add("--api-key-file", help="file holding the server's API key (or SPEEDBENCH_API_KEY)")
+    # a key given as a plain value is refused (speed.check_server), never echoed
+    group.add_argument("--api-key", dest="refused_api_key", help=argparse.SUPPRESS)
+    add("--ca-bundle", help="PEM of the CA of an https server (TLS is always verified)")
     add(
         "--request-timeout",
         type=float,

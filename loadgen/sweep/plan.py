@@ -15,7 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
-from loadgen.servers.variant import ServerVariant, load_variant
+from loadgen.servers.variant import ServerVariant, load_variant, yaml_problem
 
 
 class PlanError(ValueError):
@@ -136,10 +136,25 @@ def load_plan(path: Path) -> SweepPlan:
         raise PlanError(f"plan file {path} does not exist")
     try:
         return SweepPlan.model_validate(yaml.safe_load(path.read_text()))
+    except yaml.YAMLError as exc:
+        raise PlanError(
+            f"{path}: not valid YAML ({yaml_problem(exc)}): fix the syntax "
+            "(see docs/plans/ for complete examples)"
+        ) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        msg = first["msg"]
+        if first["type"] == "extra_forbidden":
+            msg = f"unknown key; allowed here: {', '.join(_allowed(first['loc']))}"
         raise PlanError(
-            f"{path}: field {where!r}: {first['msg']} ({exc.error_count()} problem(s) in all; "
+            f"{path}: field {where!r}: {msg} ({exc.error_count()} problem(s) in all; "
             "see docs/plans/ for complete examples)"
         ) from None
+
+
+def _allowed(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys of the mapping an unknown key was found in."""
+    parents = [p for p in loc[:-1] if isinstance(p, str)]
+    models: dict[str, type[BaseModel]] = {"servers": PlanServer, "slos": Slos}
+    return sorted(models.get(parents[-1] if parents else "", SweepPlan).model_fields)

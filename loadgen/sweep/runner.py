@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from loadgen.analysis.speedup import SpeedupRow
 from loadgen.cell import MANIFEST_FILE, SUMMARY_FILE, CellSpec, run_cell, write_json
+from loadgen.client.access import ServerAccess
 from loadgen.data.prepared import PreparedSet
 from loadgen.dispatch import run_prompt
 from loadgen.hostinfo import host_description
+from loadgen.preflight import check_prompts, preflight
+from loadgen.redact import redact
 from loadgen.report.build import build_report
 from loadgen.servers.launcher import LocalServer
 from loadgen.sweep.plan import PlanError, ResolvedServer, SweepPlan
@@ -71,7 +72,7 @@ def warm_up(
 ) -> None:
     """Prompts 0..count-1 of each bucket: sent, never measured, never sent again."""
     prepared = PreparedSet.read(data_dir)
-    with requests.Session() as session:
+    with ServerAccess.resolve(url).session() as session:
         for bucket in buckets:
             for prompt in prepared.bucket(bucket)[:count]:
                 record = run_prompt(session, url, prompt, osl, model, 600.0)
@@ -120,6 +121,7 @@ def check_data(plan: SweepPlan, data_dir: Path) -> None:
                 "(warmup + repeats x concurrencies x requests, every prompt used once): lower "
                 "requests/repeats or prepare more rows"
             )
+        check_prompts(prepared.bucket(bucket)[:need], data_dir)  # before any server starts
 
 
 @contextmanager
@@ -138,8 +140,8 @@ def endpoint(
     with local:
         startup_s = local.wait_healthy()
         say(f"  healthy after {startup_s:.0f} s")
-        yield local.url, {"launch": {"command": local.command, "env": server.variant.env},
-                          "startup_s": startup_s}  # fmt: skip
+        launch = {"command": local.command, "env": server.variant.env}
+        yield local.url, {"launch": redact(launch), "startup_s": startup_s}
 
 
 def run_sweep(plan: SweepPlan, plan_dir: Path, out: Path) -> list[SpeedupRow]:
@@ -157,11 +159,17 @@ def run_sweep(plan: SweepPlan, plan_dir: Path, out: Path) -> list[SpeedupRow]:
         with endpoint(server, plan, out) as (url, launch):
             manifest["servers"][server.name] = {
                 **server.model_dump(mode="json", exclude={"variant"}),
-                "variant": server.variant.model_dump() if server.variant else None,
+                "variant": redact(server.variant.model_dump()) if server.variant else None,
                 "url": url,
                 "version": engine_version(url),
                 **launch,
             }
+            checked = preflight(
+                ServerAccess.resolve(url), server.engine, plan.served_model_name, data_dir,
+                plan.buckets, 0, plan.prompts_per_bucket(), plan.osl,
+            )  # fmt: skip
+            say(f"  {checked.describe()}")
+            manifest["servers"][server.name]["preflight"] = vars(checked)
             write_json(out / MANIFEST_FILE, manifest)
             if plan.warmup:
                 warm_up(url, data_dir, plan.buckets, plan.warmup, plan.osl, plan.served_model_name)

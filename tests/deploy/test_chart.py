@@ -195,3 +195,20 @@ def test_a_target_that_is_not_deployed_is_refused_by_name() -> None:
     variant = VARIANTS[0]
     with pytest.raises(helm_python.HelmRenderError, match=r'benchmark\.target "nope" is not one'):
         render_chart(values_for(variant, target="nope"))
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: v.name)
+def test_every_pod_runs_as_non_root_without_privileges(variant: ServerVariant) -> None:
+    """Engines and both Locust Jobs: a non-root uid, no escalation, no capabilities."""
+    docs = manifests(render_chart(values_for(variant)))
+    pods = [d for d in docs if d["kind"] in ("Job", "Deployment", "StatefulSet", "DaemonSet")]
+    assert {d["kind"] for d in pods} == {"Job", "Deployment"}
+    for doc in pods:
+        spec = doc["spec"]["template"]["spec"]
+        assert spec["securityContext"]["runAsNonRoot"] is True, doc["metadata"]["name"]
+        assert spec["securityContext"]["runAsUser"] != 0
+        for container in spec["containers"] + spec.get("initContainers", []):
+            security = container["securityContext"]
+            assert security["allowPrivilegeEscalation"] is False and not security["privileged"]
+            assert security["capabilities"]["drop"] == ["ALL"]
+            assert security.get("runAsUser", 1) != 0

@@ -9,6 +9,7 @@ page holding vLLM-named SD counters that it increments as a real engine would.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ class Behaviour:
     tokens_per_chunk: int = 3
     status: int = 200
     truncate_after_chunks: int | None = None  # drop the connection without [DONE]
+    max_model_len: int = 1 << 20  # announced on /v1/models, as vLLM does
 
 
 class _Counters:
@@ -30,6 +32,7 @@ class _Counters:
         self.lock = threading.Lock()
         self.drafts = self.draft_tokens = self.accepted = self.generated = 0.0
         self.requests: list[dict[str, Any]] = []
+        self.seen: list[tuple[str, str | None]] = []  # (path, Authorization header) of each
 
 
 def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestHandler]:
@@ -47,8 +50,13 @@ def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestH
             self.wfile.write(body)
 
         def do_GET(self) -> None:
+            with counters.lock:
+                counters.seen.append((self.path, self.headers.get("Authorization")))
             if self.path == "/health":
                 self._send(200, b"", "text/plain")
+            elif self.path == "/v1/models":
+                card = {"id": "fake", "object": "model", "max_model_len": behaviour.max_model_len}
+                self._send(200, json.dumps({"data": [card]}).encode(), "application/json")
             elif self.path == "/metrics":
                 with counters.lock:
                     text = (
@@ -69,6 +77,11 @@ def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestH
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            with counters.lock:
+                counters.seen.append((self.path, self.headers.get("Authorization")))
+            if self.path != "/v1/completions":  # e.g. /tokenize: this fake has no tokenizer
+                self._send(404, b"not found", "text/plain")
+                return
             with counters.lock:
                 counters.requests.append(body)
             if behaviour.status != 200:
@@ -111,19 +124,24 @@ def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestH
 class FakeStreamingServer:
     """Context manager: ``with FakeStreamingServer(Behaviour(...)) as srv: srv.url``."""
 
-    def __init__(self, behaviour: Behaviour | None = None) -> None:
+    def __init__(
+        self, behaviour: Behaviour | None = None, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.behaviour = behaviour or Behaviour()
         self.counters = _Counters()
         self._server = ThreadingHTTPServer(
             ("127.0.0.1", 0), _handler(self.behaviour, self.counters)
         )
+        self.scheme = "https" if tls else "http"
+        if tls:  # HTTPS with the test's own certificate (tests/tls.py)
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{self.scheme}://{host}:{port}"
 
     def __enter__(self) -> FakeStreamingServer:
         self._thread.start()

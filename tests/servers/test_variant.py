@@ -11,6 +11,7 @@ from loadgen.servers.variant import (
     VariantError,
     all_variants,
     load_variant,
+    parse_variant_file,
 )
 
 VARIANTS = all_variants()
@@ -99,3 +100,10 @@ def test_name_must_match_file(tmp_path: Path) -> None:
     (tmp_path / "other.yaml").write_text(text)
     with pytest.raises(VariantError, match="must equal the file name"):
         load_variant("other", tmp_path)
+
+
+def test_a_variant_file_with_broken_yaml_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "vllm-x.yaml"
+    path.write_text("name: vllm-x\n\targs: []\n")
+    with pytest.raises(VariantError, match=r"vllm-x.yaml: not valid YAML .*fix the syntax"):
+        parse_variant_file(path)
