@@ -101,6 +101,7 @@ def _run(args: argparse.Namespace) -> int:
                     "ttft_ms",
                     "tpot_ms",
                     "acceptance",
+                    "category_acceptance",
                     "flags",
                 )
             },

@@ -37,21 +37,6 @@ class Prepared:
     reused: bool
 
 
-def prepare_dataset(
-    source: str,
-    configs: Sequence[str],
-    model: str,
-    out_dir: Path,
-    revision: str | None = None,
-    skip_placeholders: bool = False,
-    template_kwargs: dict[str, Any] | None = None,
-    options: TokenizeOptions | None = None,
-) -> PreparedSet:
-    opts = options or TokenizeOptions(template_kwargs=template_kwargs or {})
-    prepare_to_disk(source, configs, model, out_dir, revision, skip_placeholders, opts)
-    return PreparedSet.read(out_dir)
-
-
 def prepare_to_disk(
     source: str,
     configs: Sequence[str],
