@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen import atomic
+from loadgen.analysis.categories import category_acceptance
 from loadgen.analysis.summary import summarize_cell
 from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, write_parquet
@@ -131,7 +132,9 @@ def run_cell(spec: CellSpec, out_dir: Path, progress: bool = True) -> dict[str, 
     summary["schedule"] = schedule_report(records)  # issue 4: open-loop lag, kept_up flag
     if "flag" in summary["schedule"]:
         summary["flags"].append(summary["schedule"]["flag"])
-    missing = spec.requests - len(records)
+    # per category (qualitative) or entropy tier, from per-request figures, source-labelled
+    summary["category_acceptance"] = [row.to_dict() for row in category_acceptance(records)]
+    missing = spec.requests - sum(r.ends_prompt for r in records)  # a prompt = all its turns
     if missing:
         summary["flags"].append(f"{missing} of {spec.requests} requests never completed")
     write_json(out_dir / SUMMARY_FILE, summary)

@@ -53,7 +53,12 @@ def _diverse(args: argparse.Namespace) -> int:
     from loadgen.data.diverse import run_diverse
 
     report = run_diverse(
-        Path(args.input), Path(args.out), args.per_category, args.embedder, args.seed
+        Path(args.input),
+        Path(args.out),
+        args.per_category,
+        args.embedder,
+        args.seed,
+        args.max_seq_length,
     )
     print(json.dumps(report, indent=2))
     return 0
@@ -110,6 +115,7 @@ def _run(args: argparse.Namespace) -> int:
                     "ttft_ms",
                     "tpot_ms",
                     "acceptance",
+                    "category_acceptance",
                     "flags",
                 )
             },
@@ -233,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="sentence-transformers model id or local path",
     )
     div.add_argument("--seed", type=int, default=0, help="seed of the random-subset comparison")
+    div.add_argument(
+        "--max-seq-length",
+        type=int,
+        default=128,
+        help="word pieces embedded per prompt (longer prompts are cut; cost grows with it; "
+        "docs/BENCHMARKS.md 'Issue 3' measures the effect on the achieved similarity)",
+    )
     div.set_defaults(func=_diverse)
 
     run = verbs.add_parser("run", help="one cell against a running server")

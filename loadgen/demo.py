@@ -15,7 +15,7 @@ from pathlib import Path
 from loadgen.analysis.speedup import SpeedupRow
 from loadgen.cell import CellSpec, run_cell, write_json
 from loadgen.client.access import ServerAccess
-from loadgen.data.prepare import prepare_dataset
+from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.hostinfo import host_description
@@ -64,7 +64,7 @@ def prepare_demo_data(out: Path, model: str, plan: DemoPlan) -> Path:
     for bucket, rows in synthetic_throughput_split(plan.buckets, per_tier).items():
         write_jsonl(rows, raw_dir / f"throughput_{bucket}.jsonl")
         configs.append(f"throughput_{bucket}")
-    prepared = prepare_dataset(str(raw_dir), configs, model, prepared_dir)
+    prepared = prepare_to_disk(str(raw_dir), configs, model, prepared_dir)
     for key, stats in prepared.manifest["isl_stats"].items():
         say(f"  {key}: {stats['count']} prompts, ISL {stats['min']}..{stats['max']} target tokens")
     return prepared_dir

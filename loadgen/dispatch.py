@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 
 import requests
 
@@ -13,6 +14,23 @@ from loadgen.client.stream import completion_body, send_completion
 from loadgen.data.prepared import PreparedPrompt
 
 COMPLETIONS_PATH = "/v1/completions"
+
+
+@dataclass(frozen=True)
+class RequestSettings:
+    """What every request of a run shares: the server, output length, model name, timeout."""
+
+    base_url: str
+    osl: int
+    model: str | None
+    timeout_s: float
+
+    def send(
+        self, session: requests.Session, prompt: PreparedPrompt, intended_send_ns: int | None = None
+    ) -> RequestRecord:
+        return run_prompt(
+            session, self.base_url, prompt, self.osl, self.model, self.timeout_s, intended_send_ns
+        )
 
 
 def run_prompt(

@@ -2,7 +2,8 @@
 
 A thin edge, the same in every Locust mode (web UI, ``--headless``, ``--master``/``--worker``):
 ``swarm.plan`` says which prompts this process sends and when (closed loop, or open loop on an
-absolute clock), ``dispatch.run_prompt`` streams each one, ``swarm.collector`` keeps the records
+absolute clock), ``conversation.iter_turns`` streams each one (every turn of a multi-turn row, the
+model's reply appended before the next), ``swarm.collector`` keeps the records
 (workers send theirs to the master), and Locust events show TTFT and end-to-end latency; the web UI
 gets a "speedbench" tab with live tokens/s and tokens per chunk. Locust's own stats round to ~2
 significant digits; the exact per-token timings are the records in ``OUT/requests.jsonl``.
@@ -24,7 +25,8 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from loadgen.client.access import KEY_VALUE_REFUSED, ServerAccess
 from loadgen.client.record import RequestRecord
-from loadgen.dispatch import run_prompt
+from loadgen.data.conversation import Templating, iter_turns
+from loadgen.dispatch import RequestSettings
 from loadgen.metrics import live
 from loadgen.metrics.exposition import scrape
 from loadgen.preflight import preflight
@@ -32,6 +34,7 @@ from loadgen.swarm import options
 from loadgen.swarm.collector import ERROR_MESSAGE, RECORD_MESSAGE, Collector
 from loadgen.swarm.live import LiveTokens
 from loadgen.swarm.plan import ProcessPlan, bucket_slice
+from loadgen.swarm.turns import load_templating
 from loadgen.swarm.webui import extend_web_ui
 
 
@@ -39,6 +42,7 @@ from loadgen.swarm.webui import extend_web_ui
 class RunState:
     plan: ProcessPlan | None  # None on the master: it sends nothing
     collector: Collector
+    templating: Templating  # later turns of multi-turn rows
 
 
 STATE: dict[str, RunState] = {}
@@ -128,9 +132,14 @@ def check_server(environment: Environment) -> None:
 @events.test_start.add_listener
 def on_test_start(environment: Environment, **_: Any) -> None:
     opts = environment.parsed_options
+    is_master = isinstance(environment.runner, MasterRunner)
     try:
-        plan, total = build_plan(environment)
+        plan, total = build_plan(environment)  # refuses a run without --data
         check_server(environment)
+        data = Path(opts.data) if opts is not None else Path()
+        templating = (
+            Templating() if is_master else load_templating(data, plan.warmup + plan.measured)
+        )
     except (ValueError, FileNotFoundError) as exc:
         _fail(environment, str(exc))
         return
@@ -143,8 +152,7 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     if opts is not None and opts.metrics_port and not isinstance(environment.runner, MasterRunner):
         live.serve(opts.metrics_port)  # the harness's own live metrics for Prometheus
     STATE["run"] = RunState(
-        None if isinstance(environment.runner, MasterRunner) else plan,
-        Collector(environment, out, expected),
+        None if is_master else plan, Collector(environment, out, expected), templating
     )
 
 
@@ -203,19 +211,25 @@ class SpeedUser(User):
         if slot.intended_send_ns is not None:
             gevent.sleep(max(0.0, (slot.intended_send_ns - time.perf_counter_ns()) / 1e9))
         opts = self.environment.parsed_options
-        live.request_started()
-        record = run_prompt(
-            self.session,
-            self.environment.host or "",
-            slot.prompt,
-            opts.osl,
-            opts.model,
-            opts.request_timeout,
-            slot.intended_send_ns,
+        settings = RequestSettings(
+            self.environment.host or "", opts.osl, opts.model, opts.request_timeout
         )
-        live.request_finished(record)
+        t = state.templating
+        live.request_started()
+        for turn in iter_turns(
+            self.session,
+            settings,
+            slot.prompt,
+            t.tokenizer,
+            t.template_kwargs,
+            slot.intended_send_ns,
+        ):
+            record = turn.record
+            live.request_finished(record)
+            if not slot.warmup:
+                fire_events(self.environment, record)
+            state.collector.record_ended(record, slot.warmup)
+            if not record.ends_prompt:
+                live.request_started()  # the next turn
         if slot.warmup:
             state.plan.warmup_ended()  # type: ignore[union-attr]
-        else:
-            fire_events(self.environment, record)
-        state.collector.record_ended(record, slot.warmup)

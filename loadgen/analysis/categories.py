@@ -9,7 +9,8 @@ by category. Two per-request sources can:
   drafts. An estimate: a server that coalesces steps into one chunk inflates it.
 - ``vllm_per_request``: vLLM's own per-request SD metrics (``--per-request-spec-decode-metrics
   summary``, present in vLLM 0.32), which arrive in the stream's final usage chunk as
-  ``metrics.speculative_decoding``; exact, when the server has them enabled.
+  ``metrics.speculative_decoding`` and are kept in ``RequestRecord.spec_decode``; exact, when the
+  server has them enabled.
 
 Each figure says which source it came from (``Acceptance.source``).
 """
@@ -73,26 +74,26 @@ def server_acceptance(metrics: Iterable[Mapping[str, Any]]) -> Acceptance | None
 
 
 def category_acceptance(
-    records: Iterable[RequestRecord],
-    spec_by_request: Mapping[str, Mapping[str, Any]] | None = None,
-    num_spec_tokens: int | None = None,
+    records: Iterable[RequestRecord], num_spec_tokens: int | None = None
 ) -> list[CategoryAcceptance]:
-    """One row per category (sorted), over the successful requests only.
+    """One row per category (sorted), over the successful requests (every turn) only.
 
-    ``spec_by_request`` maps ``request_id`` to vLLM's ``metrics.speculative_decoding``;
-    ``num_spec_tokens`` (the draft length k) lets the client figure give a rate too.
+    The server figure pools each record's ``spec_decode`` (vLLM's per-request metrics, kept by
+    the client when the server sends them); ``num_spec_tokens`` (the draft length k) lets the
+    client figure give a rate too, and defaults to the k the server reported.
     """
     by_category: dict[str, list[RequestRecord]] = defaultdict(list)
     for record in records:
         if record.ok:
             by_category[record.category].append(record)
-    spec = spec_by_request or {}
+    spec = [r.spec_decode for group in by_category.values() for r in group if r.spec_decode]
+    k = num_spec_tokens or next((int(m["num_spec_tokens"]) for m in spec), None)
     return [
         CategoryAcceptance(
             category=category,
             requests=len(group),
-            client=client_acceptance(group, num_spec_tokens),
-            server=server_acceptance(spec[r.request_id] for r in group if r.request_id in spec),
+            client=client_acceptance(group, k),
+            server=server_acceptance(r.spec_decode for r in group if r.spec_decode),
         )
         for category, group in sorted(by_category.items())
     ]

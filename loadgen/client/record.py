@@ -35,11 +35,22 @@ class RequestRecord:
     http_status: int | None = None
     error_kind: str | None = None
     error: str | None = None
+    # Multi-turn rows (qualitative): this request is turn ``turn`` of ``turns``; a prompt is
+    # finished when its last turn (or a failed one, which ends the conversation) is.
+    turn: int = 0
+    turns: int = 1
+    # vLLM's per-request SD metrics (``--per-request-spec-decode-metrics``), as the server sent them
+    spec_decode: dict[str, Any] | None = None
 
     # -- derived figures (never stored) --------------------------------------------------------
     @property
     def ok(self) -> bool:
         return self.error_kind is None
+
+    @property
+    def ends_prompt(self) -> bool:
+        """The last request of its prompt: the last turn, or a failed one (nothing to reply to)."""
+        return not self.ok or self.turn + 1 >= self.turns
 
     @property
     def output_tokens(self) -> int:

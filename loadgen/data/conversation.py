@@ -5,21 +5,24 @@ conversation so far (user turns and the model's real replies) re-rendered with t
 and tokenized, exactly like a chat front end would do. The reply text is read from the stream
 (``choices[0].text``) by a tap on the session, so the timing path (``run_prompt``) is unchanged;
 the same tap keeps vLLM's per-request SD metrics (``--per-request-spec-decode-metrics``), which
-arrive in the final usage chunk as ``metrics.speculative_decoding``.
+arrive in the final usage chunk as ``metrics.speculative_decoding``. Single-turn rows go the same
+way (one turn), so every record of a run can carry those metrics.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import requests
 
 from loadgen.client.record import RequestRecord
 from loadgen.client.sse import DONE, StreamError, iter_events
-from loadgen.data.prepared import PreparedPrompt
+from loadgen.data.prepared import MANIFEST_FILE, PreparedPrompt
 from loadgen.data.tokenize import (
     check_bos,
     encode_texts,
@@ -27,7 +30,7 @@ from loadgen.data.tokenize import (
     render,
     tokenizer_fingerprint,
 )
-from loadgen.dispatch import run_prompt
+from loadgen.dispatch import RequestSettings
 
 
 def conversation_setup(manifest: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -46,6 +49,28 @@ def conversation_setup(manifest: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
             "with (vocabulary or chat template hash): prepare the data set again"
         )
     return tokenizer, dict(manifest.get("template_kwargs") or {})
+
+
+@dataclass(frozen=True)
+class Templating:
+    """How later turns are rendered: the prepared set's own tokenizer and template kwargs."""
+
+    tokenizer: Any = None
+    template_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def needs_templating(prompts: Sequence[PreparedPrompt]) -> bool:
+    return any(len(p.turns) > 1 for p in prompts)
+
+
+def templating_for(data_dir: Path, prompts: Sequence[PreparedPrompt]) -> Templating:
+    """Only multi-turn rows need a tokenizer (loaded once per process); single-turn runs load
+    none, so throughput runs never import ``transformers``."""
+    if not needs_templating(prompts):
+        return Templating()
+    manifest = json.loads((data_dir / MANIFEST_FILE).read_text())
+    tokenizer, template_kwargs = conversation_setup(manifest)
+    return Templating(tokenizer, template_kwargs)
 
 
 def next_prompt_ids(
@@ -67,6 +92,7 @@ def next_prompt_ids(
 class StreamTap:
     """What the stream said beyond timings: the reply text and per-request SD metrics."""
 
+    keep_text: bool = True  # False when no later turn needs the reply
     text_parts: list[str] = field(default_factory=list)
     spec_decode: dict[str, Any] | None = None
 
@@ -81,6 +107,8 @@ class StreamTap:
             yield line
 
     def _read(self, line: bytes) -> None:
+        if not self.keep_text and b"speculative_decoding" not in line:
+            return  # a cheap byte search instead of a second JSON parse of every chunk
         try:
             events = list(iter_events([line]))
         except StreamError:
@@ -90,7 +118,8 @@ class StreamTap:
                 continue
             choices = event.payload.get("choices") or []
             if (
-                choices
+                self.keep_text
+                and choices
                 and isinstance(choices, list)
                 and isinstance(choices[0], dict)
                 and choices[0].get("text")
@@ -133,38 +162,42 @@ class TappedSession:
 
 @dataclass
 class TurnResult:
-    record: RequestRecord
-    reply: str
-    spec_decode: dict[str, Any] | None  # vLLM's per-request SD metrics, when the server sends them
+    record: RequestRecord  # carries turn / turns and vLLM's per-request SD metrics
+    reply: str  # "" for the last turn: no later turn needs it, so it is not parsed
+
+
+def iter_turns(
+    session: requests.Session,
+    settings: RequestSettings,
+    prompt: PreparedPrompt,
+    tokenizer: Any = None,
+    template_kwargs: dict[str, Any] | None = None,
+    intended_send_ns: int | None = None,
+) -> Iterator[TurnResult]:
+    """Each turn of the row in order, sent when the caller asks for it; stops after the first
+    failed turn (no reply to append). ``tokenizer`` is needed only for rows of several turns;
+    ``intended_send_ns`` (open loop) belongs to the first turn, later turns follow their reply."""
+    count = max(1, len(prompt.turns))
+    replies: list[str] = []
+    for turn in range(count):
+        ids = next_prompt_ids(prompt, tokenizer, replies, template_kwargs)
+        tap = StreamTap(keep_text=turn + 1 < count)
+        tapped = cast(requests.Session, TappedSession(session, tap))
+        turn_prompt = dataclasses.replace(prompt, prompt_token_ids=ids)
+        record = settings.send(tapped, turn_prompt, intended_send_ns if turn == 0 else None)
+        record.turn, record.turns, record.spec_decode = turn, count, tap.spec_decode
+        yield TurnResult(record, tap.text)
+        if not record.ok:
+            return
+        replies.append(tap.text)
 
 
 def replay_conversation(
     session: requests.Session,
-    base_url: str,
+    settings: RequestSettings,
     prompt: PreparedPrompt,
-    osl: int,
-    model: str | None,
-    timeout_s: float,
     tokenizer: Any,
     template_kwargs: dict[str, Any] | None = None,
 ) -> list[TurnResult]:
-    """Every turn of the row in order; stops at the first failed turn (no reply to append)."""
-    results: list[TurnResult] = []
-    replies: list[str] = []
-    for _ in range(max(1, len(prompt.turns))):
-        ids = next_prompt_ids(prompt, tokenizer, replies, template_kwargs)
-        tap = StreamTap()
-        tapped = cast(requests.Session, TappedSession(session, tap))
-        turn_prompt = dataclasses.replace(prompt, prompt_token_ids=ids)
-        record = run_prompt(tapped, base_url, turn_prompt, osl, model, timeout_s)
-        results.append(TurnResult(record, tap.text, tap.spec_decode))
-        if not record.ok:
-            break
-        replies.append(tap.text)
-    return results
-
-
-def run_conversation(*args: Any, **kwargs: Any) -> list[RequestRecord]:
-    """``replay_conversation``'s arguments; one record per turn, for callers that keep only
-    timings (the Locust user)."""
-    return [turn.record for turn in replay_conversation(*args, **kwargs)]
+    """Every turn of the row, one after the other."""
+    return list(iter_turns(session, settings, prompt, tokenizer, template_kwargs))

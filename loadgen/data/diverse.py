@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loadgen import atomic
-from loadgen.data.embed import embed
+from loadgen.data.embed import DEFAULT_MAX_SEQ_LENGTH, embed
 from loadgen.data.schema import SpeedBenchRow
 from loadgen.data.source import load_rows, write_jsonl
 
@@ -139,19 +139,25 @@ def prompt_text(row: SpeedBenchRow) -> str:
 
 
 def run_diverse(
-    input_path: Path, out_path: Path, per_category: int, embedder: str, seed: int = 0
+    input_path: Path,
+    out_path: Path,
+    per_category: int,
+    embedder: str,
+    seed: int = 0,
+    max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
 ) -> dict[str, Any]:
     """Load and validate the user's rows, embed, select, write ``out`` and ``out.report.json``."""
     rows = load_rows(str(input_path), input_path.stem).rows
     categories_of(rows, per_category)  # fail before the (slow) embedding
     start = time.perf_counter()
-    vectors = embed([prompt_text(r) for r in rows], embedder)
+    vectors = embed([prompt_text(r) for r in rows], embedder, max_seq_length=max_seq_length)
     embed_s = time.perf_counter() - start
     chosen, report = diverse_split(rows, vectors, per_category, seed)
     report = {
         "input": str(input_path),
         "rows": len(rows),
         "embedder": embedder,
+        "max_seq_length": max_seq_length,
         "embed_s": embed_s,
         **report,
     }

@@ -1,6 +1,7 @@
 """``speedbench data prepare``: load -> validate -> template + tokenize -> PreparedSet on disk.
 
-Prompts stream to Parquet in row groups of ``batch_rows`` so memory is bounded by a batch, and
+Prompts stream to Parquet in row groups of ``batch_rows`` so memory is bounded by a batch (two
+while one is encoded and the previous one finished and written, in parallel), and
 the whole run is keyed by a hash of its inputs: preparing again with identical inputs reuses the
 directory, any change (rows, configs, tokenizer, template, options) rebuilds it.
 """
@@ -13,13 +14,14 @@ import json
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from loadgen import atomic
-from loadgen.data.prepared import MANIFEST_FILE, PROMPTS_FILE, PreparedSet, PreparedWriter
-from loadgen.data.schema import bucket_of_config
+from loadgen.data.prepared import MANIFEST_FILE, PROMPTS_FILE, PreparedWriter
+from loadgen.data.schema import SpeedBenchRow, bucket_of_config
 from loadgen.data.source import RowTally, iter_rows, source_fingerprint
 from loadgen.data.tokenize import (
     PromptEncoder,
@@ -37,21 +39,6 @@ PREPARED_FORMAT = 2
 class Prepared:
     manifest: dict[str, Any]
     reused: bool
-
-
-def prepare_dataset(
-    source: str,
-    configs: Sequence[str],
-    model: str,
-    out_dir: Path,
-    revision: str | None = None,
-    skip_placeholders: bool = False,
-    template_kwargs: dict[str, Any] | None = None,
-    options: TokenizeOptions | None = None,
-) -> PreparedSet:
-    opts = options or TokenizeOptions(template_kwargs=template_kwargs or {})
-    prepare_to_disk(source, configs, model, out_dir, revision, skip_placeholders, opts)
-    return PreparedSet.read(out_dir)
 
 
 def prepare_to_disk(
@@ -74,16 +61,30 @@ def prepare_to_disk(
     encoder = PromptEncoder(tokenizer, options)
     counts: dict[str, dict[str, int]] = {}
     isl: dict[str, list[int]] = defaultdict(list)
-    with PreparedWriter(out_dir) as writer:
+    with PreparedWriter(out_dir) as writer, ThreadPoolExecutor(1) as background:
+        # Two stages: this thread encodes batch i + 1 (Rust, GIL released, every core) while
+        # the background thread finishes batch i (BOS check, o200k count, Parquet). At most two
+        # batches are alive at once, so memory stays bounded.
+        pending: Future[None] | None = None
+
+        def finish(rows: list[SpeedBenchRow], ids: list[list[int]], bucket: str) -> None:
+            prompts = encoder.finish_rows(rows, ids, bucket)
+            writer.add(prompts)
+            for p in prompts:
+                isl[f"{p.bucket}/{p.category}"].append(p.isl)
+
         for config in configs:
             tally = RowTally()
             rows = iter_rows(source, config, revision, skip_placeholders, tally)
             bucket = bucket_of_config(config)
             while batch := list(itertools.islice(rows, batch_rows)):
-                prompts = encoder.encode_rows(batch, bucket)
-                writer.add(prompts)
-                for p in prompts:
-                    isl[f"{p.bucket}/{p.category}"].append(p.isl)
+                ids = encoder.encode_ids(batch, bucket)
+                if pending is not None:
+                    pending.result()  # re-raises a failure of the previous batch
+                pending = background.submit(finish, batch, ids, bucket)
+            if pending is not None:
+                pending.result()
+                pending = None
             counts[config] = {"rows": tally.kept, "skipped_placeholder": tally.skipped_placeholder}
     manifest = {
         "source": source,

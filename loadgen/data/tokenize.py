@@ -120,16 +120,25 @@ class PromptEncoder:
         self._prose = prose_paragraphs()
 
     def encode_rows(self, rows: Sequence[SpeedBenchRow], bucket: str) -> list[PreparedPrompt]:
+        return self.finish_rows(rows, self.encode_ids(rows, bucket), bucket)
+
+    def encode_ids(self, rows: Sequence[SpeedBenchRow], bucket: str) -> list[list[int]]:
+        """The target model's token ids of each row's first prompt (the costly half: the fast
+        tokenizer's batch encode, which runs without the GIL on every core)."""
         if self.options.exact_isl:
-            ids = self._exact(rows, bucket)
-        elif self.options.raw:
+            return self._exact(rows, bucket)
+        if self.options.raw:
             prefix, _ = self.framing()
-            ids = [
-                prefix + body for body in encode_texts(self.tokenizer, [r.turns[0] for r in rows])
-            ]
-        else:
-            texts = [render(self.tokenizer, r.turns, self.options.template_kwargs) for r in rows]
-            ids = encode_texts(self.tokenizer, texts)
+            bodies = encode_texts(self.tokenizer, [r.turns[0] for r in rows])
+            return [prefix + body for body in bodies]
+        texts = [render(self.tokenizer, r.turns, self.options.template_kwargs) for r in rows]
+        return encode_texts(self.tokenizer, texts)
+
+    def finish_rows(
+        self, rows: Sequence[SpeedBenchRow], ids: Sequence[list[int]], bucket: str
+    ) -> list[PreparedPrompt]:
+        """BOS check, o200k length and metadata: Python-side work that ``prepare`` overlaps with
+        the next batch's ``encode_ids``."""
         prompts = []
         for row, prompt_ids in zip(rows, ids, strict=True):
             check_bos(self.tokenizer, prompt_ids, row.question_id)

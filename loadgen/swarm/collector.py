@@ -3,8 +3,10 @@
 Stand-alone (headless or web UI) the process keeps its own records. A distributed worker keeps a
 copy in ``OUT/workers/worker-<index>.jsonl`` and sends every record to the master; the master keeps
 them (one per request id, so a duplicate delivery is never counted twice) and ends the run when
-every measured request of every worker is in. Warm-up records go to ``warmup.jsonl``, never into
-the measured ones.
+every measured prompt of every worker is finished. A multi-turn prompt sends one request per turn
+and is finished with its last turn (``RequestRecord.ends_prompt``, from the ``turn`` / ``turns``
+each record carries through the worker->master message). Warm-up records go to ``warmup.jsonl``,
+never into the measured ones.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ ERROR_MESSAGE = "speedbench_error"
 class Collector:
     def __init__(self, environment: Environment, out: Path, expected: int) -> None:
         self.environment = environment
-        self.expected = expected
+        self.expected = expected  # measured prompts (conversations), not requests
         self.live = LiveTokens()
-        self.measured = 0
+        self.measured = 0  # measured records (one per request, i.e. per turn)
+        self.prompts_done = 0
         self._seen: set[str] = set()
         runner = environment.runner
         self.is_worker = isinstance(runner, WorkerRunner)
@@ -67,11 +70,12 @@ class Collector:
         self._sink.write(record)
         self.live.add(record)
         self.measured += 1
-        if self.measured == self.expected:
+        self.prompts_done += record.ends_prompt
+        if record.ends_prompt and self.prompts_done == self.expected:
             self.finish()
 
     def finish(self) -> None:
-        """Every measured request is in: headless and distributed runs end; the web UI stops."""
+        """Every measured prompt is finished: headless and distributed runs end; web UI stops."""
         runner = self.environment.runner
         if runner is None:
             return

@@ -6,7 +6,13 @@ from loadgen.analysis.categories import CLIENT_SOURCE, SERVER_SOURCE, category_a
 from loadgen.client.record import RequestRecord
 
 
-def record(rid: str, category: str, chunks: list[int], error: str | None = None) -> RequestRecord:
+def record(
+    rid: str,
+    category: str,
+    chunks: list[int],
+    error: str | None = None,
+    spec_decode: dict[str, int] | None = None,
+) -> RequestRecord:
     return RequestRecord(
         request_id=rid,
         question_id="q" * 32,
@@ -19,6 +25,7 @@ def record(rid: str, category: str, chunks: list[int], error: str | None = None)
         chunk_ns=[i * 1000 for i in range(len(chunks))],
         chunk_tokens=chunks,
         error_kind=error,
+        spec_decode=spec_decode,
     )
 
 
@@ -51,14 +58,19 @@ def test_client_figures_pool_chunks_after_prefill_per_category() -> None:
 
 
 def test_server_figures_come_from_vllm_per_request_metrics_where_present() -> None:
-    records = [record("a", "coding", [1, 4]), record("b", "coding", [1, 2]), record("c", "qa", [1])]
-    rows = category_acceptance(records, {"a": spec(10, 20), "b": spec(10, 5)})
-    coding, qa = rows
+    records = [
+        record("a", "coding", [1, 4], spec_decode=spec(10, 20)),
+        record("b", "coding", [1, 2], spec_decode=spec(10, 5)),
+        record("c", "qa", [1]),
+    ]
+    coding, qa = category_acceptance(records)
     assert coding.server is not None and coding.server.source == SERVER_SOURCE
     assert coding.server.acceptance_length == pytest.approx(1 + 25 / 20)
     assert coding.server.acceptance_rate == pytest.approx(25 / 60)
     assert qa.server is None and qa.client.acceptance_length is None  # no decode step at all
     assert coding.to_dict()["server"]["source"] == SERVER_SOURCE
+    # the draft length k for the client's rate defaults to the one the server reported
+    assert coding.client.acceptance_rate == pytest.approx((6 - 2) / (2 * 3))
 
 
 def test_client_rate_is_unknown_without_the_draft_length() -> None:

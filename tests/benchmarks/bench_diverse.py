@@ -19,7 +19,7 @@ from pathlib import Path
 
 from loadgen.data.corpus import code_paragraphs, prose_paragraphs
 from loadgen.data.diverse import run_diverse
-from loadgen.data.embed import DEFAULT_EMBEDDER
+from loadgen.data.embed import DEFAULT_EMBEDDER, DEFAULT_MAX_SEQ_LENGTH
 from loadgen.data.schema import SpeedBenchRow
 from loadgen.data.source import write_jsonl
 
@@ -58,16 +58,27 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=10_000)
     parser.add_argument("--per-category", type=int, default=80)
     parser.add_argument("--embedder", default=DEFAULT_EMBEDDER)
+    parser.add_argument("--max-seq-length", type=int, default=DEFAULT_MAX_SEQ_LENGTH)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         source = write_jsonl(candidates(args.candidates), Path(tmp) / "mine.jsonl")
         start = time.perf_counter()
-        report = run_diverse(source, Path(tmp) / "out.jsonl", args.per_category, args.embedder)
+        report = run_diverse(
+            source,
+            Path(tmp) / "out.jsonl",
+            args.per_category,
+            args.embedder,
+            max_seq_length=args.max_seq_length,
+        )
         wall = time.perf_counter() - start
     chosen = args.per_category * len(CATEGORIES)
     print(f"{args.candidates} candidates -> {chosen} chosen ({args.per_category} x 11 categories)")
     print(f"wall (load + embed + select + write): {wall:.1f} s")
-    print(f"embedding: {report['embed_s']:.1f} s  selection: {report['select_s']:.2f} s")
+    print(
+        f"embedding: {report['embed_s']:.1f} s at max_seq_length {args.max_seq_length} "
+        f"({args.candidates / report['embed_s']:.1f} prompts/s)  selection: "
+        f"{report['select_s']:.2f} s"
+    )
     print(
         f"mean pairwise cosine: chosen {report['mean_pairwise_cosine']:.4f}  random subsets "
         f"{report['random_mean_pairwise_cosine']:.4f} (mean of {report['random_subsets']})"

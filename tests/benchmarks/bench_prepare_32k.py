@@ -77,11 +77,11 @@ def main() -> None:
         write_rows(raw / "throughput_32k.jsonl", args.rows)
         size_mb = (raw / "throughput_32k.jsonl").stat().st_size / 1e6
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         prepared = prepare_to_disk(
             str(raw), ["throughput_32k"], str(model), base / "out", batch_rows=args.batch_rows
         )
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         stats = prepared.manifest["isl_stats"]
         meta = pq.ParquetFile(base / "out" / "prompts.parquet").metadata
@@ -96,6 +96,7 @@ def main() -> None:
             f"rows: {args.rows}  input JSONL: {size_mb:.0f} MB  row groups: {meta.num_row_groups}"
         )
         print(f"target tokens: {tokens:,}  wall: {wall:.1f} s  tokens/s: {tokens / wall:,.0f}")
+        print(f"CPU time (all threads): {cpu:.1f} s  = {cpu / wall:.2f} cores busy on average")
         print(f"peak RSS: {rss:.0f} MiB (before prepare: {rss_before:.0f} MiB)")
         print(isl_table(stats))
 

@@ -10,13 +10,14 @@ import requests
 from loadgen.data.conversation import (
     StreamTap,
     conversation_setup,
+    iter_turns,
     next_prompt_ids,
     replay_conversation,
-    run_conversation,
 )
 from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.prepared import PreparedPrompt
 from loadgen.data.tokenize import TokenizeOptions, load_tokenizer, render
+from loadgen.dispatch import RequestSettings
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 
 
@@ -59,29 +60,39 @@ def test_replay_sends_each_turn_with_the_previous_reply(tiny_model: Path) -> Non
     tok = load_tokenizer(str(tiny_model))
     prompt = two_turn_prompt(tok)
     with FakeStreamingServer(Behaviour(ttft_s=0.0, step_s=0.0)) as srv, requests.Session() as s:
-        turns = replay_conversation(s, srv.url, prompt, 6, None, 10.0, tok)
+        turns = replay_conversation(s, RequestSettings(srv.url, 6, None, 10.0), prompt, tok)
         sent = [body["prompt"] for body in srv.counters.requests]
     assert [t.record.ok for t in turns] == [True, True]
-    assert [t.reply for t in turns] == ["x" * 6, "x" * 6]
+    assert [t.reply for t in turns] == ["x" * 6, ""]  # the last reply is not kept: none follows
     assert sent[0] == prompt.prompt_token_ids
     assert "x" * 6 in tok.decode(sent[1]) and "And a tuple?" in tok.decode(sent[1])
     assert turns[1].record.prompt_len == len(sent[1]) > len(sent[0])
+    assert [(t.record.turn, t.record.turns, t.record.ends_prompt) for t in turns] == [
+        (0, 2, False),
+        (1, 2, True),
+    ]
 
 
 def test_a_failed_turn_ends_the_conversation(tiny_model: Path) -> None:
     tok = load_tokenizer(str(tiny_model))
     with FakeStreamingServer(Behaviour(status=500)) as srv, requests.Session() as s:
-        turns = replay_conversation(s, srv.url, two_turn_prompt(tok), 4, None, 10.0, tok)
+        settings = RequestSettings(srv.url, 4, None, 10.0)
+        turns = replay_conversation(s, settings, two_turn_prompt(tok), tok)
     assert len(turns) == 1 and turns[0].record.error_kind == "http_500"
+    assert turns[0].record.ends_prompt  # nothing to reply to: the prompt is finished
 
 
-def test_run_conversation_returns_one_record_per_turn(tiny_model: Path) -> None:
-    tok = load_tokenizer(str(tiny_model))
-    with FakeStreamingServer(Behaviour(ttft_s=0.0, step_s=0.0)) as srv, requests.Session() as s:
-        records = run_conversation(s, srv.url, two_turn_prompt(tok), 5, None, 10.0, tok)
-    assert [r.ok for r in records] == [True, True]
-    assert records[1].prompt_len > records[0].prompt_len
-    assert len({r.request_id for r in records}) == 2
+def test_single_turn_rows_need_no_tokenizer_and_keep_per_request_sd_metrics() -> None:
+    prompt = PreparedPrompt("q" * 32, "qualitative", "math", None, 5, [1, 2, 3], ["2+2?"])
+    fake = Behaviour(ttft_s=0.0, step_s=0.0, tokens_per_chunk=3, per_request_spec_metrics=True)
+    with FakeStreamingServer(fake) as srv, requests.Session() as s:
+        (turn,) = iter_turns(s, RequestSettings(srv.url, 7, None, 10.0), prompt, tokenizer=None)
+    record = turn.record
+    assert record.ok and (record.turn, record.turns) == (0, 1) and turn.reply == ""
+    assert record.chunk_tokens == [1, 3, 3]  # the metrics-only chunk carries no tokens
+    assert record.spec_decode is not None
+    assert record.spec_decode["num_spec_steps"] == 2
+    assert record.spec_decode["num_accepted_draft_tokens"] == 4
 
 
 def test_setup_loads_the_prepared_sets_tokenizer_and_refuses_a_changed_one(

@@ -9,7 +9,7 @@ import pytest
 from loadgen.cli import main
 from loadgen.data.prepare import cache_key, prepare_to_disk
 from loadgen.data.prepared import PreparedSet
-from loadgen.data.source import write_jsonl
+from loadgen.data.source import RowTally, iter_rows, write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.data.tokenize import PromptEncoder, TokenizeOptions, load_tokenizer
 
@@ -138,3 +138,30 @@ def test_a_hub_source_without_revision_is_never_reused() -> None:
     pinned = cache_key("nvidia/SPEED-Bench", ["qualitative"], "abc", False, opts, tok)
     other = cache_key("nvidia/SPEED-Bench", ["qualitative"], "def", False, opts, tok)
     assert pinned and other and pinned != other
+
+
+def test_batches_finished_in_the_background_match_one_pass_in_order(
+    raw: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    """Encoding and finishing overlap across batches; the result is the same, row for row."""
+    prepare_to_disk(str(raw), ["throughput_1k"], str(tiny_model), tmp_path / "a", batch_rows=2)
+    staged = PreparedSet.read(tmp_path / "a").prompts
+    rows = list(iter_rows(str(raw), "throughput_1k", None, False, RowTally()))
+    assert len(rows) == 6  # three batches
+    encoder = PromptEncoder(load_tokenizer(str(tiny_model)), TokenizeOptions())
+    assert staged == encoder.encode_rows(rows, "1k")
+
+
+def test_a_failure_in_a_later_batch_leaves_no_prepared_set(
+    raw: Path, tiny_model: Path, tmp_path: Path
+) -> None:
+    lines = (raw / "throughput_1k.jsonl").read_text().splitlines()
+    bad = json.loads(lines[-1])
+    bad["turns"] = ["<|begin_of_text|>" + bad["turns"][0]]  # BOS twice once templated
+    write_jsonl_lines(tmp_path / "raw" / "throughput_1k.jsonl", [*lines[:-1], json.dumps(bad)])
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match="appears 2 time"):
+        prepare_to_disk(
+            str(tmp_path / "raw"), ["throughput_1k"], str(tiny_model), out, batch_rows=2
+        )
+    assert not (out / "prompts.parquet").exists()

@@ -16,7 +16,7 @@ import pytest
 
 from loadgen.cell import CellSpec, run_cell
 from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET
-from loadgen.data.prepare import prepare_dataset
+from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.servers.launcher import LocalServer
@@ -34,7 +34,7 @@ def test_engine_killed_mid_cell_ends_the_cell_flagged_with_every_request(
     write_jsonl(
         synthetic_throughput_split(["1k"], 4)["1k"], tmp_path / "raw" / "throughput_1k.jsonl"
     )
-    prepare_dataset(str(tmp_path / "raw"), ["throughput_1k"], str(tiny_model), tmp_path / "data")
+    prepare_to_disk(str(tmp_path / "raw"), ["throughput_1k"], str(tiny_model), tmp_path / "data")
     server = LocalServer(
         load_variant("vllm-cpu-base"), str(tiny_model), tmp_path / "server.log", free_port()
     )

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from loadgen.cell import LOCUSTFILE
-from loadgen.data.prepare import prepare_dataset
+from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.metrics.exposition import scrape
@@ -62,7 +62,7 @@ def data(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> dict[str
     other = build_tokenizer(base / "other-tokenizer", vocab_size=2048)
     sets = {"served": str(tiny_model), "other": str(other)}
     for name, model in sets.items():
-        prepare_dataset(str(base / "raw"), ["throughput_1k"], model, base / name)
+        prepare_to_disk(str(base / "raw"), ["throughput_1k"], model, base / name)
     return {name: base / name for name in sets}
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from loadgen.cell import LOCUSTFILE
 from loadgen.client.sink import RECORDS_JSONL, read_jsonl, read_parquet, worker_records_path
-from loadgen.data.prepare import prepare_dataset
+from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.metrics.exposition import scrape
@@ -136,7 +136,7 @@ def ngram_server(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> 
 def prepared(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
     base = tmp_path_factory.mktemp("data")
     write_jsonl(synthetic_throughput_split(["1k"], 4)["1k"], base / "raw" / "throughput_1k.jsonl")
-    prepare_dataset(str(base / "raw"), ["throughput_1k"], str(tiny_model), base / "prepared")
+    prepare_to_disk(str(base / "raw"), ["throughput_1k"], str(tiny_model), base / "prepared")
     return base / "prepared"
 
 
@@ -273,7 +273,7 @@ def test_distributed_locust_master_holds_every_workers_records(
     write_jsonl(
         synthetic_throughput_split(["1k"], 8)["1k"], tmp_path / "raw" / "throughput_1k.jsonl"
     )
-    prepare_dataset(str(tmp_path / "raw"), ["throughput_1k"], str(tiny_model), tmp_path / "p")
+    prepare_to_disk(str(tmp_path / "raw"), ["throughput_1k"], str(tiny_model), tmp_path / "p")
     out = tmp_path / "out"
     options = ["-u", "2", "-r", "2", "-t", "300s", "--host", ngram_server, "--data"]
     options += [str(tmp_path / "p"), "--osl", "8", "--requests", "6", "--warmup", "2"]

@@ -25,6 +25,8 @@ class Behaviour:
     status: int = 200
     truncate_after_chunks: int | None = None  # drop the connection without [DONE]
     max_model_len: int = 1 << 20  # announced on /v1/models, as vLLM does
+    # vLLM's --per-request-spec-decode-metrics: a final usage chunk with this request's SD figures
+    per_request_spec_metrics: bool = False
 
 
 class _Counters:
@@ -115,10 +117,32 @@ def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestH
                         counters.drafts += 1
                         counters.draft_tokens += k - 1
                         counters.accepted += n - 1
+            if behaviour.per_request_spec_metrics:
+                self._chunk(
+                    b"data: " + json.dumps(spec_metrics_event(chunks, sent, k)).encode() + b"\n\n"
+                )
             self._chunk(b"data: [DONE]\n\n")
             self.wfile.write(b"0\r\n\r\n")
 
     return Handler
+
+
+def spec_metrics_event(chunks: int, tokens: int, k: int) -> dict[str, Any]:
+    """The final usage chunk's ``metrics.speculative_decoding`` as vLLM 0.32 shapes it: every
+    decode step (chunk after the first) drafted ``k - 1`` tokens and accepted the ones it
+    streamed beyond the first, like the fake's /metrics counters."""
+    steps = chunks - 1
+    return {
+        "choices": [],
+        "metrics": {
+            "speculative_decoding": {
+                "num_spec_steps": steps,
+                "num_draft_tokens": steps * (k - 1),
+                "num_accepted_draft_tokens": tokens - 1 - steps,
+                "num_spec_tokens": k - 1,
+            }
+        },
+    }
 
 
 class FakeStreamingServer:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from loadgen.data.prepare import prepare_dataset
+from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 
@@ -28,7 +28,7 @@ def test_sweep_launches_each_variant_and_records_provenance(
     write_jsonl(
         synthetic_throughput_split(["1k"], 2)["1k"], tmp_path / "raw" / "throughput_1k.jsonl"
     )
-    prepare_dataset(
+    prepare_to_disk(
         str(tmp_path / "raw"), ["throughput_1k"], str(tiny_model), tmp_path / "prepared"
     )
     plan = {
