@@ -16,7 +16,7 @@ from loadgen.metrics.window import WindowCounters
 def summarize_cell(
     server: str,
     bucket: str,
-    concurrency: int,
+    concurrency: int | None,  # None: an open-loop cell (its load block says the rate)
     records: Sequence[RequestRecord],
     acceptance: Acceptance,
     counters: WindowCounters | None,

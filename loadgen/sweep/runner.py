@@ -23,6 +23,7 @@ from loadgen.cell import MANIFEST_FILE, SUMMARY_FILE, CellSpec, run_cell, write_
 from loadgen.data.prepared import PreparedSet
 from loadgen.dispatch import run_prompt
 from loadgen.hostinfo import host_description
+from loadgen.loadpoint import LoadPoint
 from loadgen.report.build import build_report
 from loadgen.servers.launcher import LocalServer
 from loadgen.sweep.plan import PlanError, ResolvedServer, SweepPlan
@@ -36,20 +37,20 @@ def say(message: str) -> None:
 @dataclass(frozen=True)
 class PlannedCell:
     bucket: str
-    concurrency: int
+    load: LoadPoint
     repeat: int
     prompt_start: int
 
     def directory(self, out: Path, server: str) -> Path:
-        return out / "cells" / server / self.bucket / f"c{self.concurrency}" / f"r{self.repeat}"
+        return out / "cells" / server / self.bucket / self.load.slug / f"r{self.repeat}"
 
 
 def planned_cells(plan: SweepPlan) -> list[PlannedCell]:
     return [
-        PlannedCell(bucket, conc, repeat, plan.prompt_start(repeat, i))
+        PlannedCell(bucket, load, repeat, plan.prompt_start(repeat, i))
         for repeat in range(plan.repeats)
         for bucket in plan.buckets
-        for i, conc in enumerate(plan.concurrencies)
+        for i, load in enumerate(plan.load_points())
     ]
 
 
@@ -117,7 +118,7 @@ def check_data(plan: SweepPlan, data_dir: Path) -> None:
         if have < need:
             raise PlanError(
                 f"bucket {bucket!r} of {data_dir} has {have} prompts; the plan needs {need} "
-                "(warmup + repeats x concurrencies x requests, every prompt used once): lower "
+                "(warmup + repeats x load points x requests, every prompt used once): lower "
                 "requests/repeats or prepare more rows"
             )
 
@@ -170,7 +171,7 @@ def run_sweep(plan: SweepPlan, plan_dir: Path, out: Path) -> list[SpeedupRow]:
                     _spec(plan, server, url, data_dir, cell), cell.directory(out, server.name)
                 )
                 say(
-                    f"  {server.name} {cell.bucket} c={cell.concurrency} r{cell.repeat}: "
+                    f"  {server.name} {cell.bucket} {cell.load.label} r{cell.repeat}: "
                     f"{summary['requests_ok']} ok, {summary['requests_failed']} failed, "
                     f"{summary['output_tokens_per_s'] or 0:.1f} tok/s"
                 )
@@ -188,10 +189,14 @@ def _spec(
         metrics_url=None if server.no_metrics else (server.metrics_url or url + metrics_path),
         data_dir=data_dir,
         bucket=cell.bucket,
-        concurrency=cell.concurrency,
+        concurrency=plan.users(cell.load),
         requests=plan.requests,
         prompt_start=cell.prompt_start,
         osl=plan.osl,
         model=plan.served_model_name,
         request_timeout_s=plan.request_timeout_s,
+        engine=server.engine,
+        rate=cell.load.rate,
+        arrivals=cell.load.arrivals,
+        burstiness=cell.load.burstiness,
     )
