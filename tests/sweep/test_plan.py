@@ -35,7 +35,8 @@ def test_every_shipped_plan_parses_and_pairs_its_servers(path: Path) -> None:
 
 
 def test_shipped_plans_exist() -> None:
-    assert len(PLANS) >= 3
+    assert len(PLANS) >= 4
+    assert any(load_plan(p).rates for p in PLANS), "an example of open-loop rates"
 
 
 def test_unknown_key_is_an_error_naming_the_field(tmp_path: Path) -> None:
