@@ -28,8 +28,8 @@ from loadgen.loadpoint import LoadPoint
 from loadgen.servers.variant import ServerVariant, load_variant
 from loadgen.swarm.arrivals import Arrivals
 
-# Open-loop settings left out of the digest while unset, so plans written before them keep theirs.
-OPEN_LOOP_FIELDS = ("rates", "arrivals", "burstiness", "max_in_flight")
+# Settings added after the first plans: left out of the digest while unset (old plans keep theirs).
+LATER_FIELDS = ("rates", "arrivals", "burstiness", "max_in_flight", "requests_per_user")
 
 
 class PlanError(ValueError):
@@ -121,6 +121,11 @@ class SweepPlan(BaseModel):
     )
     osl: PositiveInt = 256
     requests: PositiveInt = Field(description="measured requests per cell")
+    requests_per_user: PositiveInt | None = Field(
+        default=None,
+        description="closed loop: at least this many requests per user (c x this), so high "
+        "concurrencies are measured past their ramp-up",
+    )
     warmup: int = Field(2, ge=0, description="unmeasured prompts per bucket and server")
     repeats: PositiveInt = 1
     slos: Slos = Slos()
@@ -179,15 +184,21 @@ class SweepPlan(BaseModel):
                 )
         return servers
 
+    def requests_for(self, load: LoadPoint) -> int:
+        if load.concurrency is None or self.requests_per_user is None:
+            return self.requests
+        return max(self.requests, self.requests_per_user * load.concurrency)
+
     def prompt_start(self, repeat: int, load_index: int) -> int:
         """First prompt of a cell: warm-up first, then disjoint slices, the same on every server."""
-        return self.warmup + (repeat * len(self.load_points()) + load_index) * self.requests
+        sizes = [self.requests_for(p) for p in self.load_points()]
+        return self.warmup + repeat * sum(sizes) + sum(sizes[:load_index])
 
     def prompts_per_bucket(self) -> int:
         return self.prompt_start(self.repeats, 0)
 
     def digest(self) -> str:
-        unset = {f for f in OPEN_LOOP_FIELDS if getattr(self, f) in (None, [])}
+        unset = {f for f in LATER_FIELDS if getattr(self, f) in (None, [])}
         canonical = json.dumps(self.model_dump(mode="json", exclude=unset), sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -40,24 +40,38 @@ class PlannedCell:
     load: LoadPoint
     repeat: int
     prompt_start: int
+    requests: int
+    repeat_dirs: bool = True  # False: the demo's layout, one repeat, no r<R> level
 
     def directory(self, out: Path, server: str) -> Path:
-        return out / "cells" / server / self.bucket / self.load.slug / f"r{self.repeat}"
+        cell = out / "cells" / server / self.bucket / self.load.slug
+        return cell / f"r{self.repeat}" if self.repeat_dirs else cell
 
 
-def planned_cells(plan: SweepPlan) -> list[PlannedCell]:
+def planned_cells(plan: SweepPlan, repeat_dirs: bool = True) -> list[PlannedCell]:
+    if not repeat_dirs and plan.repeats != 1:
+        raise PlanError("cell directories without r<R> hold one repeat only")
     return [
-        PlannedCell(bucket, load, repeat, plan.prompt_start(repeat, i))
+        PlannedCell(
+            bucket,
+            load,
+            repeat,
+            plan.prompt_start(repeat, i),
+            plan.requests_for(load),
+            repeat_dirs,
+        )
         for repeat in range(plan.repeats)
         for bucket in plan.buckets
         for i, load in enumerate(plan.load_points())
     ]
 
 
-def pending_cells(plan: SweepPlan, out: Path, server: str) -> list[PlannedCell]:
+def pending_cells(
+    plan: SweepPlan, out: Path, server: str, repeat_dirs: bool = True
+) -> list[PlannedCell]:
     """Cells without a summary; a half-written cell directory is cleared to be redone."""
     pending = []
-    for cell in planned_cells(plan):
+    for cell in planned_cells(plan, repeat_dirs):
         directory = cell.directory(out, server)
         if (directory / SUMMARY_FILE).is_file():
             continue
@@ -144,6 +158,12 @@ def endpoint(
 
 
 def run_sweep(plan: SweepPlan, plan_dir: Path, out: Path) -> list[SpeedupRow]:
+    run_cells(plan, plan_dir, out)
+    return build_report(out, {"results": str(out), "plan": plan.name, "model": plan.model})
+
+
+def run_cells(plan: SweepPlan, plan_dir: Path, out: Path, repeat_dirs: bool = True) -> None:
+    """Every pending cell of the plan, server by server (the measuring half of a sweep)."""
     servers = plan.resolved_servers()
     data_dir = (plan_dir / plan.data).resolve()
     check_data(plan, data_dir)
@@ -151,9 +171,9 @@ def run_sweep(plan: SweepPlan, plan_dir: Path, out: Path) -> list[SpeedupRow]:
     manifest = open_manifest(plan, out, data_dir)
     write_json(out / MANIFEST_FILE, manifest)
     for server in servers:
-        todo = pending_cells(plan, out, server.name)
+        todo = pending_cells(plan, out, server.name, repeat_dirs)
         if not todo:
-            say(f"{server.name}: all {len(planned_cells(plan))} cells done, skipped")
+            say(f"{server.name}: all {len(planned_cells(plan, repeat_dirs))} cells done, skipped")
             continue
         with endpoint(server, plan, out) as (url, launch):
             manifest["servers"][server.name] = {
@@ -170,12 +190,14 @@ def run_sweep(plan: SweepPlan, plan_dir: Path, out: Path) -> list[SpeedupRow]:
                 summary = run_cell(
                     _spec(plan, server, url, data_dir, cell), cell.directory(out, server.name)
                 )
+                al = summary["acceptance"]["acceptance_length"]
                 say(
-                    f"  {server.name} {cell.bucket} {cell.load.label} r{cell.repeat}: "
-                    f"{summary['requests_ok']} ok, {summary['requests_failed']} failed, "
+                    f"  {server.name} {cell.bucket} {cell.load.label}"
+                    + (f" r{cell.repeat}" if repeat_dirs else "")
+                    + f": {summary['requests_ok']} ok, {summary['requests_failed']} failed, "
                     f"{summary['output_tokens_per_s'] or 0:.1f} tok/s"
+                    + (f", AL {al:.2f}" if al else "")
                 )
-    return build_report(out, {"results": str(out), "plan": plan.name, "model": plan.model})
 
 
 def _spec(
@@ -190,7 +212,7 @@ def _spec(
         data_dir=data_dir,
         bucket=cell.bucket,
         concurrency=plan.users(cell.load),
-        requests=plan.requests,
+        requests=cell.requests,
         prompt_start=cell.prompt_start,
         osl=plan.osl,
         model=plan.served_model_name,

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from loadgen.sweep.plan import OPEN_LOOP_FIELDS, PlanError, SweepPlan, load_plan
+from loadgen.sweep.plan import LATER_FIELDS, PlanError, SweepPlan, load_plan
 
 REPO = Path(__file__).resolve().parents[2]
 PLANS = sorted((REPO / "docs" / "plans").glob("*.yaml"))
@@ -106,8 +106,19 @@ def test_open_loop_settings_are_validated(tmp_path: Path, changes: dict, message
 def test_digest_of_a_closed_loop_plan_ignores_the_unset_open_loop_fields() -> None:
     """Results directories of plans written before open-loop rates still resume."""
     plan = SweepPlan.model_validate(BASE)
-    before = {k: v for k, v in plan.model_dump(mode="json").items() if k not in OPEN_LOOP_FIELDS}
+    before = {k: v for k, v in plan.model_dump(mode="json").items() if k not in LATER_FIELDS}
     canonical = json.dumps(before, sort_keys=True).encode()
     assert plan.digest() == hashlib.sha256(canonical).hexdigest()
     assert plan.digest() == SweepPlan.model_validate({**BASE, "rates": []}).digest()
     assert plan.digest() != SweepPlan.model_validate({**BASE, "rates": [1]}).digest()
+
+
+def test_requests_per_user_scales_closed_loop_cells_and_their_prompt_slices() -> None:
+    plan = SweepPlan.model_validate(
+        {**BASE, "concurrencies": [1, 4], "rates": [2], "requests": 6, "requests_per_user": 4,
+         "warmup": 2, "repeats": 2}
+    )  # fmt: skip
+    sizes = [plan.requests_for(p) for p in plan.load_points()]
+    assert sizes == [6, 16, 6]  # max(requests, 4 x c); a rate keeps `requests`
+    starts = [plan.prompt_start(r, i) for r in range(2) for i in range(3)]
+    assert starts == [2, 8, 24, 30, 36, 52] and plan.prompts_per_bucket() == 2 + 2 * 28
