@@ -53,7 +53,7 @@ def _per_server(groups: Sequence[CellGroup], point: Any, by_mode: bool = False) 
     for g in groups:
         xy = point(g)
         if xy is not None and None not in xy:
-            name = f"{g.server} ({g.load.series})" if by_mode and g.load.is_open else g.server
+            name = f"{g.server} open" if by_mode and g.load.is_open else g.server
             series.setdefault(name, []).append(xy)
     return list(series.items())
 
