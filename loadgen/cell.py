@@ -76,13 +76,14 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def locust_command(spec: CellSpec, out_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+            *locust_options(spec, out_dir)]  # fmt: skip
+
+
+def locust_options(spec: CellSpec, out_dir: Path) -> list[str]:
+    """The cell's options after ``locust -f loadgen/speed.py --headless`` (also what a
+    distributed master takes)."""
     command = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(LOCUSTFILE),
-        "--headless",
         "-u",
         str(spec.concurrency),
         "-r",
