@@ -52,3 +52,14 @@ def test_estimates_get_a_wider_tolerance() -> None:
     assert server_flags(counters(), SD, near) != []
     estimated = Acceptance("s", drafts=200, draft_tokens=600, accepted_tokens=200, estimate=True)
     assert server_flags(counters(), estimated, near) == []
+
+
+def test_drafts_accepted_past_max_tokens_are_allowed_for_up_to_k_per_request() -> None:
+    """Real vLLM-CPU, 3 requests of 32 tokens, ngram k=3: the server counted 22 accepted tokens,
+    the client saw 17 (the last step of a request accepted drafts past max_tokens)."""
+    seen = ClientCounts(requests=3, output_tokens=96, accepted_tokens=17, tokens_per_chunk=1.22)
+    ngram = Acceptance("s", drafts=9, draft_tokens=27, accepted_tokens=22, per_position=[0.9] * 3)
+    assert server_flags(counters(generation_tokens=96, requests=3), ngram, seen) == []
+    more = Acceptance("s", drafts=9, draft_tokens=27, accepted_tokens=40, per_position=[0.9] * 3)
+    flags = server_flags(counters(generation_tokens=96, requests=3), more, seen)
+    assert any("17 accepted" in f for f in flags)  # beyond 3 per request: not the end of a stream
