@@ -148,3 +148,8 @@ def test_open_loop_rates_are_cells_keyed_by_rate_with_schedule_and_capacity(
     assert "SERVER CAN'T KEEP UP" in md and "kept up (p99 lag" in md
     html = (out / "report.html").read_text()
     assert "rate=4.0/s constant" in html and "throughput-1k-open-constant" in html
+
+    done = {c: c.stat().st_mtime_ns for c in out.glob("cells/*/1k/*/r0/summary.json")}
+    assert len(done) == 2 * 3
+    run_sweep(load_plan(plan_path), plan_path.parent, out)  # resumes: every cell is done
+    assert {c: c.stat().st_mtime_ns for c in done} == done
