@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.cell import CellSpec, run_cell
+from loadgen.cell import CellSpec, locust_command, run_cell
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 from tests.test_speed import prepared  # noqa: F401  (fixture)
 
@@ -50,3 +50,16 @@ def test_unknown_engine_fails_before_any_request(prepared: Path, tmp_path: Path)
     ):
         run_cell(spec(server.url, prepared, engine="tgi"), tmp_path / "cell", progress=False)
     assert server.counters.requests == []
+
+
+def test_locust_command_carries_the_open_loop_load_point(tmp_path: Path) -> None:
+    closed = locust_command(spec("http://x", tmp_path), tmp_path)
+    assert "--load" not in closed and closed[closed.index("-u") + 1] == "2"
+    gamma = spec("http://x", tmp_path, concurrency=16, rate=2.0, arrivals="gamma", burstiness=0.5)
+    command = locust_command(gamma, tmp_path)
+    at = command.index("--load")
+    assert command[at : at + 8] == [
+        "--load", "open", "--rate", "2.0", "--arrivals", "gamma", "--burstiness", "0.5"
+    ]  # fmt: skip
+    assert command[command.index("-u") + 1] == "16"  # the cap on requests in flight
+    assert gamma.load.label == "rate=2.0/s gamma b=0.5"
