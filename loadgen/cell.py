@@ -20,8 +20,10 @@ from loadgen.analysis.categories import category_acceptance
 from loadgen.analysis.summary import summarize_cell
 from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, write_parquet
+from loadgen.loadpoint import LoadPoint
 from loadgen.metrics.collect import MetricsWindow
 from loadgen.metrics.registry import adapter_for
+from loadgen.swarm.arrivals import Arrivals
 
 LOCUSTFILE = Path(__file__).with_name("speed.py")
 SUMMARY_FILE = "summary.json"
@@ -36,7 +38,7 @@ class CellSpec:
     metrics_url: str | None
     data_dir: Path
     bucket: str
-    concurrency: int
+    concurrency: int  # Locust users: the closed-loop concurrency, or the open-loop in-flight cap
     requests: int
     prompt_start: int
     osl: int
@@ -50,6 +52,16 @@ class CellSpec:
     replica_metrics_urls: tuple[str, ...] = ()
     prometheus_url: str | None = None
     poll_interval_s: float = 1.0
+    # Open loop (issue 6): requests/s on an absolute clock; None = closed loop at `concurrency`.
+    rate: float | None = None
+    arrivals: Arrivals = "poisson"
+    burstiness: float = 1.0
+
+    @property
+    def load(self) -> LoadPoint:
+        if self.rate is None:
+            return LoadPoint.closed(self.concurrency)
+        return LoadPoint.open(self.rate, self.arrivals, self.burstiness)
 
     def metrics_window(self) -> MetricsWindow:
         urls = (self.metrics_url, *self.replica_metrics_urls) if self.metrics_url else ()
@@ -64,13 +76,14 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def locust_command(spec: CellSpec, out_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+            *locust_options(spec, out_dir)]  # fmt: skip
+
+
+def locust_options(spec: CellSpec, out_dir: Path) -> list[str]:
+    """The cell's options after ``locust -f loadgen/speed.py --headless`` (also what a
+    distributed master takes)."""
     command = [
-        sys.executable,
-        "-m",
-        "locust",
-        "-f",
-        str(LOCUSTFILE),
-        "--headless",
         "-u",
         str(spec.concurrency),
         "-r",
@@ -101,6 +114,10 @@ def locust_command(spec: CellSpec, out_dir: Path) -> list[str]:
         "--engine",
         spec.engine,
     ]
+    load = spec.load
+    if load.is_open:
+        command += ["--load", "open", "--rate", str(load.rate), "--arrivals", load.arrivals]
+        command += ["--burstiness", str(load.burstiness)]
     if spec.model:
         command += ["--model", spec.model]
     return command
@@ -125,8 +142,10 @@ def run_cell(spec: CellSpec, out_dir: Path, progress: bool = True) -> dict[str, 
     records = read_jsonl(out_dir / RECORDS_JSONL) if (out_dir / RECORDS_JSONL).exists() else []
     write_parquet(records, out_dir / RECORDS_PARQUET)
     summary = summarize_cell(
-        spec.server, spec.bucket, spec.concurrency, records, measured.acceptance, measured.counters
-    )
+        spec.server, spec.bucket, spec.load.concurrency, records, measured.acceptance,
+        measured.counters,
+    )  # fmt: skip
+    summary["load"] = spec.load.to_dict()
     summary["flags"] += measured.flags
     summary["metrics_window"] = measured.evidence
     summary["schedule"] = schedule_report(records)  # issue 4: open-loop lag, kept_up flag

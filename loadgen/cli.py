@@ -21,6 +21,7 @@ def _demo(args: argparse.Namespace) -> int:
         osl=args.osl,
         requests_per_user=args.requests_per_user,
         min_requests=args.min_requests,
+        warmup=args.warmup,
     )
     run_demo(Path(args.out), args.model, plan, port=args.port)
     return 0

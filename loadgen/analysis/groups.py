@@ -1,4 +1,4 @@
-"""A server's cells in one bucket x concurrency, repeats combined: the unit every comparison uses.
+"""A server's cells in one bucket x load point, repeats combined: the unit every comparison uses.
 
 Cells are read from a results directory (``*/summary.json`` + ``manifest.json`` +
 ``requests.parquet``); only the per-request columns the statistics need are kept in memory.
@@ -16,6 +16,7 @@ import numpy as np
 from loadgen.analysis.columns import RequestColumns, read_columns
 from loadgen.analysis.parallel import parallel_map
 from loadgen.client.sink import RECORDS_PARQUET
+from loadgen.loadpoint import LoadPoint
 
 SUMMARY_FILE = "summary.json"
 MANIFEST_FILE = "manifest.json"
@@ -26,13 +27,29 @@ class CellGroup:
     server: str
     baseline: str | None
     bucket: str
-    concurrency: int
+    load: LoadPoint
     summaries: list[dict[str, Any]]
-    columns: RequestColumns
+    columns: RequestColumns  # open loop: TTFT and E2E from the intended send time
 
     @property
-    def key(self) -> tuple[str, str, int]:
-        return self.server, self.bucket, self.concurrency
+    def key(self) -> tuple[str, str, LoadPoint]:
+        return self.server, self.bucket, self.load
+
+    @property
+    def concurrency(self) -> int | None:
+        return self.load.concurrency
+
+    @property
+    def kept_up(self) -> bool:
+        """Open loop: every repeat kept to its schedule (closed-loop cells have no schedule)."""
+        return all(s.get("schedule", {}).get("kept_up", True) for s in self.summaries)
+
+    @property
+    def send_lag_p99_ms(self) -> float | None:
+        """Open loop: the worst repeat's p99 lag behind the schedule."""
+        lags = [(s.get("schedule") or {}).get("send_lag_ms", {}).get("p99") for s in self.summaries]
+        known = [lag for lag in lags if lag is not None]
+        return max(known) if self.load.is_open and known else None
 
     @property
     def output_tps(self) -> float | None:
@@ -82,6 +99,9 @@ class CellGroup:
             "baseline": self.baseline,
             "bucket": self.bucket,
             "concurrency": self.concurrency,
+            "load": self.load.to_dict(),
+            "kept_up": self.kept_up,
+            "send_lag_p99_ms": self.send_lag_p99_ms,
             "repeats": len(self.summaries),
             "requests_ok": len(self.columns),
             "requests_failed": self.columns.failed,
@@ -101,22 +121,30 @@ _Q = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
 
 def load_groups(results_dir: Path) -> list[CellGroup]:
     cells = [p.parent for p in sorted(results_dir.rglob(SUMMARY_FILE)) if p.parent != results_dir]
-    columns = parallel_map(read_columns, [cell / RECORDS_PARQUET for cell in cells])
-    found: dict[tuple[str, str, int], tuple[str | None, list[Any], list[RequestColumns]]] = {}
-    for cell, cols in zip(cells, columns, strict=True):
-        summary = json.loads((cell / SUMMARY_FILE).read_text())
+    summaries = [json.loads((cell / SUMMARY_FILE).read_text()) for cell in cells]
+    loads = [LoadPoint.of_summary(s) for s in summaries]
+    columns = parallel_map(
+        read_columns, [cell / RECORDS_PARQUET for cell in cells], [p.is_open for p in loads]
+    )
+    found: dict[tuple[str, str, LoadPoint], tuple[str | None, list[Any], list[RequestColumns]]]
+    found = {}
+    for cell, summary, load, cols in zip(cells, summaries, loads, columns, strict=True):
         manifest = json.loads((cell / MANIFEST_FILE).read_text())
-        key = (summary["server"], summary["bucket"], summary["concurrency"])
-        _, summaries, parts = found.setdefault(key, (manifest["cell"].get("baseline"), [], []))
-        summaries.append(summary)
+        key = (summary["server"], summary["bucket"], load)
+        _, mine, parts = found.setdefault(key, (manifest["cell"].get("baseline"), [], []))
+        mine.append(summary)
         parts.append(cols)
     if not found:
         raise FileNotFoundError(f"no cells (*/{SUMMARY_FILE}) under {results_dir}")
     groups = [
-        CellGroup(server, baseline, bucket, conc, summaries, RequestColumns.concat(parts))
-        for (server, bucket, conc), (baseline, summaries, parts) in found.items()
+        CellGroup(server, baseline, bucket, load, mine, RequestColumns.concat(parts))
+        for (server, bucket, load), (baseline, mine, parts) in found.items()
     ]
-    return sorted(groups, key=lambda g: (bucket_order(g.bucket), g.concurrency, g.server))
+    return sorted(groups, key=group_order)
+
+
+def group_order(g: CellGroup) -> tuple[float, tuple[int, str, float], str]:
+    return bucket_order(g.bucket), g.load.sort_key(), g.server
 
 
 def bucket_order(bucket: str) -> float:

@@ -1,4 +1,4 @@
-"""Speedup of an SD variant over its baseline: same engine, inputs, bucket and concurrency.
+"""Speedup of an SD variant over its baseline: same engine, inputs, bucket and load point.
 
 Ratios are oriented so that > 1 means SD is better: output tokens/s (variant / baseline), and
 mean TPOT, p90 TPOT and mean E2E latency (baseline / variant). Every ratio carries a per-request
@@ -7,12 +7,18 @@ For throughput that is the closed-loop (Little's law) estimator ``concurrency * 
 sum(e2e)``, which also exists per entropy tier; the ratio of the measured windows (tokens / first
 send to last end, repeats pooled) is reported beside it, and a disagreement outside the interval
 is flagged (ramp-up and tail effects: too few requests per user).
+
+Open loop (a rate): both sides get the same schedule, so the delivered tok/s is the offered rate's
+while both keep up; the ratio that carries the interval is then per request, ``sum(tokens) /
+sum(E2E from the intended send)`` -- how much faster each user's tokens came at that rate (it
+falls below 1 where SD's extra work makes the queue longer). The delivered (window) ratio is shown
+beside it, and the schedule flags say whether a side fell behind.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -23,14 +29,15 @@ from loadgen.analysis.groups import CellGroup
 from loadgen.analysis.parallel import parallel_map
 from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
 from loadgen.client.record import RequestRecord
+from loadgen.loadpoint import LoadPoint
 
-SideKey = tuple[str, str, int, str]
+SideKey = tuple[str, str, LoadPoint, str]
 
 
 @dataclass(frozen=True)
 class SpeedupRow:
     bucket: str
-    concurrency: int
+    load: LoadPoint
     baseline: str
     variant: str
     category: str
@@ -55,8 +62,23 @@ class SpeedupRow:
     variant_requests: int
     flags: str
 
+    @property
+    def concurrency(self) -> int | None:
+        return self.load.concurrency
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Flat (a CSV row): the load point as its label, concurrency or rate, arrivals."""
+        load = self.load.to_dict()
+        flat = {"bucket": self.bucket, "load": load["label"]}
+        flat |= {k: load[k] for k in LOAD_COLUMNS}
+        return flat | {f.name: getattr(self, f.name) for f in fields(self)[2:]}
+
+    @staticmethod
+    def columns() -> list[str]:
+        return ["bucket", "load", *LOAD_COLUMNS, *(f.name for f in fields(SpeedupRow)[2:])]
+
+
+LOAD_COLUMNS = ("concurrency", "rate_rps", "arrivals", "burstiness")
 
 
 def _ratio(numerator: float | None, denominator: float | None) -> float | None:
@@ -107,12 +129,18 @@ class SpeedupAnalysis:
 
         b_tps, v_tps = b_point["output_tps"], v_point["output_tps"]
         window = _ratio(variant.output_tps, base.output_tps) if category == ALL else None
+        closed = variant.load.concurrency
         tps_ci = ratio_interval(draws(v_draws, "output_tps"), draws(b_draws, "output_tps"))
         tpot_ci = ratio_interval(draws(b_draws, "tpot_mean"), draws(v_draws, "tpot_mean"))
         p90_ci = ratio_interval(draws(b_draws, "tpot_p90"), draws(v_draws, "tpot_p90"))
         e2e_ci = ratio_interval(draws(b_draws, "e2e_mean"), draws(v_draws, "e2e_mean"))
         flags = [f"{g.server}: {flag}" for g in (base, variant) for flag in g.flags]
-        if window is not None and tps_ci[0] is not None and not tps_ci[0] <= window <= tps_ci[1]:
+        if (
+            closed is not None
+            and window is not None
+            and tps_ci[0] is not None
+            and not tps_ci[0] <= window <= tps_ci[1]
+        ):
             flags.append(
                 f"window tok/s speedup {window:.2f} outside the interval: ramp-up/tail effects, "
                 "run more requests per user"
@@ -120,12 +148,12 @@ class SpeedupAnalysis:
         chunks = float(v_cols.later_chunks.sum())
         return SpeedupRow(
             bucket=variant.bucket,
-            concurrency=variant.concurrency,
+            load=variant.load,
             baseline=base.server,
             variant=variant.server,
             category=category,
-            baseline_output_tps=None if b_tps is None else b_tps * base.concurrency,
-            variant_output_tps=None if v_tps is None else v_tps * variant.concurrency,
+            baseline_output_tps=_delivered(base, b_tps, category),
+            variant_output_tps=_delivered(variant, v_tps, category),
             speedup_output_tps=_ratio(v_tps, b_tps),
             window_speedup_output_tps=window,
             ci_low=tps_ci[0],
@@ -151,7 +179,7 @@ class SpeedupAnalysis:
         by_key = {g.key: g for g in groups}
         pairs = []
         for group in groups:
-            base = by_key.get((group.baseline or "", group.bucket, group.concurrency))
+            base = by_key.get((group.baseline or "", group.bucket, group.load))
             if group.baseline is not None and base is not None:
                 tiers = self.categories(group) if per_category else []
                 pairs += [(base, group, c) for c in [ALL, *(tiers if len(tiers) > 1 else [])]]
@@ -159,13 +187,22 @@ class SpeedupAnalysis:
         return [self.row(base, variant, c) for base, variant, c in pairs]
 
 
+def _delivered(group: CellGroup, per_user_tps: float | None, category: str) -> float | None:
+    """Output tok/s shown for a side: closed loop, Little's law (users x per-user rate); open
+    loop, the measured window's (its per-tier share is not measured: n/a)."""
+    if group.load.concurrency is not None:
+        return None if per_user_tps is None else per_user_tps * group.load.concurrency
+    return group.output_tps if category == ALL else None
+
+
 def _subset(group: CellGroup, category: str) -> RequestColumns:
     cols = group.columns
     return cols if category == ALL else cols.select(cols.category == category)
 
 
-def _label(key: tuple[str, str, int]) -> str:
-    return "/".join(map(str, key))
+def _label(key: tuple[str, str, LoadPoint]) -> str:
+    server, bucket, load = key
+    return f"{server}/{bucket}/{load.concurrency if load.concurrency is not None else load.label}"
 
 
 def speedup_row(
@@ -177,13 +214,14 @@ def speedup_row(
     """One cell pair held in memory (all requests)."""
 
     def group(summary: dict[str, Any], records: Sequence[RequestRecord], base: str | None) -> Any:
+        load = LoadPoint.of_summary(summary)
         return CellGroup(
             summary["server"],
             base,
             summary["bucket"],
-            summary["concurrency"],
+            load,
             [summary],
-            columns_of(records),
+            columns_of(records, load.is_open),
         )
 
     return SpeedupAnalysis().row(

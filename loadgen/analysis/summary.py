@@ -22,7 +22,7 @@ SERVER_GONE_KINDS = frozenset({"connection", "timeout", "stalled", "truncated"})
 def summarize_cell(
     server: str,
     bucket: str,
-    concurrency: int,
+    concurrency: int | None,  # None: an open-loop cell (its load block says the rate)
     records: Sequence[RequestRecord],
     acceptance: Acceptance,
     counters: WindowCounters | None,

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from loadgen.analysis.bootstrap import ALL
-from loadgen.analysis.groups import CellGroup, bucket_order
+from loadgen.analysis.groups import CellGroup, bucket_order, group_order
 from loadgen.analysis.speedup import SpeedupRow
+from loadgen.loadpoint import CLOSED, LoadPoint
 from loadgen.report import svg
 from loadgen.report.tables import Table
 
@@ -32,18 +33,28 @@ MAX_SERIES = len(svg.PALETTE)
 
 def _by_bucket(groups: Sequence[CellGroup]) -> dict[str, list[CellGroup]]:
     out: dict[str, list[CellGroup]] = {}
-    for g in sorted(groups, key=lambda g: (bucket_order(g.bucket), g.server, g.concurrency)):
+    for g in sorted(groups, key=lambda g: (bucket_order(g.bucket), g.server, g.load.sort_key())):
         out.setdefault(g.bucket, []).append(g)
     return out
 
 
-def _per_server(groups: Sequence[CellGroup], point: Any) -> list[svg.Series]:
-    """One series per server, its points in order of concurrency."""
+def _by_series(groups: Sequence[CellGroup]) -> dict[tuple[str, str], list[CellGroup]]:
+    """Per bucket and load series (closed loop; open loop per arrival process)."""
+    out: dict[tuple[str, str], list[CellGroup]] = {}
+    for bucket, cells in _by_bucket(groups).items():
+        for g in cells:
+            out.setdefault((bucket, g.load.series), []).append(g)
+    return out
+
+
+def _per_server(groups: Sequence[CellGroup], point: Any, by_mode: bool = False) -> list[svg.Series]:
+    """One series per server (and load mode), its points in order of load."""
     series: dict[str, list[tuple[float, float]]] = {}
     for g in groups:
         xy = point(g)
         if xy is not None and None not in xy:
-            series.setdefault(g.server, []).append(xy)
+            name = f"{g.server} open" if by_mode and g.load.is_open else g.server
+            series.setdefault(name, []).append(xy)
     return list(series.items())
 
 
@@ -52,31 +63,37 @@ def heatmaps(rows: Sequence[SpeedupRow]) -> list[str]:
     for variant in sorted({r.variant for r in rows}):
         mine = [r for r in rows if r.variant == variant and r.category == ALL]
         buckets = sorted({r.bucket for r in mine}, key=bucket_order)
-        concs = [str(c) for c in sorted({r.concurrency for r in mine})]
+        loads = [p.label for p in sorted({r.load for r in mine}, key=lambda p: p.sort_key())]
         cells = {
-            (r.bucket, str(r.concurrency)): (
+            (r.bucket, r.load.label): (
                 r.speedup_output_tps if r.speedup_output_tps is not None else float("nan"),
                 "n/a" if r.ci_low is None else f"[{r.ci_low:.2f}, {r.ci_high:.2f}]",
             )
             for r in mine
         }
         title = f"tok/s speedup, {variant} vs {mine[0].baseline}" if mine else variant
-        out.append(svg.heatmap(f"heatmap-{variant}", title, buckets, concs, cells))
+        out.append(svg.heatmap(f"heatmap-{variant}", title, buckets, loads, cells))
     return out
 
 
 def throughput_plots(groups: Sequence[CellGroup]) -> list[str]:
-    return [
-        svg.line_chart(
-            f"throughput-{bucket}",
-            f"Output tok/s vs concurrency, {bucket}",
-            _per_server(cells, lambda g: (g.concurrency, g.output_tps)),
-            "concurrency",
-            "output tok/s",
-            log_x=True,
+    """Closed loop: tok/s vs concurrency; open loop: delivered vs offered rate (saturation)."""
+    plots = []
+    for (bucket, series), cells in _by_series(groups).items():
+        closed = series == CLOSED
+        name = f"throughput-{bucket}" + ("" if closed else f"-{series.replace(' ', '-')}")
+        axis = "concurrency" if closed else f"offered rate, requests/s ({series})"
+        plots.append(
+            svg.line_chart(
+                name,
+                f"Output tok/s vs {'concurrency' if closed else 'rate'}, {bucket}",
+                _per_server(cells, lambda g: (g.load.level, g.output_tps)),
+                axis,
+                "output tok/s",
+                log_x=closed,
+            )
         )
-        for bucket, cells in _by_bucket(groups).items()
-    ]
+    return plots
 
 
 def _per_user_tps(g: CellGroup) -> tuple[float, float | None] | None:
@@ -89,7 +106,7 @@ def pareto_plots(groups: Sequence[CellGroup]) -> list[str]:
         svg.line_chart(
             f"pareto-{bucket}",
             f"Per-user vs total tok/s, {bucket}",
-            _per_server(cells, _per_user_tps),
+            _per_server(cells, _per_user_tps, by_mode=True),
             "total output tok/s",
             "per-user tok/s (1000 / mean TPOT)",
         )
@@ -108,11 +125,14 @@ def _ecdf(values: np.ndarray) -> list[tuple[float, float]]:
 def distribution_plots(groups: Sequence[CellGroup]) -> list[str]:
     out = []
     for bucket, cells in _by_bucket(groups).items():
-        concs = sorted({g.concurrency for g in cells})
-        shown = [g for g in cells if g.concurrency in {concs[0], concs[-1]}][:MAX_SERIES]
+        ends: set[LoadPoint] = set()
+        for kind in {g.load.series for g in cells}:
+            loads = sorted({g.load for g in cells if g.load.series == kind}, key=lambda p: p.level)
+            ends |= {loads[0], loads[-1]}
+        shown = sorted((g for g in cells if g.load in ends), key=group_order)[:MAX_SERIES]
         for metric, label in (("ttft_ms", "TTFT ms"), ("tpot_ms", "TPOT ms")):
             series = [
-                (f"{g.server} c={g.concurrency}", _ecdf(getattr(g.columns, metric))) for g in shown
+                (f"{g.server} {g.load.label}", _ecdf(getattr(g.columns, metric))) for g in shown
             ]
             out.append(
                 svg.line_chart(
@@ -203,10 +223,13 @@ def render_html(
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<title>speedbench report</title>",
         f"<style>{CSS}</style></head><body><h1>speedbench report</h1><ul>{items}</ul>",
-        _section("Speedup heatmap (bucket x concurrency)", heatmaps(rows)),
-        _section("Throughput vs concurrency", throughput_plots(groups)),
+        _section("Speedup heatmap (bucket x load)", heatmaps(rows)),
+        _section("Throughput vs load", throughput_plots(groups)),
         _section("Serving Pareto frontier", pareto_plots(groups)),
-        _section("TTFT / TPOT distributions", distribution_plots(groups)),
+        _section(
+            "TTFT / TPOT distributions (open loop: TTFT from the intended send time)",
+            distribution_plots(groups),
+        ),
         _section("Acceptance", acceptance_plots(groups)),
         *(_table_html(t) for t in tables),
         "<h2>Manifest</h2><pre>",

@@ -13,7 +13,7 @@ from html import escape
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 PALETTE += ["#bcbd22", "#7f7f7f", "#393b79", "#e7969c"]
 Series = tuple[str, Sequence[tuple[float, float]]]
-W, H, LEFT, RIGHT, TOP, BOTTOM = 520, 300, 60, 150, 28, 44
+W, H, LEFT, RIGHT, TOP, BOTTOM = 560, 300, 60, 190, 28, 44
 
 
 def _ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -48,7 +48,11 @@ def _legend_and_axes(labels: Sequence[str], x_label: str, y_label: str) -> list[
     for i, label in enumerate(labels):
         ly = TOP + 12 + i * 15
         body.append(_rect(W - RIGHT + 8, ly - 8, 10, 10, PALETTE[i % len(PALETTE)]))
-        body.append(_text(W - RIGHT + 22, ly + 1, label[:24]))
+        shown = fit(label, RIGHT - 26, 11)
+        text = _text(W - RIGHT + 22, ly + 1, shown)
+        if shown != label:  # the whole label on hover
+            text = text.replace("</text>", f"<title>{escape(label)}</title></text>")
+        body.append(text)
     body.append(_text(LEFT + (W - LEFT - RIGHT) / 2, H - 8, x_label, "middle"))
     mid = TOP + (H - TOP - BOTTOM) / 2
     body.append(
@@ -58,12 +62,27 @@ def _legend_and_axes(labels: Sequence[str], x_label: str, y_label: str) -> list[
     return body
 
 
-def _frame(name: str, title: str, body: list[str], width: int = W, height: int = H) -> str:
+def text_width(text: str, px: float) -> float:
+    """A generous estimate of rendered width (system-ui averages ~0.55 em per character; bold
+    digits and capitals run wider), so boxes are sized to what they hold."""
+    return len(text) * px * 0.62
+
+
+def fit(text: str, width: float, px: float) -> str:
+    """``text``, cut with an ellipsis to fit ``width`` pixels at font size ``px``."""
+    if text_width(text, px) <= width:
+        return text
+    keep = max(1, int(width / text_width("x", px)) - 1)
+    return text[:keep] + "\u2026"
+
+
+def _frame(name: str, title: str, body: list[str], width: float = W, height: float = H) -> str:
     return (
         f'<svg class="plot" data-plot="{escape(name)}" xmlns="http://www.w3.org/2000/svg" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img">'
+        f'width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
+        'role="img">'
         f"<title>{escape(title)}</title>"
-        f'<text x="{width / 2}" y="16" text-anchor="middle" class="t">{escape(title)}</text>'
+        f'<text x="{width / 2:.0f}" y="16" text-anchor="middle" class="t">{escape(title)}</text>'
         + "".join(body)
         + "</svg>"
     )
@@ -124,12 +143,13 @@ def heatmap(
     cols: Sequence[str],
     cells: dict[tuple[str, str], tuple[float, str]],
 ) -> str:
-    """``cells[(row, col)] = (value, caption)``; value 1.0 is white, > 1 green, < 1 red."""
-    cw, ch, left, top = 110, 40, 70, 40
-    width, height = left + cw * max(len(cols), 1) + 10, top + ch * max(len(rows), 1) + 24
-    body = [
-        _text(left + j * cw + cw / 2, top - 6, f"c={col}", "middle") for j, col in enumerate(cols)
-    ]
+    """``cells[(row, col)] = (value, caption)``; value 1.0 is white, > 1 green, < 1 red. The box
+    is as wide as its widest part: the cells (each as wide as its column label) or the title."""
+    ch, left, top = 40, 70, 40
+    cw = max([110.0] + [text_width(c, 11) + 12 for c in cols])
+    width = max(left + cw * max(len(cols), 1) + 10, text_width(title, 13) + 24)
+    height = top + ch * max(len(rows), 1) + 24
+    body = [_text(left + j * cw + cw / 2, top - 6, col, "middle") for j, col in enumerate(cols)]
     for i, row in enumerate(rows):
         body.append(_text(left - 6, top + i * ch + ch / 2 + 4, row, "end"))
         for j, col in enumerate(cols):

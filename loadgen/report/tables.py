@@ -39,7 +39,7 @@ def ratio_ci(value: float | None, low: float | None, high: float | None) -> str:
 
 
 def write_speedup_csv(rows: Sequence[SpeedupRow], path: Path) -> Path:
-    fields = list(SpeedupRow.__dataclass_fields__)
+    fields = SpeedupRow.columns()
     with replacing(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=fields)
         writer.writeheader()
@@ -50,7 +50,7 @@ def write_speedup_csv(rows: Sequence[SpeedupRow], path: Path) -> Path:
 
 def console_table(rows: Sequence[SpeedupRow]) -> str:
     header = (
-        f"{'bucket':>6} {'conc':>4} {'base tok/s':>10} {'SD tok/s':>9} {'speedup':>7} "
+        f"{'bucket':>6} {'load':>10} {'base tok/s':>10} {'SD tok/s':>9} {'speedup':>7} "
         f"{'95% CI':>14} {'AL':>5}  variant"
     )
     lines = [header, "-" * len(header)]
@@ -61,7 +61,7 @@ def console_table(rows: Sequence[SpeedupRow]) -> str:
             "n/a" if r.ci_low is None or r.ci_high is None else f"[{r.ci_low:.2f}, {r.ci_high:.2f}]"
         )
         lines.append(
-            f"{r.bucket:>6} {r.concurrency:>4} {fmt(r.baseline_output_tps, 1):>10} "
+            f"{r.bucket:>6} {r.load.label:>10} {fmt(r.baseline_output_tps, 1):>10} "
             f"{fmt(r.variant_output_tps, 1):>9} {fmt(r.speedup_output_tps):>7} "
             f"{ci:>14} {fmt(r.acceptance_length):>5}  {r.variant}"
         )
@@ -72,14 +72,17 @@ def speedup_table(rows: Sequence[SpeedupRow]) -> Table:
     return Table(
         "Speedup of SD over its baseline",
         "> 1 means SD is better. Each ratio is followed by its 95% per-request bootstrap interval "
-        "(repeats combined). tok/s: concurrency x sum(tokens) / sum(E2E) (closed loop, Little's "
-        "law); window: the ratio of tokens / measured window. TPOT and E2E: baseline / SD. AL: "
-        "engine acceptance length.",
-        ["bucket", "conc", "baseline", "variant", "tier", "base tok/s", "SD tok/s",
+        "(repeats combined). tok/s: concurrency x sum(tokens) / sum(E2E) (closed loop c=N, "
+        "Little's law); window: the ratio of tokens / measured window. Open loop (rate=R/s): "
+        "both sides get the same schedule, so the delivered (window) tok/s is the offered rate's "
+        "while both keep up; tok/s speedup is then per request, sum(tokens) / sum(E2E), with "
+        "latency from the intended send time. TPOT and E2E: baseline / SD. AL: engine "
+        "acceptance length.",
+        ["bucket", "load", "baseline", "variant", "tier", "base tok/s", "SD tok/s",
          "tok/s speedup", "window", "mean TPOT speedup", "p90 TPOT speedup",
          "mean E2E speedup", "AL", "client tok/chunk", "requests"],
         [
-            [r.bucket, str(r.concurrency), r.baseline, r.variant, r.category,
+            [r.bucket, r.load.label, r.baseline, r.variant, r.category,
              fmt(r.baseline_output_tps, 1), fmt(r.variant_output_tps, 1),
              ratio_ci(r.speedup_output_tps, r.ci_low, r.ci_high),
              fmt(r.window_speedup_output_tps),
@@ -96,11 +99,11 @@ def speedup_table(rows: Sequence[SpeedupRow]) -> Table:
 def crossover_table(crossovers: Sequence[Crossover]) -> Table:
     return Table(
         "Crossover",
-        "The lowest measured concurrency from which SD stops paying off (tok/s speedup <= 1 "
-        "there and above), per bucket.",
-        ["variant", "bucket", "crossover concurrency", "CI upper bound < 1"],
+        "The lowest measured load (concurrency, or rate per arrival process) from which SD stops "
+        "paying off (tok/s speedup <= 1 there and above), per bucket.",
+        ["variant", "bucket", "series", "crossover load", "CI upper bound < 1"],
         [
-            [c.variant, c.bucket, str(c.concurrency),
+            [c.variant, c.bucket, c.series, c.label,
              "n/a" if c.ci_excludes_one is None else ("yes" if c.ci_excludes_one else "no")]
             for c in crossovers
         ],
@@ -111,11 +114,13 @@ def slo_table(capacities: Sequence[SloCapacity], slos: Mapping[str, Any]) -> Tab
     wanted = ", ".join(f"{k} {v}" for k, v in slos.items() if v is not None) or "none given"
     return Table(
         "SLO capacity",
-        f"SLOs: {wanted}. Highest measured concurrency meeting them and its output tok/s.",
-        ["bucket", "server", "baseline", "max concurrency", "output tok/s", "TTFT ms", "TPOT ms"],
+        f"SLOs: {wanted}. Highest measured concurrency (closed loop) or rate (open loop, TTFT "
+        "from the intended send time, schedule kept) meeting them, and its output tok/s.",
+        ["bucket", "server", "baseline", "series", "max load", "output tok/s", "TTFT ms",
+         "TPOT ms"],
         [
-            [c.bucket, c.server, c.baseline or "-",
-             "none meets" if c.concurrency is None else str(c.concurrency),
+            [c.bucket, c.server, c.baseline or "-", c.series,
+             "none meets" if c.at is None else c.at.label,
              fmt(c.output_tps, 1), fmt(c.ttft_ms, 1), fmt(c.tpot_ms, 2)]
             for c in capacities
         ],
@@ -126,9 +131,9 @@ def best_draft_table(best: Sequence[BestDraft]) -> Table:
     return Table(
         "Best draft length",
         "Among SD variants of one method against one baseline, the best tok/s speedup.",
-        ["bucket", "conc", "method", "baseline", "best variant", "speedup", "candidates"],
+        ["bucket", "load", "method", "baseline", "best variant", "speedup", "candidates"],
         [
-            [b.bucket, str(b.concurrency), b.method, b.baseline, b.variant,
+            [b.bucket, b.load.label, b.method, b.baseline, b.variant,
              fmt(b.speedup_output_tps), str(b.candidates)]
             for b in best
         ],
@@ -139,13 +144,14 @@ def cells_table(groups: Sequence[CellGroup], engines: Mapping[str, str]) -> Tabl
     """Every server side by side, cell by cell (engines compared on the same inputs)."""
     return Table(
         "Cells side by side",
-        "Per bucket x concurrency, every server (engine) on the same token-id inputs; repeats "
-        "pooled. Latency percentiles are over requests.",
-        ["bucket", "conc", "server", "engine", "repeats", "ok", "failed", "tok/s",
+        "Per bucket x load, every server (engine) on the same token-id inputs; repeats pooled. "
+        "Latency percentiles are over requests; open loop (rate=R/s) counts TTFT and E2E from "
+        "the intended send time, and 'schedule' says whether requests left on time (p99 lag).",
+        ["bucket", "load", "server", "engine", "repeats", "ok", "failed", "tok/s",
          "TTFT p50 / p90 ms", "TPOT mean / p90 ms", "E2E p50 / p90 ms", "AL",
-         "client tok/chunk"],
+         "client tok/chunk", "schedule"],
         [
-            [g.bucket, str(g.concurrency), g.server, engines.get(g.server, "?"),
+            [g.bucket, g.load.label, g.server, engines.get(g.server, "?"),
              str(len(g.summaries)), str(len(g.columns)), str(g.columns.failed),
              fmt(g.output_tps, 1),
              f"{fmt(g.summary_distribution('ttft_ms', 'p50'), 0)} / "
@@ -154,7 +160,7 @@ def cells_table(groups: Sequence[CellGroup], engines: Mapping[str, str]) -> Tabl
              f"{fmt(g.summary_distribution('tpot_ms', 'p90'))}",
              f"{fmt(g.summary_distribution('e2e_ms', 'p50'), 0)} / "
              f"{fmt(g.summary_distribution('e2e_ms', 'p90'), 0)}",
-             fmt(g.acceptance_length), fmt(g.client_tokens_per_chunk)]
+             fmt(g.acceptance_length), fmt(g.client_tokens_per_chunk), schedule_cell(g)]
             for g in groups
         ],
     )  # fmt: skip
@@ -164,9 +170,17 @@ def flags_table(groups: Sequence[CellGroup]) -> Table:
     return Table(
         "Cross-check flags",
         "Raised by the metric cross-checks of each cell (none means every check passed).",
-        ["server", "bucket", "conc", "flag"],
-        [[g.server, g.bucket, str(g.concurrency), f] for g in groups for f in g.flags],
+        ["server", "bucket", "load", "flag"],
+        [[g.server, g.bucket, g.load.label, f] for g in groups for f in g.flags],
     )
+
+
+def schedule_cell(g: CellGroup) -> str:
+    """Open loop: whether the requests left on schedule ("server can't keep up" otherwise)."""
+    if not g.load.is_open:
+        return "-"
+    lag = f" (p99 lag {fmt(g.send_lag_p99_ms, 1)} ms)"
+    return ("kept up" if g.kept_up else "SERVER CAN'T KEEP UP") + lag
 
 
 def markdown(tables: Sequence[Table], context: Mapping[str, Any]) -> str:

@@ -22,6 +22,7 @@ from loadgen.client.access import ServerAccess
 from loadgen.data.prepared import PreparedSet
 from loadgen.dispatch import run_prompt
 from loadgen.hostinfo import host_description
+from loadgen.loadpoint import LoadPoint
 from loadgen.preflight import check_prompts, preflight
 from loadgen.redact import redact
 from loadgen.report.build import build_report
@@ -37,27 +38,41 @@ def say(message: str) -> None:
 @dataclass(frozen=True)
 class PlannedCell:
     bucket: str
-    concurrency: int
+    load: LoadPoint
     repeat: int
     prompt_start: int
+    requests: int
+    repeat_dirs: bool = True  # False: the demo's layout, one repeat, no r<R> level
 
     def directory(self, out: Path, server: str) -> Path:
-        return out / "cells" / server / self.bucket / f"c{self.concurrency}" / f"r{self.repeat}"
+        cell = out / "cells" / server / self.bucket / self.load.slug
+        return cell / f"r{self.repeat}" if self.repeat_dirs else cell
 
 
-def planned_cells(plan: SweepPlan) -> list[PlannedCell]:
+def planned_cells(plan: SweepPlan, repeat_dirs: bool = True) -> list[PlannedCell]:
+    if not repeat_dirs and plan.repeats != 1:
+        raise PlanError("cell directories without r<R> hold one repeat only")
     return [
-        PlannedCell(bucket, conc, repeat, plan.prompt_start(repeat, i))
+        PlannedCell(
+            bucket,
+            load,
+            repeat,
+            plan.prompt_start(repeat, i),
+            plan.requests_for(load),
+            repeat_dirs,
+        )
         for repeat in range(plan.repeats)
         for bucket in plan.buckets
-        for i, conc in enumerate(plan.concurrencies)
+        for i, load in enumerate(plan.load_points())
     ]
 
 
-def pending_cells(plan: SweepPlan, out: Path, server: str) -> list[PlannedCell]:
+def pending_cells(
+    plan: SweepPlan, out: Path, server: str, repeat_dirs: bool = True
+) -> list[PlannedCell]:
     """Cells without a summary; a half-written cell directory is cleared to be redone."""
     pending = []
-    for cell in planned_cells(plan):
+    for cell in planned_cells(plan, repeat_dirs):
         directory = cell.directory(out, server)
         if (directory / SUMMARY_FILE).is_file():
             continue
@@ -118,7 +133,7 @@ def check_data(plan: SweepPlan, data_dir: Path) -> None:
         if have < need:
             raise PlanError(
                 f"bucket {bucket!r} of {data_dir} has {have} prompts; the plan needs {need} "
-                "(warmup + repeats x concurrencies x requests, every prompt used once): lower "
+                "(warmup + repeats x load points x requests, every prompt used once): lower "
                 "requests/repeats or prepare more rows"
             )
         check_prompts(prepared.bucket(bucket)[:need], data_dir)  # before any server starts
@@ -145,6 +160,12 @@ def endpoint(
 
 
 def run_sweep(plan: SweepPlan, plan_dir: Path, out: Path) -> list[SpeedupRow]:
+    run_cells(plan, plan_dir, out)
+    return build_report(out, {"results": str(out), "plan": plan.name, "model": plan.model})
+
+
+def run_cells(plan: SweepPlan, plan_dir: Path, out: Path, repeat_dirs: bool = True) -> None:
+    """Every pending cell of the plan, server by server (the measuring half of a sweep)."""
     servers = plan.resolved_servers()
     data_dir = (plan_dir / plan.data).resolve()
     check_data(plan, data_dir)
@@ -152,9 +173,9 @@ def run_sweep(plan: SweepPlan, plan_dir: Path, out: Path) -> list[SpeedupRow]:
     manifest = open_manifest(plan, out, data_dir)
     write_json(out / MANIFEST_FILE, manifest)
     for server in servers:
-        todo = pending_cells(plan, out, server.name)
+        todo = pending_cells(plan, out, server.name, repeat_dirs)
         if not todo:
-            say(f"{server.name}: all {len(planned_cells(plan))} cells done, skipped")
+            say(f"{server.name}: all {len(planned_cells(plan, repeat_dirs))} cells done, skipped")
             continue
         with endpoint(server, plan, out) as (url, launch):
             manifest["servers"][server.name] = {
@@ -177,12 +198,14 @@ def run_sweep(plan: SweepPlan, plan_dir: Path, out: Path) -> list[SpeedupRow]:
                 summary = run_cell(
                     _spec(plan, server, url, data_dir, cell), cell.directory(out, server.name)
                 )
+                al = summary["acceptance"]["acceptance_length"]
                 say(
-                    f"  {server.name} {cell.bucket} c={cell.concurrency} r{cell.repeat}: "
-                    f"{summary['requests_ok']} ok, {summary['requests_failed']} failed, "
+                    f"  {server.name} {cell.bucket} {cell.load.label}"
+                    + (f" r{cell.repeat}" if repeat_dirs else "")
+                    + f": {summary['requests_ok']} ok, {summary['requests_failed']} failed, "
                     f"{summary['output_tokens_per_s'] or 0:.1f} tok/s"
+                    + (f", AL {al:.2f}" if al else "")
                 )
-    return build_report(out, {"results": str(out), "plan": plan.name, "model": plan.model})
 
 
 def _spec(
@@ -196,10 +219,14 @@ def _spec(
         metrics_url=None if server.no_metrics else (server.metrics_url or url + metrics_path),
         data_dir=data_dir,
         bucket=cell.bucket,
-        concurrency=cell.concurrency,
-        requests=plan.requests,
+        concurrency=plan.users(cell.load),
+        requests=cell.requests,
         prompt_start=cell.prompt_start,
         osl=plan.osl,
         model=plan.served_model_name,
         request_timeout_s=plan.request_timeout_s,
+        engine=server.engine,
+        rate=cell.load.rate,
+        arrivals=cell.load.arrivals,
+        burstiness=cell.load.burstiness,
     )

@@ -62,7 +62,7 @@ def test_slo_capacity_is_the_highest_concurrency_meeting_both_slos(results: Path
     limit = sorted(tpot_p90.values())[len(tpot_p90) // 2]
     capacity = {c.server: c for c in slo_capacity(groups, {"tpot_ms": limit, "percentile": "p90"})}
     for server in ("base", "sd-k1", "sd-k4"):
-        meeting = [k[2] for k, v in tpot_p90.items() if k[0] == server and v <= limit]
+        meeting = [k[2].concurrency for k, v in tpot_p90.items() if k[0] == server and v <= limit]
         assert capacity[server].concurrency == (max(meeting) if meeting else None)
     none = slo_capacity(groups, {"ttft_ms": 0.001})
     assert all(c.concurrency is None for c in none)

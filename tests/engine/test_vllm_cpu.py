@@ -118,7 +118,7 @@ def test_demo_runs_both_variants_and_reports_speedups(tiny_model: Path, tmp_path
     assert [(r["bucket"], r["concurrency"]) for r in rows] == [("1k", "1"), ("1k", "2")]
     assert all(float(r["speedup_output_tps"]) > 0 for r in rows)
     report = (out / "report.md").read_text()
-    assert "| 1k | 2 | vllm-cpu-base | vllm-cpu-ngram |" in report
+    assert "| 1k | c=2 | vllm-cpu-base | vllm-cpu-ngram |" in report
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,10 @@
 
 Not measurements. Each cell looks exactly like one ``run_cell`` writes (``manifest.json``,
 ``requests.parquet`` in the RequestRecord schema, ``summary.json`` from ``summarize_cell``), with
-closed-loop users, a TTFT, and chunks whose sizes follow a draft/accept process: SD servers stream
-several tokens per chunk but take longer per step, and the step time grows with concurrency, so
-SD wins at low concurrency and loses at high concurrency, as on real engines.
+closed-loop users (or, with ``rate``, Poisson arrivals on an open-loop schedule), a TTFT, and
+chunks whose sizes follow a draft/accept process: SD servers stream several tokens per chunk but
+take longer per step, and the step time grows with concurrency (open loop: with the requests a
+rate keeps in flight), so SD wins at low load and loses at high load, as on real engines.
 """
 
 from __future__ import annotations
@@ -18,8 +19,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from loadgen.analysis.summary import summarize_cell
+from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_PARQUET, read_parquet
+from loadgen.loadpoint import LoadPoint
 from loadgen.metrics.acceptance import Acceptance
+from loadgen.swarm.arrivals import arrival_offsets_ns
 
 MS = 1_000_000
 TIERS = ("low_entropy", "mixed", "high_entropy")
@@ -47,9 +51,12 @@ def write_cell(
     osl: int = 64,
     seed: int = 0,
     summarize: bool = True,
+    rate: float | None = None,
 ) -> None:
     rng = np.random.default_rng(seed)
     n, k = requests, server.draft_tokens
+    if rate is not None:  # Little's law: a rate keeps about rate x E2E requests in flight
+        concurrency = max(1, round(rate * server.step_ms * osl / 1000))
     tiers = np.array([TIERS[i % len(TIERS)] for i in range(n)], dtype=object)
     accept = np.array([TIER_ACCEPT[t] for t in tiers]) if k else np.zeros(n)
     # Chunk sizes: 1 + accepted drafts (geometric acceptance, capped at k); first chunk is 1 token.
@@ -67,9 +74,12 @@ def write_cell(
     mask = np.arange(osl)[None, :] < counts[:, None]
     e2e = offsets_in_req[np.arange(n), counts - 1] + 2 * MS
     send = np.zeros(n, dtype=np.int64)
-    for user in range(concurrency):
-        mine = np.arange(user, n, concurrency)
-        send[mine] = np.concatenate([[user * MS], user * MS + np.cumsum(e2e[mine])[:-1]])
+    if rate is not None:
+        send[:] = arrival_offsets_ns("poisson", rate, n, seed=seed)
+    else:
+        for user in range(concurrency):
+            mine = np.arange(user, n, concurrency)
+            send[mine] = np.concatenate([[user * MS], user * MS + np.cumsum(e2e[mine])[:-1]])
     chunk_ns = (offsets_in_req + send[:, None])[mask]
     chunk_tokens = sizes[mask]
     offsets = pa.array(np.concatenate([[0], np.cumsum(counts)]).astype(np.int32))
@@ -113,7 +123,9 @@ def write_cell(
         per_position=[float(np.mean(accept) ** (i + 1)) for i in range(k)],
     )
     records = read_parquet(cell_dir / RECORDS_PARQUET)
-    summary = summarize_cell(server.name, bucket, concurrency, records, acceptance, None)
+    load = LoadPoint.closed(concurrency) if rate is None else LoadPoint.open(rate)
+    summary = summarize_cell(server.name, bucket, load.concurrency, records, acceptance, None)
+    summary |= {"load": load.to_dict(), "schedule": schedule_report(records)}
     (cell_dir / "summary.json").write_text(json.dumps(summary))
 
 
@@ -126,6 +138,7 @@ def write_results(
     repeats: int = 1,
     osl: int = 64,
     slos: dict[str, float | str] | None = None,
+    rates: tuple[float, ...] = (),
 ) -> Path:
     """A sweep-shaped results directory of fake cells, plus its top-level manifest (cells that
     already have a summary are kept, so a large directory can be generated in several goes)."""
@@ -133,11 +146,13 @@ def write_results(
     for server in servers:
         for repeat in range(repeats):
             for bucket in buckets:
-                for conc in concurrencies:
+                loads = [LoadPoint.closed(c) for c in concurrencies]
+                for load in loads + [LoadPoint.open(r) for r in rates]:
                     seed += 1
-                    cell = out / "cells" / server.name / bucket / f"c{conc}" / f"r{repeat}"
+                    cell = out / "cells" / server.name / bucket / load.slug / f"r{repeat}"
                     if not (cell / "summary.json").is_file():
-                        write_cell(cell, server, bucket, conc, requests, osl, seed)
+                        conc = load.concurrency or 1
+                        write_cell(cell, server, bucket, conc, requests, osl, seed, rate=load.rate)
     manifest = {
         "kind": "FAKE results for tests",
         "plan": {"slos": slos or {}},

@@ -3,7 +3,9 @@
 Not an engine: it sleeps ``ttft_s`` then streams ``max_tokens`` tokens in chunks of
 ``tokens_per_chunk`` every ``step_s`` seconds, with vLLM's wire format (``continuous_usage_stats``),
 so the harness's own timing can be checked against known truth. It also serves a ``/metrics``
-page holding vLLM-named SD counters that it increments as a real engine would.
+page holding vLLM-named SD counters that it increments as a real engine would, and logs when it
+received each request and began writing each chunk (``perf_counter_ns``: Linux's system-wide
+monotonic clock, the harness's too), the truth even when a loaded machine stretches its sleeps.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import ssl
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -35,6 +37,14 @@ class _Counters:
         self.drafts = self.draft_tokens = self.accepted = self.generated = 0.0
         self.requests: list[dict[str, Any]] = []
         self.seen: list[tuple[str, str | None]] = []  # (path, Authorization header) of each
+        self.timings: list[ServerTimings] = []
+
+
+@dataclass
+class ServerTimings:
+    prompt: list[int]
+    received_ns: int  # the request's body read
+    chunk_ns: list[int] = field(default_factory=list)  # just before each data chunk was written
 
 
 def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestHandler]:
@@ -79,6 +89,7 @@ def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestH
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            timings = ServerTimings(body["prompt"], time.perf_counter_ns())
             with counters.lock:
                 counters.seen.append((self.path, self.headers.get("Authorization")))
             if self.path != "/v1/completions":  # e.g. /tokenize: this fake has no tokenizer
@@ -86,6 +97,7 @@ def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestH
                 return
             with counters.lock:
                 counters.requests.append(body)
+                counters.timings.append(timings)
             if behaviour.status != 200:
                 self._send(behaviour.status, b'{"error": "injected"}', "application/json")
                 return
@@ -106,7 +118,9 @@ def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestH
                     "choices": [{"index": 0, "text": "x" * n, "finish_reason": None}],
                     "usage": {"prompt_tokens": len(body["prompt"]), "completion_tokens": sent},
                 }
-                self._chunk(b"data: " + json.dumps(event).encode() + b"\n\n")
+                data = b"data: " + json.dumps(event).encode() + b"\n\n"
+                timings.chunk_ns.append(time.perf_counter_ns())
+                self._chunk(data)
                 if behaviour.truncate_after_chunks and chunks >= behaviour.truncate_after_chunks:
                     self.wfile.write(b"0\r\n\r\n")
                     self.close_connection = True

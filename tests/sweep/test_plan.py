@@ -1,9 +1,11 @@
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from loadgen.sweep.plan import PlanError, SweepPlan, load_plan
+from loadgen.sweep.plan import LATER_FIELDS, PlanError, SweepPlan, load_plan
 
 REPO = Path(__file__).resolve().parents[2]
 PLANS = sorted((REPO / "docs" / "plans").glob("*.yaml"))
@@ -33,7 +35,8 @@ def test_every_shipped_plan_parses_and_pairs_its_servers(path: Path) -> None:
 
 
 def test_shipped_plans_exist() -> None:
-    assert len(PLANS) >= 3
+    assert len(PLANS) >= 4
+    assert any(load_plan(p).rates for p in PLANS), "an example of open-loop rates"
 
 
 def test_unknown_key_is_an_error_naming_the_field(tmp_path: Path) -> None:
@@ -63,3 +66,59 @@ def test_digest_changes_with_any_setting() -> None:
     a = SweepPlan.model_validate(BASE)
     assert a.digest() == SweepPlan.model_validate(dict(BASE)).digest()
     assert a.digest() != SweepPlan.model_validate({**BASE, "osl": 64}).digest()
+
+
+def test_open_loop_rates_are_load_points_after_the_concurrencies() -> None:
+    plan = SweepPlan.model_validate(
+        {**BASE, "rates": [0.5, 4], "arrivals": "gamma", "burstiness": 0.5, "max_in_flight": 16}
+    )
+    assert [p.label for p in plan.load_points()] == [
+        "c=1", "c=4", "rate=0.5/s gamma b=0.5", "rate=4.0/s gamma b=0.5"
+    ]  # fmt: skip
+    assert [p.slug for p in plan.load_points()][2:] == ["rate0.5-gamma0.5", "rate4.0-gamma0.5"]
+    assert [plan.users(p) for p in plan.load_points()] == [1, 4, 16, 16]
+    assert plan.prompts_per_bucket() == 2 + 4 * 8  # every load point gets its own slice
+    rates_only = SweepPlan.model_validate({**BASE, "concurrencies": [], "rates": [2]})
+    [point] = rates_only.load_points()
+    assert point.label == "rate=2.0/s" and point.arrivals == "poisson"
+    assert rates_only.users(point) == 8  # default cap: every request of the cell may be in flight
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"concurrencies": []}, "no load points"),
+        ({"rates": [0]}, "rates.0"),
+        ({"rates": [-2.5]}, "rates.0"),
+        ({"rates": [1, 1]}, "repeats a value"),
+        ({"rates": [1], "burstiness": 0.5}, "gamma arrivals only"),
+        ({"rates": [1], "arrivals": "poisson", "burstiness": 2}, "gamma arrivals only"),
+        ({"arrivals": "gamma"}, "needs `rates`"),
+        ({"max_in_flight": 4}, "needs `rates`"),
+        ({"rates": [1], "arrivals": "uniform"}, "arrivals"),
+    ],
+)
+def test_open_loop_settings_are_validated(tmp_path: Path, changes: dict, message: str) -> None:
+    with pytest.raises(PlanError, match=message):
+        load_plan(write(tmp_path, {**BASE, **changes}))
+
+
+def test_digest_of_a_closed_loop_plan_ignores_the_unset_open_loop_fields() -> None:
+    """Results directories of plans written before open-loop rates still resume."""
+    plan = SweepPlan.model_validate(BASE)
+    before = {k: v for k, v in plan.model_dump(mode="json").items() if k not in LATER_FIELDS}
+    canonical = json.dumps(before, sort_keys=True).encode()
+    assert plan.digest() == hashlib.sha256(canonical).hexdigest()
+    assert plan.digest() == SweepPlan.model_validate({**BASE, "rates": []}).digest()
+    assert plan.digest() != SweepPlan.model_validate({**BASE, "rates": [1]}).digest()
+
+
+def test_requests_per_user_scales_closed_loop_cells_and_their_prompt_slices() -> None:
+    plan = SweepPlan.model_validate(
+        {**BASE, "concurrencies": [1, 4], "rates": [2], "requests": 6, "requests_per_user": 4,
+         "warmup": 2, "repeats": 2}
+    )  # fmt: skip
+    sizes = [plan.requests_for(p) for p in plan.load_points()]
+    assert sizes == [6, 16, 6]  # max(requests, 4 x c); a rate keeps `requests`
+    starts = [plan.prompt_start(r, i) for r in range(2) for i in range(3)]
+    assert starts == [2, 8, 24, 30, 36, 52] and plan.prompts_per_bucket() == 2 + 2 * 28

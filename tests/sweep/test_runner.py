@@ -1,13 +1,16 @@
 """A real sweep (real Locust, real cells, real report) against two FAKE servers given by URL:
 a baseline streaming one token per step and an "SD" server streaming four per step."""
 
+import csv
 import json
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 import yaml
 
+from loadgen.client.sink import read_parquet
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
 from loadgen.sweep.plan import PlanError, load_plan
 from loadgen.sweep.runner import run_sweep
@@ -91,3 +94,62 @@ def test_plan_needing_more_prompts_than_the_data_has_is_refused(
     plan_path = make_plan(tmp_path, servers, requests=50)
     with pytest.raises(PlanError, match="has 20 prompts; the plan needs 101"):
         run_sweep(load_plan(plan_path), plan_path.parent, tmp_path / "results")
+
+
+def test_open_loop_rates_are_cells_keyed_by_rate_with_schedule_and_capacity(
+    tmp_path: Path, servers: tuple[str, str]
+) -> None:
+    """Closed c=1 beside constant arrivals at 4/s (both keep up) and 40/s with at most 3 requests
+    in flight: the baseline (~0.25 s a request) then needs ~10 and falls behind the schedule."""
+    plan_path = make_plan(
+        tmp_path, servers, concurrencies=[1], rates=[4, 40], arrivals="constant", max_in_flight=3
+    )
+    out = tmp_path / "results"
+    rows = run_sweep(load_plan(plan_path), plan_path.parent, out)
+
+    overall = [r for r in rows if r.category == "all"]
+    assert [r.load.label for r in overall] == ["c=1", "rate=4.0/s constant", "rate=40.0/s constant"]
+    cell = out / "cells" / "fake-base" / "1k" / "rate4.0-constant" / "r0"
+    summary = json.loads((cell / "summary.json").read_text())
+    assert summary["concurrency"] is None and summary["load"]["rate_rps"] == 4.0
+    assert summary["schedule"]["kept_up"], summary["schedule"]
+    command = json.loads((cell / "manifest.json").read_text())["locust_command"]
+    assert command[command.index("--rate") + 1] == "4.0" and "-u" in command
+    assert command[command.index("--arrivals") + 1] == "constant"
+    records = read_parquet(cell / "requests.parquet")
+    gaps = sorted(b.intended_send_ns - a.intended_send_ns for a, b in pairwise(
+        sorted(records, key=lambda r: r.intended_send_ns)))  # fmt: skip
+    assert gaps == [250_000_000] * 5  # 4/s on an absolute clock
+
+    behind = json.loads(
+        (out / "cells" / "fake-base" / "1k" / "rate40.0-constant" / "r0" / "summary.json")
+        .read_text()
+    )  # fmt: skip
+    assert not behind["schedule"]["kept_up"] and "could not keep up" in " ".join(behind["flags"])
+
+    with (out / "speedup.csv").open() as fh:
+        by_load = {r["load"]: r for r in csv.DictReader(fh)}
+    assert by_load["c=1"]["concurrency"] == "1" and by_load["c=1"]["rate_rps"] == ""
+    assert by_load["rate=4.0/s constant"]["rate_rps"] == "4.0"
+    assert by_load["rate=4.0/s constant"]["concurrency"] == ""
+    # Four tokens per step: each request finishes sooner at the same rate, beyond the interval.
+    assert float(by_load["rate=4.0/s constant"]["ci_low"]) > 1
+
+    report = json.loads((out / "summary.json").read_text())
+    capacity = {(c["server"], c["series"]): c for c in report["slo_capacity"]}
+    assert capacity[("fake-base", "closed")]["load"] == "c=1"
+    # Latency SLOs are met everywhere; 40/s fails only because the baseline fell behind.
+    assert capacity[("fake-base", "open constant")]["load"] == "rate=4.0/s constant"
+    assert capacity[("fake-base", "open constant")]["rate_rps"] == 4.0
+    series = {(c["variant"], c["series"]): c for c in report["crossovers"]}
+    assert series[("fake-sd", "open constant")]["rate_rps"] == "not reached"
+    md = (out / "report.md").read_text()
+    assert "| 1k | rate=40.0/s constant | fake-base |" in md
+    assert "SERVER CAN'T KEEP UP" in md and "kept up (p99 lag" in md
+    html = (out / "report.html").read_text()
+    assert "rate=4.0/s constant" in html and "throughput-1k-open-constant" in html
+
+    done = {c: c.stat().st_mtime_ns for c in out.glob("cells/*/1k/*/r0/summary.json")}
+    assert len(done) == 2 * 3
+    run_sweep(load_plan(plan_path), plan_path.parent, out)  # resumes: every cell is done
+    assert {c: c.stat().st_mtime_ns for c in done} == done

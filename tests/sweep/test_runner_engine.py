@@ -26,7 +26,7 @@ def test_sweep_launches_each_variant_and_records_provenance(
     tiny_model: Path, tmp_path: Path
 ) -> None:
     write_jsonl(
-        synthetic_throughput_split(["1k"], 2)["1k"], tmp_path / "raw" / "throughput_1k.jsonl"
+        synthetic_throughput_split(["1k"], 3)["1k"], tmp_path / "raw" / "throughput_1k.jsonl"
     )
     prepare_to_disk(
         str(tmp_path / "raw"), ["throughput_1k"], str(tiny_model), tmp_path / "prepared"
@@ -38,6 +38,7 @@ def test_sweep_launches_each_variant_and_records_provenance(
         "servers": [{"variant": "vllm-cpu-base"}, {"variant": "vllm-cpu-ngram"}],
         "buckets": ["1k"],
         "concurrencies": [2],
+        "rates": [2.0],  # one open-loop cell per server: Poisson arrivals at 2 requests/s
         "osl": 24,
         "requests": 4,
         "warmup": 1,
@@ -58,8 +59,20 @@ def test_sweep_launches_each_variant_and_records_provenance(
         assert "--model" in server["launch"]["command"]
     assert manifest["model"]["model_sha256"] and manifest["model"]["tokenizer_sha256"]
     summary = json.loads((out / "summary.json").read_text())
-    [row] = [r for r in summary["speedups"] if r["category"] == "all"]
-    assert row["variant"] == "vllm-cpu-ngram" and row["acceptance_length"] > 1
+    rows = {r["load"]: r for r in summary["speedups"] if r["category"] == "all"}
+    assert set(rows) == {"c=2", "rate=2.0/s"}
+    for row in rows.values():
+        assert row["variant"] == "vllm-cpu-ngram" and row["acceptance_length"] > 1
+    assert rows["rate=2.0/s"]["rate_rps"] == 2.0 and rows["rate=2.0/s"]["concurrency"] is None
+    for name in ("vllm-cpu-base", "vllm-cpu-ngram"):
+        cell = json.loads(
+            (out / "cells" / name / "1k" / "rate2.0" / "r0" / "summary.json").read_text()
+        )
+        assert cell["requests_ok"] == 4 and cell["load"]["arrivals"] == "poisson"
+        assert cell["schedule"]["offered_rate_rps"] > 0  # intended send times on the schedule
+        assert cell["schedule"]["ttft_from_intended_ms"]["mean"] >= cell["ttft_ms"]["mean"]
+    report = (out / "report.md").read_text()
+    assert "| 1k | rate=2.0/s | vllm-cpu-base |" in report  # cells table, with its schedule
     assert (out / "report.html").stat().st_size > 10_000
 
     again = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
