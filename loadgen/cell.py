@@ -176,8 +176,15 @@ def _drive(command: list[str], out_dir: Path, spec: CellSpec, progress: bool) ->
         if progress:
             print("\r", end="")
     if proc.returncode != 0:
-        tail = (out_dir / "locust.log").read_text(errors="replace").splitlines()[-10:]
-        raise RuntimeError(f"locust exited with {proc.returncode}:\n" + "\n".join(tail))
+        raise RuntimeError(f"locust exited with {proc.returncode}:\n" + _why(out_dir / "locust.log"))
+
+
+def _why(log: Path) -> str:
+    """The harness's own error lines (a refusal names problem and fix), else the log's tail:
+    Locust prints its stats table last, which would hide the reason."""
+    lines = log.read_text(errors="replace").splitlines()
+    reasons = [line for line in lines if "ERROR" in line and "speedbench:" in line]
+    return "\n".join(reasons[-5:] or lines[-10:]) + f"\n(whole log: {log})"
 
 
 def _stop(proc: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:

@@ -106,7 +106,10 @@ def _handler(plan: FaultPlan, state: ServerState) -> type[BaseHTTPRequestHandler
                     state.arrived > plan.metrics_broken_at
                 )
                 text = "".join(f'{n}{{engine="0"}} {v}\n' for n, v in state.counters.items())
-            if self.path != "/metrics":
+            if self.path == "/v1/models":  # what the preflight asks, as vLLM answers it
+                card = {"id": "fake", "object": "model", "max_model_len": 1 << 20}
+                self._send(200, json.dumps({"data": [card]}).encode())
+            elif self.path != "/metrics":
                 self._send(200 if self.path == "/health" else 404, b"")
             elif broken and plan.metrics_fault == "hang":
                 state.stopping.wait()
@@ -119,6 +122,9 @@ def _handler(plan: FaultPlan, state: ServerState) -> type[BaseHTTPRequestHandler
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if self.path != "/v1/completions":  # e.g. the preflight's /tokenize: not a fault slot
+                self._send(404, b"")
+                return
             with state.lock:
                 index = state.arrived
                 state.arrived += 1
