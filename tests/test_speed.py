@@ -37,11 +37,18 @@ def prepared(tmp_path: Path) -> Path:
 
 
 def cell(
-    url: str, data: Path, users: int, requests: int, start: int = 0, osl: int = 31, **load: Any
+    url: str,
+    data: Path,
+    users: int,
+    requests: int,
+    start: int = 0,
+    osl: int = 31,
+    bucket: str = "1k",
+    **load: Any,
 ) -> CellSpec:
-    """A cell on bucket 1k of ``data`` (``load``: ``rate``/``arrivals``/``burstiness``)."""
+    """A cell on ``bucket`` of ``data`` (``load``: ``rate``/``arrivals``/``burstiness``)."""
     return CellSpec(
-        server="fake", baseline=None, url=url, metrics_url=None, data_dir=data, bucket="1k",
+        server="fake", baseline=None, url=url, metrics_url=None, data_dir=data, bucket=bucket,
         concurrency=users, requests=requests, prompt_start=start, osl=osl, model=None,
         max_duration_s=60, **load,
     )  # fmt: skip
@@ -55,11 +62,12 @@ def run_locust(
     requests: int,
     start: int = 0,
     osl: int = 31,
+    bucket: str = "1k",
     **load: Any,
 ) -> subprocess.CompletedProcess[str]:
     """The Locust command line a cell runs (``loadgen.cell.locust_command``), run here."""
     return subprocess.run(
-        locust_command(cell(url, data, users, requests, start, osl, **load), out),
+        locust_command(cell(url, data, users, requests, start, osl, bucket, **load), out),
         capture_output=True,
         text=True,
         timeout=120,

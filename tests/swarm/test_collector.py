@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from loadgen.analysis.categories import CLIENT_SOURCE, SERVER_SOURCE, category_acceptance
+from loadgen.cell import locust_options
 from loadgen.client.record import RequestRecord
 from loadgen.client.sink import RECORDS_JSONL, WARMUP_JSONL, read_jsonl, worker_records_path
 from loadgen.data.prepare import prepare_to_disk
@@ -18,11 +19,10 @@ from loadgen.data.prepared import PreparedSet
 from loadgen.data.tokenize import load_tokenizer
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 from tests.locust_cluster import run_distributed
-from tests.test_speed import locust_args, run_locust
+from tests.test_speed import cell, run_locust
 
 FIXTURE = Path(__file__).parents[2] / "datasets" / "qualitative_fixture.jsonl"
 OSL = 7  # 1 + 2 chunks of 3: every decode chunk full
-QUALITATIVE = ("--bucket", "qualitative")
 FAKE = Behaviour(ttft_s=0.01, step_s=0.002, tokens_per_chunk=3, per_request_spec_metrics=True)
 
 
@@ -64,7 +64,7 @@ def test_stand_alone_run_ends_when_every_prompts_last_turn_is_in(
     assert {len(p.turns) for p in measured} == {1, 2}
     with FakeStreamingServer(FAKE) as server:
         proc = run_locust(
-            server.url, data, tmp_path / "out", 3, 8, start=3, osl=OSL, extra=QUALITATIVE
+            server.url, data, tmp_path / "out", 3, 8, start=3, osl=OSL, bucket="qualitative"
         )
         sent = [body["prompt"] for body in server.counters.requests]
     log = proc.stdout + proc.stderr
@@ -89,8 +89,8 @@ def test_distributed_master_ends_on_the_last_turns_and_counts_each_once(
     qualitative.write(data)
     bucket = qualitative.bucket("qualitative")
     with FakeStreamingServer(FAKE) as server:
-        options = locust_args(server.url, data, out, 4, 10, osl=OSL)[6:]  # after --headless
-        run = run_distributed([*options, *QUALITATIVE, "--warmup", "2", "-t", "90s"], workers=2)
+        spec = cell(server.url, data, 4, 10, osl=OSL, bucket="qualitative")
+        run = run_distributed([*locust_options(spec, out), "--warmup", "2", "-t", "90s"], workers=2)
         sent = len(server.counters.requests)
     log = run.master.stdout + run.master.stderr
     assert run.master.returncode == 0, log[-2000:]
