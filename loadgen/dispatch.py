@@ -1,22 +1,49 @@
 """One prompt of a prepared set -> one streamed request -> one record. Shared by the Locust user,
-the CLI's warm-up and the tests, so all of them measure the same way."""
+the CLI's warm-up and the tests, so all of them measure the same way. The transport is whatever
+session the caller holds: a ``requests.Session`` (default) or a ``FastConnection``."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import time
 import uuid
+from urllib.parse import urlsplit
 
 import requests
 
+from loadgen.client.fast import FastConnection, send_completion_fast
 from loadgen.client.record import RequestRecord
 from loadgen.client.stream import completion_body, send_completion
 from loadgen.data.prepared import PreparedPrompt
 
 COMPLETIONS_PATH = "/v1/completions"
+TRANSPORTS = ("requests", "fast")
+Session = requests.Session | FastConnection
+
+
+def new_session(transport: str) -> Session:
+    """A fresh per-user session of the named transport."""
+    if transport == "fast":
+        return FastConnection()
+    if transport != "requests":
+        raise ValueError(f"unknown transport {transport!r}: choose one of {', '.join(TRANSPORTS)}")
+    session = requests.Session()
+    session.trust_env = False  # no proxy / netrc look-up in os.environ per request
+    return session
+
+
+def warm_resolver(base_url: str) -> None:
+    """Resolve the host once before the clock runs: under gevent the first look-up in a process
+    starts the resolver's thread pool (~25 ms here), which the first requests would measure."""
+    parts = urlsplit(base_url)
+    if parts.hostname:
+        with contextlib.suppress(OSError):  # unreachable hosts fail in the requests, by kind
+            socket.getaddrinfo(parts.hostname, parts.port or 80, 0, socket.SOCK_STREAM)
 
 
 def run_prompt(
-    session: requests.Session,
+    session: Session,
     base_url: str,
     prompt: PreparedPrompt,
     osl: int,
@@ -35,6 +62,7 @@ def run_prompt(
         wall_start=time.time(),
     )
     body = completion_body(prompt.prompt_token_ids, osl, model)
-    return send_completion(
-        session, base_url.rstrip("/") + COMPLETIONS_PATH, body, record, timeout_s
-    )
+    url = base_url.rstrip("/") + COMPLETIONS_PATH
+    if isinstance(session, FastConnection):
+        return send_completion_fast(session, url, body, record, timeout_s)
+    return send_completion(session, url, body, record, timeout_s)

@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-import requests
 from locust import User, constant, events, task
 from locust.env import Environment
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadgen.client.record import RequestRecord
-from loadgen.dispatch import run_prompt
+from loadgen.dispatch import new_session, run_prompt, warm_resolver
 from loadgen.metrics import live
 from loadgen.metrics.exposition import scrape
 from loadgen.swarm import options
@@ -119,6 +118,8 @@ def on_test_start(environment: Environment, **_: Any) -> None:
         (out / "metrics_before.txt").write_text(scrape(opts.metrics_url))
     if opts is not None and opts.metrics_port and not isinstance(environment.runner, MasterRunner):
         live.serve(opts.metrics_port)  # the harness's own live metrics for Prometheus
+    if not isinstance(environment.runner, MasterRunner):
+        warm_resolver(environment.host or "")
     STATE["run"] = RunState(
         None if isinstance(environment.runner, MasterRunner) else plan,
         Collector(environment, out, expected),
@@ -165,8 +166,8 @@ class SpeedUser(User):
     wait_time = constant(0)
 
     def on_start(self) -> None:
-        self.session = requests.Session()
-        self.session.trust_env = False  # no proxy / netrc look-up in os.environ per request
+        opts = self.environment.parsed_options
+        self.session = new_session(opts.transport if opts is not None else "requests")
 
     def on_stop(self) -> None:
         self.session.close()

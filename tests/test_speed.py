@@ -90,10 +90,15 @@ def run_locust(
     )
 
 
-def test_closed_loop_timings_match_the_servers_truth(prepared: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["requests", "fast"])
+def test_closed_loop_timings_match_the_servers_truth(
+    prepared: Path, tmp_path: Path, transport: str
+) -> None:
     truth = Behaviour(ttft_s=0.2, step_s=0.02, tokens_per_chunk=3)
     with FakeStreamingServer(truth) as server:
-        proc = run_locust(server.url, prepared, tmp_path / "out", users=2, requests=6, start=4)
+        proc = run_locust(
+            server.url, prepared, tmp_path / "out", 2, 6, start=4, extra=("--transport", transport)
+        )
         sent = [body["prompt"] for body in server.counters.requests]
     assert proc.returncode == 0, proc.stdout + proc.stderr
     records = read_jsonl(tmp_path / "out" / RECORDS_JSONL)

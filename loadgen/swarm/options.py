@@ -54,6 +54,13 @@ def add_arguments(parser: Any) -> None:
         help="export the harness's live metrics for Prometheus on this port (0 = off)",
     )
     add(
+        "--transport",
+        choices=("requests", "fast"),
+        default="requests",
+        help="HTTP client: requests (urllib3) or fast (gevent socket + geventhttpclient's parser, "
+        "lines stamped at the socket read; plain http only)",
+    )
+    add(
         "--request-timeout",
         type=float,
         default=600.0,
