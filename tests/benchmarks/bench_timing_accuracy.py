@@ -72,8 +72,16 @@ def pct(values: list[float] | np.ndarray, q: float) -> str:
     return f"{np.percentile(values, q):.2f}" if len(values) else "n/a"
 
 
-def row(t: Timings, args: argparse.Namespace, step_ms: float, srv: dict[str, float],
-        log: list[dict[str, object]], server_cpu_s: float, load_avg: float) -> str:  # fmt: skip
+def row(
+    t: Timings,
+    args: argparse.Namespace,
+    step_ms: float,
+    open_loop: bool,
+    srv: dict[str, float],
+    log: list[dict[str, object]],
+    server_cpu_s: float,
+    load_avg: float,
+) -> str:
     if not t.ttft_ms:
         return f"| {t.tool} | failed: {t.note.strip()[-120:]!r} |"
     truth_itl = step_ms / args.tokens_per_chunk
@@ -84,7 +92,7 @@ def row(t: Timings, args: argparse.Namespace, step_ms: float, srv: dict[str, flo
     itl_err = (itl - truth_itl) / truth_itl * 100
     kind = "chunk" if abs(itl - step_ms) < abs(itl - truth_itl) else "token"
     busy = max(srv["busy_s"], 1e-9)
-    lag = f"{np.percentile(t.lag_ms, 99):.1f}" if t.lag_ms and args.show_lag else "-"
+    lag = f"{np.percentile(t.lag_ms, 99):.1f}" if t.lag_ms and open_loop else "-"
     return (
         f"| {t.tool} | {pct(err, 50)} | {pct(err, 99)} | {pct(vs_actual, 50)} "
         f"| {pct(vs_actual, 99)} | {itl:.3f} ({kind}) | {itl_err:+.1f}% "
@@ -100,6 +108,15 @@ HEADER = (
     "| tool CPU ms / 1k chunks | send lag p99 ms | failed | load avg before |\n"
     "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
+
+
+def quiet_load(max_load: float, max_wait_s: float) -> float:
+    """Wait (up to ``max_wait_s``) for the 1-minute load average to drop below ``max_load``:
+    other jobs on the machine distort every tool. Returns the load average it went on at."""
+    deadline = time.monotonic() + max_wait_s
+    while os.getloadavg()[0] > max_load and time.monotonic() < deadline:
+        time.sleep(5)
+    return os.getloadavg()[0]
 
 
 def run_tool(tool: str, url: str, data: Path, out: Path, load: Load, args: argparse.Namespace) -> Timings:  # fmt: skip  # noqa: E501
@@ -153,11 +170,11 @@ def main() -> None:
     parser.add_argument("--requests-per-user", type=int, default=1)
     parser.add_argument("--min-requests", type=int, default=16)
     parser.add_argument("--processes", type=int, default=1, help="Locust worker processes")
+    parser.add_argument("--max-load", type=float, default=1.5, help="wait for a quieter machine")  # fmt: skip  # noqa: E501
+    parser.add_argument("--max-wait", type=float, default=60.0, help="seconds to wait for it")
     parser.add_argument("--server-cpu", help="pin the FAKE server to these CPUs (taskset -c)")
-    parser.add_argument("--show-lag", action="store_true", help="print speedbench's send lag")
     parser.add_argument("--tokenizer", type=Path, default=Path("/tmp/bench-tiny-model"))
     args = parser.parse_args()
-    args.show_lag = args.show_lag or bool(args.rates)
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -178,14 +195,15 @@ def main() -> None:
                     for tool in args.tools:
                         server_get(url, "/stats", reset=True)
                         cpu0 = float(server_get(url, "/stats")["cpu_s"])  # type: ignore[index]
-                        load_avg = os.getloadavg()[0]
+                        load_avg = quiet_load(args.max_load, args.max_wait)
                         out = root / f"{tool}-{step_ms}-{load.concurrency}-{load.rate}"
                         t = run_tool(tool, url, data, out, load, args)
                         srv = server_get(url, "/stats")
                         log = server_get(url, "/log")
                         assert isinstance(srv, dict) and isinstance(log, list)
                         cpu = float(srv["cpu_s"]) - cpu0
-                        print(row(t, args, step_ms, srv, log, cpu, load_avg), flush=True)
+                        open_loop = load.rate is not None
+                        print(row(t, args, step_ms, open_loop, srv, log, cpu, load_avg), flush=True)
                     print()
             finally:
                 server.terminate()
