@@ -68,6 +68,17 @@ def actual_ttft_ms(log: list[dict[str, object]]) -> dict[str, float]:
     return out
 
 
+def receive_delay_ms(t: Timings, log: list[dict[str, object]]) -> list[float]:
+    """Every chunk's stamp minus the server's send of that chunk (speedbench keeps all stamps):
+    the harness's own delay, free of the server's lateness and of the request's way in."""
+    sent = {f"p{e['prompt0']}": e["sent_ns"] for e in log}
+    return [
+        (stamp - server) / 1e6
+        for key, stamps in zip(t.keys, t.chunk_ns, strict=False)
+        for stamp, server in zip(stamps, sent.get(key, []), strict=False)  # type: ignore[call-overload]
+    ]
+
+
 def pct(values: list[float] | np.ndarray, q: float) -> str:
     return f"{np.percentile(values, q):.2f}" if len(values) else "n/a"
 
@@ -93,20 +104,22 @@ def row(
     kind = "chunk" if abs(itl - step_ms) < abs(itl - truth_itl) else "token"
     busy = max(srv["busy_s"], 1e-9)
     lag = f"{np.percentile(t.lag_ms, 99):.1f}" if t.lag_ms and open_loop else "-"
+    recv = receive_delay_ms(t, log)
     return (
         f"| {t.tool} | {pct(err, 50)} | {pct(err, 99)} | {pct(vs_actual, 50)} "
         f"| {pct(vs_actual, 99)} | {itl:.3f} ({kind}) | {itl_err:+.1f}% "
         f"| {srv['chunks'] / busy:.0f} | {srv['lateness_p99_ms']:.2f} "
         f"| {server_cpu_s / busy * 100:.0f}% | {t.cpu_s / max(1, srv['chunks']) * 1e6:.0f} "
-        f"| {lag} | {t.failed} | {load_avg:.2f} |"
+        f"| {pct(recv, 50)} / {pct(recv, 99)} | {lag} | {t.failed} | {load_avg:.2f} |"
     )
 
 
 HEADER = (
     "| tool | TTFT err p50 ms | TTFT err p99 ms | vs actual send p50 ms | vs actual send p99 ms "
     "| reported ITL ms | ITL err vs per-token | chunks/s | server late p99 ms | server CPU "
-    "| tool CPU ms / 1k chunks | send lag p99 ms | failed | load avg before |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| tool CPU ms / 1k chunks | chunk receive delay p50 / p99 ms | send lag p99 ms | failed "
+    "| load avg before |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 

@@ -55,6 +55,7 @@ class Timings:
     failed: int = 0
     note: str = ""
     lag_ms: list[float] = field(default_factory=list)  # open loop: actual - intended send
+    chunk_ns: list[list[int]] = field(default_factory=list)  # speedbench: stamps per TTFT
 
 
 def children_cpu_s() -> float:
@@ -96,6 +97,7 @@ def run_speedbench(
         t.keys.append(prompt_key(int(r.question_id)))
         t.itl_ms += r.itl_ms
         t.lag_ms.append((r.send_ns - r.intended_send_ns) / 1e6)
+        t.chunk_ns.append(r.chunk_ns)
     t.failed += load.requests - len(records)
     if proc.returncode:
         t.note = proc.stderr[-300:]
