@@ -95,6 +95,8 @@ def build_plan(environment: Environment) -> tuple[ProcessPlan, int]:
                 f"worker index {index} but --expect-workers {share}: start the master with "
                 "--expect-workers equal to the number of workers (prompts are split by index)"
             )
+    if opts.transport == "fast" and (environment.host or "").startswith("https:"):
+        raise ValueError("--transport fast speaks plain http only: use --transport requests")
     arrivals = opts.arrivals if opts.load == "open" else None
     plan = ProcessPlan.share_of(
         warm, measured, index, share, arrivals, opts.rate, opts.burstiness, opts.seed
@@ -167,7 +169,7 @@ class SpeedUser(User):
 
     def on_start(self) -> None:
         opts = self.environment.parsed_options
-        self.session = new_session(opts.transport if opts is not None else "requests")
+        self.session = new_session(opts.transport if opts is not None else "fast")
 
     def on_stop(self) -> None:
         self.session.close()

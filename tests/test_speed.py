@@ -137,6 +137,12 @@ def test_asking_for_more_prompts_than_exist_fails_clearly(prepared: Path, tmp_pa
     assert server.counters.requests == []
 
 
+def test_fast_transport_refuses_https_hosts_clearly(prepared: Path, tmp_path: Path) -> None:
+    proc = run_locust("https://127.0.0.1:1", prepared, tmp_path / "out", users=1, requests=2)
+    assert proc.returncode == 2
+    assert "use --transport requests" in proc.stdout + proc.stderr
+
+
 def test_distributed_master_holds_every_workers_records_once(
     prepared: Path, tmp_path: Path
 ) -> None:

@@ -55,10 +55,10 @@ def add_arguments(parser: Any) -> None:
     )
     add(
         "--transport",
-        choices=("requests", "fast"),
-        default="requests",
-        help="HTTP client: requests (urllib3) or fast (gevent socket + geventhttpclient's parser, "
-        "lines stamped at the socket read; plain http only)",
+        choices=("fast", "requests"),
+        default="fast",
+        help="HTTP client: fast (gevent socket + geventhttpclient's parser, lines stamped at the "
+        "socket read; plain http only) or requests (urllib3; https too)",
     )
     add(
         "--request-timeout",
