@@ -205,11 +205,11 @@ def main() -> None:
             try:
                 for label, load in cells:
                     print(f"#### {label}\n\n{HEADER}")
-                    for tool in args.tools:
+                    for i, tool in enumerate(args.tools):  # a tool may be listed twice: repeats
                         server_get(url, "/stats", reset=True)
                         cpu0 = float(server_get(url, "/stats")["cpu_s"])  # type: ignore[index]
                         load_avg = quiet_load(args.max_load, args.max_wait)
-                        out = root / f"{tool}-{step_ms}-{load.concurrency}-{load.rate}"
+                        out = root / f"{i}-{tool}-{step_ms}-{load.concurrency}-{load.rate}"
                         t = run_tool(tool, url, data, out, load, args)
                         srv = server_get(url, "/stats")
                         log = server_get(url, "/log")
