@@ -169,7 +169,7 @@ class SpeedUser(User):
 
     def on_start(self) -> None:
         opts = self.environment.parsed_options
-        self.session = new_session(opts.transport if opts is not None else "fast")
+        self.session = new_session(opts.transport if opts is not None else "requests")
 
     def on_stop(self) -> None:
         self.session.close()

@@ -138,7 +138,8 @@ def test_asking_for_more_prompts_than_exist_fails_clearly(prepared: Path, tmp_pa
 
 
 def test_fast_transport_refuses_https_hosts_clearly(prepared: Path, tmp_path: Path) -> None:
-    proc = run_locust("https://127.0.0.1:1", prepared, tmp_path / "out", users=1, requests=2)
+    out, fast = tmp_path / "out", ("--transport", "fast")
+    proc = run_locust("https://127.0.0.1:1", prepared, out, users=1, requests=2, extra=fast)
     assert proc.returncode == 2
     assert "use --transport requests" in proc.stdout + proc.stderr
 

@@ -55,10 +55,11 @@ def add_arguments(parser: Any) -> None:
     )
     add(
         "--transport",
-        choices=("fast", "requests"),
-        default="fast",
-        help="HTTP client: fast (gevent socket + geventhttpclient's parser, lines stamped at the "
-        "socket read; plain http only) or requests (urllib3; https too)",
+        choices=("requests", "fast"),
+        default="requests",
+        help="HTTP client: requests (urllib3; https too) or fast (gevent socket + "
+        "geventhttpclient's parser, lines stamped at the socket read, less client-side error; "
+        "plain http only)",
     )
     add(
         "--request-timeout",
