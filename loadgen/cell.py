@@ -56,6 +56,7 @@ class CellSpec:
     rate: float | None = None
     arrivals: Arrivals = "poisson"
     burstiness: float = 1.0
+    transport: str = "requests"  # the HTTP client (loadgen.dispatch.TRANSPORTS)
 
     @property
     def load(self) -> LoadPoint:
@@ -113,6 +114,8 @@ def locust_options(spec: CellSpec, out_dir: Path) -> list[str]:
         str(spec.request_timeout_s),
         "--engine",
         spec.engine,
+        "--transport",
+        spec.transport,
     ]
     load = spec.load
     if load.is_open:
@@ -176,7 +179,9 @@ def _drive(command: list[str], out_dir: Path, spec: CellSpec, progress: bool) ->
         if progress:
             print("\r", end="")
     if proc.returncode != 0:
-        raise RuntimeError(f"locust exited with {proc.returncode}:\n" + _why(out_dir / "locust.log"))
+        raise RuntimeError(
+            f"locust exited with {proc.returncode}:\n" + _why(out_dir / "locust.log")
+        )
 
 
 def _why(log: Path) -> str:

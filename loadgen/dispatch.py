@@ -1,19 +1,45 @@
 """One prompt of a prepared set -> one streamed request -> one record. Shared by the Locust user,
-the CLI's warm-up and the tests, so all of them measure the same way."""
+the CLI's warm-up and the tests, so all of them measure the same way. The transport is whatever
+session the caller holds: a ``requests.Session`` (default) or a ``FastConnection``."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import time
 import uuid
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 
+from loadgen.client.access import ServerAccess
+from loadgen.client.fast import FastConnection, send_completion_fast
 from loadgen.client.record import RequestRecord
 from loadgen.client.stream import completion_body, send_completion
 from loadgen.data.prepared import PreparedPrompt
 
 COMPLETIONS_PATH = "/v1/completions"
+TRANSPORTS = ("requests", "fast")
+Session = requests.Session | FastConnection
+
+
+def new_session(transport: str, access: ServerAccess) -> Session:
+    """A fresh per-user session of the named transport, with the server's API key and CA."""
+    if transport == "fast":
+        return FastConnection(access.bearer_headers())
+    if transport != "requests":
+        raise ValueError(f"unknown transport {transport!r}: choose one of {', '.join(TRANSPORTS)}")
+    return access.session()
+
+
+def warm_resolver(base_url: str) -> None:
+    """Resolve the host once before the clock runs: under gevent the first look-up in a process
+    starts the resolver's thread pool (~25 ms here), which the first requests would measure."""
+    parts = urlsplit(base_url)
+    if parts.hostname:
+        with contextlib.suppress(OSError):  # unreachable hosts fail in the requests, by kind
+            socket.getaddrinfo(parts.hostname, parts.port or 80, 0, socket.SOCK_STREAM)
 
 
 @dataclass(frozen=True)
@@ -26,7 +52,7 @@ class RequestSettings:
     timeout_s: float
 
     def send(
-        self, session: requests.Session, prompt: PreparedPrompt, intended_send_ns: int | None = None
+        self, session: Session, prompt: PreparedPrompt, intended_send_ns: int | None = None
     ) -> RequestRecord:
         return run_prompt(
             session, self.base_url, prompt, self.osl, self.model, self.timeout_s, intended_send_ns
@@ -34,7 +60,7 @@ class RequestSettings:
 
 
 def run_prompt(
-    session: requests.Session,
+    session: Session,
     base_url: str,
     prompt: PreparedPrompt,
     osl: int,
@@ -53,6 +79,7 @@ def run_prompt(
         wall_start=time.time(),
     )
     body = completion_body(prompt.prompt_token_ids, osl, model)
-    return send_completion(
-        session, base_url.rstrip("/") + COMPLETIONS_PATH, body, record, timeout_s
-    )
+    url = base_url.rstrip("/") + COMPLETIONS_PATH
+    if isinstance(session, FastConnection):
+        return send_completion_fast(session, url, body, record, timeout_s, session.headers)
+    return send_completion(session, url, body, record, timeout_s)

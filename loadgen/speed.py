@@ -26,7 +26,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from loadgen.client.access import KEY_VALUE_REFUSED, ServerAccess
 from loadgen.client.record import RequestRecord
 from loadgen.data.conversation import Templating, iter_turns
-from loadgen.dispatch import RequestSettings
+from loadgen.dispatch import RequestSettings, new_session, warm_resolver
 from loadgen.metrics import live
 from loadgen.metrics.exposition import scrape
 from loadgen.preflight import preflight
@@ -101,6 +101,13 @@ def build_plan(environment: Environment) -> tuple[ProcessPlan, int]:
                 f"worker index {index} but --expect-workers {share}: start the master with "
                 "--expect-workers equal to the number of workers (prompts are split by index)"
             )
+    if opts.transport == "fast" and (environment.host or "").startswith("https:"):
+        raise ValueError("--transport fast speaks plain http only: use --transport requests")
+    if opts.transport == "fast" and any(len(p.turns) > 1 for p in (*warm, *measured)):
+        raise ValueError(
+            "--transport fast replays single-turn rows only (a later turn needs the reply "
+            "text): use --transport requests for multi-turn data"
+        )
     arrivals = opts.arrivals if opts.load == "open" else None
     plan = ProcessPlan.share_of(
         warm, measured, index, share, arrivals, opts.rate, opts.burstiness, opts.seed
@@ -151,6 +158,8 @@ def on_test_start(environment: Environment, **_: Any) -> None:
         (out / "metrics_before.txt").write_text(scrape(opts.metrics_url))
     if opts is not None and opts.metrics_port and not isinstance(environment.runner, MasterRunner):
         live.serve(opts.metrics_port)  # the harness's own live metrics for Prometheus
+    if not isinstance(environment.runner, MasterRunner):
+        warm_resolver(environment.host or "")
     STATE["run"] = RunState(
         None if is_master else plan, Collector(environment, out, expected), templating
     )
@@ -197,7 +206,9 @@ class SpeedUser(User):
 
     def on_start(self) -> None:
         # API key for the server's origin only, TLS verified, no proxy / netrc look-ups
-        self.session = server_access(self.environment).session()
+        opts = self.environment.parsed_options
+        transport = opts.transport if opts is not None else "requests"
+        self.session = new_session(transport, server_access(self.environment))
 
     def on_stop(self) -> None:
         self.session.close()

@@ -75,7 +75,10 @@ def run_locust(
     )
 
 
-def test_closed_loop_timings_match_the_servers_truth(prepared: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["requests", "fast"])
+def test_closed_loop_timings_match_the_servers_truth(
+    prepared: Path, tmp_path: Path, transport: str
+) -> None:
     """Truth is what the FAKE server logged on the same monotonic clock -- when it read each
     request and began writing each chunk -- not its nominal sleeps, which a loaded 2-core machine
     stretches (a 20 ms step may take 35 ms; that is the server's time, and the harness must see
@@ -84,7 +87,9 @@ def test_closed_loop_timings_match_the_servers_truth(prepared: Path, tmp_path: P
     Locust pitfall in PRODUCT.md) would be steps late."""
     truth = Behaviour(ttft_s=0.2, step_s=0.02, tokens_per_chunk=3)
     with FakeStreamingServer(truth) as server:
-        proc = run_locust(server.url, prepared, tmp_path / "out", users=2, requests=6, start=4)
+        proc = run_locust(
+            server.url, prepared, tmp_path / "out", 2, 6, start=4, transport=transport
+        )
         logged = {t.prompt[2] - 100: t for t in server.counters.timings}
     assert proc.returncode == 0, proc.stdout + proc.stderr
     records = read_jsonl(tmp_path / "out" / RECORDS_JSONL)
@@ -137,6 +142,21 @@ def test_asking_for_more_prompts_than_exist_fails_clearly(prepared: Path, tmp_pa
     assert proc.returncode == 2
     assert "has 20 prompts" in proc.stdout + proc.stderr
     assert server.counters.requests == []
+
+
+def test_fast_transport_refuses_https_hosts_clearly(prepared: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    proc = run_locust("https://127.0.0.1:1", prepared, out, users=1, requests=2, transport="fast")
+    assert proc.returncode == 2
+    assert "use --transport requests" in proc.stdout + proc.stderr
+
+
+def test_fast_transport_refuses_multi_turn_rows_clearly(tmp_path: Path) -> None:
+    prompt = PreparedPrompt("q", "1k", "mixed", None, 3, [0, 1, 2], turns=["a", "b"])
+    data = PreparedSet([prompt], {"fake": True}).write(tmp_path / "prepared")
+    proc = run_locust("http://127.0.0.1:1", data, tmp_path / "out", 1, 1, transport="fast")
+    assert proc.returncode == 2
+    assert "single-turn rows only" in proc.stdout + proc.stderr
 
 
 def test_distributed_master_holds_every_workers_records_once(

@@ -85,6 +85,10 @@ class ServerAccess:
             )
         return cls(url.rstrip("/"), key, where, bundle)
 
+    def bearer_headers(self) -> dict[str, str]:
+        """For a transport that only ever talks to ``url`` (no redirects followed)."""
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
     def session(self) -> requests.Session:
         """TLS verified (against ``ca_bundle`` when given); no proxy/netrc look-ups."""
         session = requests.Session()

@@ -25,17 +25,26 @@ class Event:
     payload: Any
 
 
+def decode_line(raw: bytes) -> Event | None:
+    """One line: its event, or None for comments (``:``), blank separators and other fields."""
+    line = raw.rstrip(b"\r\n")
+    if not line.startswith(b"data:"):
+        return None
+    data = line[5:].strip()
+    if data == b"[DONE]":
+        return Event(DONE)
+    try:
+        return Event(json.loads(data))
+    except json.JSONDecodeError as exc:
+        raise StreamError(f"malformed SSE data line: {data[:80]!r} ({exc.msg})") from None
+
+
 def iter_events(lines: Iterable[bytes]) -> Iterator[Event]:
-    """Decode ``data:`` lines; comments (``:``), blank separators and other fields are skipped."""
+    """Decode ``data:`` lines up to ``[DONE]``."""
     for raw in lines:
-        line = raw.rstrip(b"\r\n")
-        if not line.startswith(b"data:"):
+        event = decode_line(raw)
+        if event is None:
             continue
-        data = line[5:].strip()
-        if data == b"[DONE]":
-            yield Event(DONE)
+        yield event
+        if event.payload is DONE:
             return
-        try:
-            yield Event(json.loads(data))
-        except json.JSONDecodeError as exc:
-            raise StreamError(f"malformed SSE data line: {data[:80]!r} ({exc.msg})") from None

@@ -2,7 +2,9 @@
 
 The transport is a ``requests.Session`` (the Locust user, the CLI warm-up and the tests all pass
 one in), so the timing code is the same everywhere. ``iter_lines`` on a streamed response yields
-each SSE line as it arrives; each line is stamped with ``perf_counter_ns`` at once.
+each SSE line as it arrives; each raw line is stamped with ``perf_counter_ns`` at once, before its
+JSON is parsed (the parse must not delay the stamp). Other transports hand over lines already
+stamped at the socket read (``consume_stamped``).
 
 A failed request keeps what arrived and gets one ``error_kind`` (docs/RELIABILITY.md):
 ``http_<status>`` (429 keeps its Retry-After in ``error``), ``connection`` (refused or reset before
@@ -16,14 +18,14 @@ not JSON of the completion shape), ``server_error`` (an error object inside the 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import requests
 from urllib3.exceptions import ReadTimeoutError
 
 from loadgen.client.record import RequestRecord
-from loadgen.client.sse import DONE, StreamError, iter_events
+from loadgen.client.sse import DONE, StreamError, decode_line
 
 Clock = Callable[[], int]
 
@@ -45,13 +47,26 @@ def completion_body(
     return body
 
 
+def stamp_lines(lines: Iterable[bytes], clock: Clock) -> Iterator[tuple[int, bytes]]:
+    for line in lines:
+        yield clock(), line
+
+
 def consume_stream(
     lines: Iterable[bytes], record: RequestRecord, clock: Clock = time.perf_counter_ns
 ) -> None:
-    """Stamp every chunk and count its tokens; raise ``StreamError`` on a broken stream."""
+    """Stamp every raw line as it arrives, then count its tokens (see ``consume_stamped``)."""
+    consume_stamped(stamp_lines(lines, clock), record)
+
+
+def consume_stamped(stamped: Iterable[tuple[int, bytes]], record: RequestRecord) -> None:
+    """Record every chunk at its arrival stamp and count its tokens; raise ``StreamError`` on a
+    broken stream."""
     completed = 0
-    for event in iter_events(lines):
-        now = clock()
+    for now, raw in stamped:
+        event = decode_line(raw)
+        if event is None:
+            continue
         if event.payload is DONE:
             record.end_ns = now
             return

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import requests
 
+from loadgen.client.fast import FastConnection
 from loadgen.client.record import RequestRecord
 from loadgen.client.sse import DONE, StreamError, iter_events
 from loadgen.data.prepared import MANIFEST_FILE, PreparedPrompt
@@ -30,7 +31,7 @@ from loadgen.data.tokenize import (
     render,
     tokenizer_fingerprint,
 )
-from loadgen.dispatch import RequestSettings
+from loadgen.dispatch import RequestSettings, Session
 
 
 def conversation_setup(manifest: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -167,7 +168,7 @@ class TurnResult:
 
 
 def iter_turns(
-    session: requests.Session,
+    session: Session,
     settings: RequestSettings,
     prompt: PreparedPrompt,
     tokenizer: Any = None,
@@ -182,7 +183,11 @@ def iter_turns(
     for turn in range(count):
         ids = next_prompt_ids(prompt, tokenizer, replies, template_kwargs)
         tap = StreamTap(keep_text=turn + 1 < count)
-        tapped = cast(requests.Session, TappedSession(session, tap))
+        tapped = (  # the fast transport has no reply to tap: single-turn rows only
+            session
+            if isinstance(session, FastConnection)
+            else cast(requests.Session, TappedSession(session, tap))
+        )
         turn_prompt = dataclasses.replace(prompt, prompt_token_ids=ids)
         record = settings.send(tapped, turn_prompt, intended_send_ns if turn == 0 else None)
         record.turn, record.turns, record.spec_decode = turn, count, tap.spec_decode

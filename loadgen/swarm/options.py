@@ -60,6 +60,14 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--api-key", dest="refused_api_key", help=argparse.SUPPRESS)
     add("--ca-bundle", help="PEM of the CA of an https server (TLS is always verified)")
     add(
+        "--transport",
+        choices=("requests", "fast"),
+        default="requests",
+        help="HTTP client: requests (urllib3; https too) or fast (gevent socket + "
+        "geventhttpclient's parser, lines stamped at the socket read, less client-side error; "
+        "plain http only)",
+    )
+    add(
         "--request-timeout",
         type=float,
         default=600.0,

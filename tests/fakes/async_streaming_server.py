@@ -6,8 +6,13 @@ Every ``/v1/completions`` stream is scheduled on an absolute clock from the mome
 body arrived: the first chunk (1 token) at ``ttft``, then ``tokens-per-chunk`` tokens every
 ``step`` until ``max_tokens``, with vLLM's wire format (``continuous_usage_stats``). So the true
 TTFT, chunk gap and per-token ITL are known; the server measures its own lateness against that
-schedule (``GET /stats``) so a benchmark can tell harness error from server overload. One event
-loop, raw asyncio: hundreds of concurrent streams, no thread per connection.
+schedule (``GET /stats``) so a benchmark can tell harness error from server overload. It also
+logs, per request, when the body arrived and when each chunk was handed to the kernel
+(``GET /log``, ``CLOCK_MONOTONIC`` ns: the same clock as ``perf_counter_ns`` in every process on the
+machine), so a tool's stamp can be compared with the server's actual send, not only the nominal
+schedule. Requests are keyed by ``X-Request-ID`` (AIPerf sends one), else by the first prompt token;
+the first chunk's text starts with ``r<n>`` (the server's request number) for tools that save
+texts. One event loop, raw asyncio: hundreds of concurrent streams, no thread per connection.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -28,9 +35,11 @@ class Schedule:
         self.requests = 0
         self.chunks = 0
         self.first_start = self.last_chunk = 0.0
+        self.log: list[dict[str, Any]] = []  # per request: keys, arrive_ns, sent_ns per chunk
 
     def reset(self) -> None:
         self.lateness_ms.clear()
+        self.log.clear()
         self.requests = self.chunks = 0
         self.first_start = self.last_chunk = 0.0
 
@@ -43,19 +52,24 @@ class Schedule:
             "lateness_p99_ms": float(np.percentile(late, 99)),
             "lateness_max_ms": float(late.max()),
             "busy_s": max(0.0, self.last_chunk - self.first_start),
+            "cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),  # since start: diff it
         }
 
 
-async def read_request(reader: asyncio.StreamReader) -> tuple[str, str, bytes] | None:
+Request = tuple[str, str, bytes, dict[str, str]]
+
+
+async def read_request(reader: asyncio.StreamReader) -> Request | None:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     method, path = lines[0].split(" ")[:2]
-    length = 0
+    headers = {}
     for line in lines[1:]:
-        if line.lower().startswith("content-length:"):
-            length = int(line.split(":", 1)[1])
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", 0))
     body = await reader.readexactly(length) if length else b""
-    return method, path, body
+    return method, path, body, headers
 
 
 def plain(status: str, body: bytes, ctype: str = "application/json") -> bytes:
@@ -67,9 +81,23 @@ def chunk(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
-async def stream(writer: asyncio.StreamWriter, request: dict[str, Any], sched: Schedule) -> None:
+async def stream(
+    writer: asyncio.StreamWriter, request: dict[str, Any], sched: Schedule, request_id: str
+) -> None:
     loop = asyncio.get_running_loop()
     start = loop.time()
+    prompt = request.get("prompt") or []
+    sent_ns: list[int] = []
+    sched.log.append(
+        {
+            "request_id": request_id,
+            "number": sched.requests,
+            "prompt0": prompt[0] if isinstance(prompt, list) and prompt else None,
+            "arrive_ns": time.perf_counter_ns(),
+            "sent_ns": sent_ns,
+        }
+    )
+    tag = f"r{sched.requests}"
     sched.requests += 1
     sched.first_start = sched.first_start or start
     writer.write(
@@ -88,16 +116,16 @@ async def stream(writer: asyncio.StreamWriter, request: dict[str, Any], sched: S
             "id": "cmpl-fake",
             "object": "text_completion",
             "model": request.get("model", "fake"),
-            "choices": [{"index": 0, "text": " x" * n, "finish_reason": None}],
+            "choices": [{"index": 0, "text": (tag if step == 0 else "") + " x" * n}],
             "usage": {
                 "prompt_tokens": prompt_len,
                 "completion_tokens": sent,
                 "total_tokens": prompt_len + sent,
             },
         }
-        if sent >= max_tokens:
-            event["choices"][0]["finish_reason"] = "length"
+        event["choices"][0]["finish_reason"] = "length" if sent >= max_tokens else None
         writer.write(chunk(b"data: " + json.dumps(event).encode() + b"\n\n"))
+        sent_ns.append(time.perf_counter_ns())  # in the kernel's send buffer (or queued: see drain)
         sched.lateness_ms.append((loop.time() - target) * 1000)
         sched.chunks += 1
         sched.last_chunk = loop.time()
@@ -119,13 +147,15 @@ def handler(sched: Schedule, model: str) -> Handler:
                 request = await read_request(reader)
                 if request is None:
                     return
-                method, path, body = request
+                method, path, body, headers = request
                 if method == "POST" and path.startswith("/v1/completions"):
-                    await stream(writer, json.loads(body), sched)
+                    await stream(writer, json.loads(body), sched, headers.get("x-request-id", ""))
                     continue
                 if path.startswith("/v1/models"):
                     out = {"object": "list", "data": [{"id": model, "object": "model"}]}
                     writer.write(plain("200 OK", json.dumps(out).encode()))
+                elif path.startswith("/log"):
+                    writer.write(plain("200 OK", json.dumps(sched.log).encode()))
                 elif path.startswith("/stats"):
                     writer.write(plain("200 OK", json.dumps(sched.stats()).encode()))
                     if method == "POST":  # POST /stats: read and reset

@@ -1,0 +1,108 @@
+"""The ``fast`` transport against the FAKE streaming server (known truth) and a scripted socket."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from loadgen.client.access import ServerAccess
+from loadgen.client.fast import FastConnection, read_response, request_bytes
+from loadgen.data.prepared import PreparedPrompt
+from loadgen.dispatch import new_session, run_prompt
+from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
+
+NO_KEY = ServerAccess("http://127.0.0.1")
+PROMPT = PreparedPrompt("q" * 32, "1k", "mixed", None, 4, [0, 7, 100, 9])
+
+
+def test_timings_match_the_servers_truth_and_the_connection_is_reused() -> None:
+    conn = new_session("fast", NO_KEY)
+    assert isinstance(conn, FastConnection)
+    with FakeStreamingServer(Behaviour(ttft_s=0.1, step_s=0.02, tokens_per_chunk=3)) as server:
+        first = run_prompt(conn, server.url, PROMPT, 31, None, 10)
+        sock = conn._sock
+        second = run_prompt(conn, server.url, PROMPT, 31, None, 10)
+        assert conn._sock is sock  # keep-alive: the second request rode the same socket
+    for r in (first, second):
+        assert r.ok, r.error
+        assert r.http_status == 200 and r.chunk_tokens == [1] + [3] * 10
+        assert r.ttft_ms is not None and 100 <= r.ttft_ms < 160
+        assert r.send_ns < r.headers_ns <= r.chunk_ns[0] < r.end_ns
+        assert r.tpot_ms == pytest.approx(20 / 3, abs=1.5)
+
+
+def test_http_errors_keep_the_body_and_the_kind() -> None:
+    with FakeStreamingServer(Behaviour(status=503)) as server:
+        record = run_prompt(new_session("fast", NO_KEY), server.url, PROMPT, 8, None, 10)
+    assert record.error_kind == "http_503" and record.error is not None
+    assert "injected" in record.error
+
+
+def test_truncated_stream_keeps_its_chunks_and_the_next_request_reconnects() -> None:
+    conn = new_session("fast", NO_KEY)
+    with FakeStreamingServer(Behaviour(ttft_s=0.01, truncate_after_chunks=3)) as server:
+        records = [run_prompt(conn, server.url, PROMPT, 31, None, 10) for _ in range(3)]
+    # the server closed each connection after the cut: the next request opened a new one
+    assert [r.error_kind for r in records] == ["truncated"] * 3  # the kinds of requests
+    assert all(len(r.chunk_tokens) == 3 for r in records)
+
+
+def test_refused_connection_and_tls_urls_are_recorded_not_raised() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nobody listens
+    refused = run_prompt(
+        new_session("fast", NO_KEY), f"http://127.0.0.1:{port}", PROMPT, 8, None, 5
+    )
+    assert refused.error_kind == "connection" and refused.end_ns >= refused.send_ns
+    tls = run_prompt(new_session("fast", NO_KEY), "https://127.0.0.1:1", PROMPT, 8, None, 5)
+    assert tls.error_kind == "request" and "plain http only" in (tls.error or "")
+
+
+def test_the_api_key_rides_along_to_the_server() -> None:
+    keyed = ServerAccess("http://127.0.0.1", api_key="sk-test-fast")
+    with FakeStreamingServer(Behaviour(ttft_s=0.01)) as server:
+        assert run_prompt(new_session("fast", keyed), server.url, PROMPT, 7, None, 10).ok
+        assert run_prompt(new_session("fast", NO_KEY), server.url, PROMPT, 7, None, 10).ok
+        seen = list(server.counters.seen)
+    assert seen == [
+        ("/v1/completions", "Bearer sk-test-fast"), ("/v1/completions", None)
+    ]  # fmt: skip
+
+
+def test_unknown_transport_is_refused() -> None:
+    with pytest.raises(ValueError, match="choose one of requests, fast"):
+        new_session("curl", NO_KEY)
+
+
+class ScriptedSocket:
+    """Hands out the given reads one ``recv`` at a time."""
+
+    def __init__(self, reads: list[bytes]) -> None:
+        self.reads = reads
+
+    def recv(self, _: int) -> bytes:
+        return self.reads.pop(0)
+
+
+def test_every_line_of_one_read_carries_that_reads_stamp() -> None:
+    event = b'data: {"choices":[{"text":"x"}]}\n\n'
+    chunk = f"{len(event):x}\r\n".encode() + event + b"\r\n"
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    reads = [head, chunk + chunk, chunk[:10], chunk[10:] + b"0\r\n\r\n"]
+    ticks: Iterator[int] = iter(range(100, 1000, 100))
+    parser, headers_ns, lines = read_response(ScriptedSocket(reads), lambda: next(ticks))
+    stamped = [(t, line) for t, line in lines if line]
+    assert parser.get_code() == 200 and headers_ns == 100
+    # two events in the second read share its stamp; the third is complete only at the fourth
+    assert [t for t, _ in stamped] == [200, 200, 400]
+    assert all(line == event.rstrip(b"\n") for _, line in stamped)
+
+
+def test_request_bytes_are_one_http11_post_with_the_json_body() -> None:
+    raw = request_bytes("http://h:8/v1/completions", {"a": 1}, {"X-Request-ID": "r1"})
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"POST /v1/completions HTTP/1.1\r\nHost: h:8\r\n")
+    assert b"Content-Length: 7" in head and b"X-Request-ID: r1" in head and body == b'{"a":1}'
