@@ -4,7 +4,6 @@ a free loopback port, 1 s scrape interval. Installed by .ci/setup."""
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
@@ -14,13 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.ports import free_port
+
 SCRAPE_INTERVAL_S = 1
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager

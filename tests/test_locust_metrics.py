@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -11,14 +10,9 @@ from pathlib import Path
 import requests
 
 from loadgen.metrics.exposition import parse_exposition
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_locust_serves_users_requests_and_latency_on_metrics(tmp_path: Path) -> None:

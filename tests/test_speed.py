@@ -22,7 +22,8 @@ from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_JSONL, WARMUP_JSONL, read_jsonl, worker_records_path
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
-from tests.locust_cluster import free_port, run_distributed
+from tests.locust_cluster import run_distributed
+from tests.ports import free_port
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,14 +29,9 @@ import numpy as np
 
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
 from tests.benchmarks.peers import Load, Timings, run_aiperf, run_speedbench, run_vllm_bench
+from tests.ports import free_port
 
 ISL = 32
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def server_get(url: str, path: str, reset: bool = False) -> object:

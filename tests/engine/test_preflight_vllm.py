@@ -11,7 +11,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -26,8 +25,7 @@ from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.metrics.exposition import scrape
 from loadgen.model_factory import build_tokenizer
-from loadgen.servers.launcher import LocalServer
-from loadgen.servers.variant import load_variant
+from tests.engine.servers import vllm_cpu
 
 pytestmark = pytest.mark.engine
 
@@ -36,22 +34,12 @@ KEY = "sk-speedbench-" + secrets.token_hex(16)
 KEY_ENVS = ("SPEEDBENCH_API_KEY", "SPEEDBENCH_API_KEY_FILE", "OPENAI_API_KEY")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[str]:
-    base = load_variant("vllm-cpu-base")
-    variant = base.model_copy(
-        update={"args": [*base.args, "--max-model-len", str(MAX_MODEL_LEN), "--api-key", KEY]}
-    )
     log = tmp_path_factory.mktemp("server") / "vllm.log"
-    with LocalServer(variant, str(tiny_model), log, port=free_port()) as local:
-        local.wait_healthy()
-        yield local.url
+    extra = ["--max-model-len", str(MAX_MODEL_LEN), "--api-key", KEY]
+    with vllm_cpu("vllm-cpu-base", tiny_model, log, extra) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ and ``speedbench run`` against a running ngram server. Nothing here is faked."""
 import csv
 import json
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,17 +17,11 @@ from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.metrics.exposition import scrape
-from loadgen.servers.launcher import LocalServer
-from loadgen.servers.variant import load_variant
+from tests.engine.servers import vllm_cpu
 from tests.locust_cluster import run_distributed
+from tests.ports import free_port
 
 pytestmark = pytest.mark.engine
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def counter_sum(text: str, name: str) -> float:
@@ -123,13 +116,8 @@ def test_demo_runs_both_variants_and_reports_speedups(tiny_model: Path, tmp_path
 
 @pytest.fixture(scope="module")
 def ngram_server(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Iterator[str]:
-    logs = tmp_path_factory.mktemp("server")
-    server = LocalServer(
-        load_variant("vllm-cpu-ngram"), str(tiny_model), logs / "s.log", port=free_port()
-    )
-    with server:
-        server.wait_healthy()
-        yield server.url
+    with vllm_cpu("vllm-cpu-ngram", tiny_model, tmp_path_factory.mktemp("server") / "s.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

