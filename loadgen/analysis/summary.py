@@ -56,8 +56,16 @@ def summarize_cell(
         "tokens_per_chunk_histogram": {str(k): v for k, v in sorted(Counter(chunk_tokens).items())},
         "server_counters": None if counters is None else vars(counters),
     }
+    # a resumed sweep redoes such a cell (loadgen/sweep/runner.py): its figures end mid-way
+    summary["server_stopped_answering"] = len(_gone_tail(records)) >= 2
     summary["flags"] = _flags(summary, records, counters, acceptance)
     return summary
+
+
+def _gone_tail(records: Sequence[RequestRecord]) -> list[RequestRecord]:
+    """The cell's last requests that all failed to connect or stream."""
+    by_send = sorted(records, key=lambda r: r.send_ns, reverse=True)
+    return list(itertools.takewhile(lambda r: r.error_kind in SERVER_GONE_KINDS, by_send))
 
 
 def _window_s(records: Sequence[RequestRecord]) -> float:
@@ -97,12 +105,7 @@ def _failure_flags(records: Sequence[RequestRecord]) -> list[str]:
     )
     kinds = dict(Counter(r.error_kind for r in failed))
     flags = [f"{len(failed)} of {len(records)} requests failed ({share:.0%}{verdict}): {kinds}"]
-    tail = list(
-        itertools.takewhile(
-            lambda r: r.error_kind in SERVER_GONE_KINDS,
-            sorted(records, key=lambda r: r.send_ns, reverse=True),
-        )
-    )
+    tail = _gone_tail(records)
     if len(tail) >= 2:
         flags.append(
             f"the last {len(tail)} requests failed "

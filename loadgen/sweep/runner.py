@@ -70,12 +70,16 @@ def planned_cells(plan: SweepPlan, repeat_dirs: bool = True) -> list[PlannedCell
 def pending_cells(
     plan: SweepPlan, out: Path, server: str, repeat_dirs: bool = True
 ) -> list[PlannedCell]:
-    """Cells without a summary; a half-written cell directory is cleared to be redone."""
+    """Cells without a summary, or whose server stopped answering mid-cell; a half-written or
+    cut-short cell directory is cleared to be redone."""
     pending = []
     for cell in planned_cells(plan, repeat_dirs):
         directory = cell.directory(out, server)
-        if (directory / SUMMARY_FILE).is_file():
-            continue
+        summary = directory / SUMMARY_FILE
+        if summary.is_file():
+            if not json.loads(summary.read_text()).get("server_stopped_answering"):
+                continue
+            say(f"{server} {cell.bucket} {cell.load.label}: the server stopped answering: redone")
         if directory.exists():
             shutil.rmtree(directory)
         pending.append(cell)

@@ -78,10 +78,17 @@ def test_sweep_runs_reports_resumes_and_refuses_a_changed_plan(
     done = {c: (c / "summary.json").stat().st_mtime_ns for c in cells}
     interrupted = out / "cells" / "fake-sd" / "1k" / "c2" / "r0"
     (interrupted / "summary.json").unlink()  # as if killed before the summary was written
+    cut_short = out / "cells" / "fake-base" / "1k" / "c1" / "r0"
+    summary = json.loads((cut_short / "summary.json").read_text())
+    assert summary["server_stopped_answering"] is False
+    summary["server_stopped_answering"] = True  # as if its engine had died mid-cell
+    (cut_short / "summary.json").write_text(json.dumps(summary))
+    done[cut_short] = (cut_short / "summary.json").stat().st_mtime_ns
     run_sweep(load_plan(plan_path), plan_path.parent, out)
     for cell in cells:
         again = (cell / "summary.json").stat().st_mtime_ns
-        assert (again != done[cell]) == (cell == interrupted), cell
+        assert (again != done[cell]) == (cell in (interrupted, cut_short)), cell
+    assert not json.loads((cut_short / "summary.json").read_text())["server_stopped_answering"]
 
     changed = make_plan(tmp_path, servers, osl=32)
     with pytest.raises(PlanError, match="different plan"):
