@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loadgen.demo import DemoPlan, run_demo
+from loadgen.dispatch import TRANSPORTS
+from loadgen.swarm.arrivals import ARRIVALS
 
 if TYPE_CHECKING:
     from loadgen.client.access import ServerAccess
@@ -100,6 +102,10 @@ def _run(args: argparse.Namespace) -> int:
         replica_metrics_urls=() if args.no_metrics else tuple(_metrics_urls(args)[1:]),
         prometheus_url=args.prometheus_url,
         poll_interval_s=args.poll_interval,
+        rate=args.rate,
+        arrivals=args.arrivals,
+        burstiness=args.burstiness,
+        transport=args.transport,
     )
     summary = run_cell(spec, Path(args.out))
     print(
@@ -284,6 +290,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds between metric polls during the cell (SGLang gauges, TRT-LLM JSON stats)",
     )
     run.add_argument("--request-timeout", type=float, default=600.0)
+    run.add_argument(
+        "--rate",
+        type=float,
+        help="open loop: requests/s on an absolute clock (then --concurrency caps those in flight)",
+    )
+    run.add_argument("--arrivals", choices=ARRIVALS, default="poisson", help="open-loop arrivals")
+    run.add_argument("--burstiness", type=float, default=1.0, help="gamma shape (1 = Poisson)")
+    run.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default="requests",
+        help="HTTP client: requests (https too) or fast (plain http, stamps at the socket read)",
+    )
     _add_access_options(run)
     run.set_defaults(func=_run)
 

@@ -5,12 +5,14 @@ import json
 import os
 import subprocess
 import sys
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
 import yaml
 
 from loadgen.cli import _metrics_urls, build_parser
+from loadgen.client.sink import RECORDS_PARQUET, read_parquet
 from loadgen.data.schema import PLACEHOLDER
 from tests.fakes.streaming_server import FakeStreamingServer
 from tests.test_preflight import write_set
@@ -123,3 +125,24 @@ def test_https_is_verified_and_a_ca_bundle_lets_a_whole_cell_through(tmp_path: P
     assert ok.returncode == 0, ok.stderr[-2000:]
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert summary["requests_ok"] == 3 and summary["requests_failed"] == 0
+
+
+def test_run_takes_an_open_loop_rate_and_the_fast_transport(tmp_path: Path) -> None:
+    """Constant arrivals at 20/s through `speedbench run`: the cell is keyed by its rate and the
+    records' intended send times are 50 ms apart (the schedule, not the responses, sets them)."""
+    data = write_set(tmp_path / "d", [5, 6, 7, 8, 9])
+    with FakeStreamingServer() as fake:
+        proc = speedbench("run", "--url", fake.url, "--data", str(data), "--requests", "5",
+                          "--osl", "4", "--no-metrics", "--rate", "20", "--arrivals", "constant",
+                          "--concurrency", "5", "--transport", "fast",
+                          "--out", str(tmp_path / "out"))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["requests_ok"] == 5
+    assert summary["load"]["mode"] == "open" and summary["load"]["rate_rps"] == 20.0
+    command = json.loads((tmp_path / "out" / "manifest.json").read_text())["locust_command"]
+    assert command[command.index("--transport") + 1] == "fast"
+    records = read_parquet(tmp_path / "out" / RECORDS_PARQUET)
+    sends = sorted(r.intended_send_ns for r in records)
+    gaps_ms = [(b - a) / 1e6 for a, b in pairwise(sends)]
+    assert all(abs(gap - 50) < 1 for gap in gaps_ms), gaps_ms
