@@ -81,5 +81,5 @@ def run_prompt(
     body = completion_body(prompt.prompt_token_ids, osl, model)
     url = base_url.rstrip("/") + COMPLETIONS_PATH
     if isinstance(session, FastConnection):
-        return send_completion_fast(session, url, body, record, timeout_s, session.headers)
+        return send_completion_fast(session, url, body, record, timeout_s)
     return send_completion(session, url, body, record, timeout_s)

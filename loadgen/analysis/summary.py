@@ -17,6 +17,8 @@ from loadgen.metrics.window import WindowCounters
 MAX_FAILED_SHARE = 0.05
 # Kinds of failure that mean the server stopped answering (see loadgen/client/stream.py).
 SERVER_GONE_KINDS = frozenset({"connection", "timeout", "stalled", "truncated"})
+# This many such failures at the end of a cell (not one unlucky request) mean the server is gone.
+GONE_AT_LEAST = 2
 
 
 def summarize_cell(
@@ -56,9 +58,10 @@ def summarize_cell(
         "tokens_per_chunk_histogram": {str(k): v for k, v in sorted(Counter(chunk_tokens).items())},
         "server_counters": None if counters is None else vars(counters),
     }
+    gone = _gone_tail(records)
     # a resumed sweep redoes such a cell (loadgen/sweep/runner.py): its figures end mid-way
-    summary["server_stopped_answering"] = len(_gone_tail(records)) >= 2
-    summary["flags"] = _flags(summary, records, counters, acceptance)
+    summary["server_stopped_answering"] = len(gone) >= GONE_AT_LEAST
+    summary["flags"] = _flags(summary, records, gone, counters, acceptance)
     return summary
 
 
@@ -78,10 +81,11 @@ def _window_s(records: Sequence[RequestRecord]) -> float:
 def _flags(
     summary: dict[str, Any],
     records: Sequence[RequestRecord],
+    gone: Sequence[RequestRecord],
     counters: WindowCounters | None,
     acceptance: Acceptance,
 ) -> list[str]:
-    flags = _failure_flags(records)
+    flags = _failure_flags(records, gone)
     client = ClientCounts(
         requests=len(records),
         output_tokens=sum(r.output_tokens for r in records),
@@ -91,7 +95,7 @@ def _flags(
     return flags + server_flags(counters, acceptance, client)
 
 
-def _failure_flags(records: Sequence[RequestRecord]) -> list[str]:
+def _failure_flags(records: Sequence[RequestRecord], gone: Sequence[RequestRecord]) -> list[str]:
     """How many failed and of which kinds; whether that is too many to trust the figures; and
     whether the cell ended with the server gone (its last requests all failed to connect/stream)."""
     failed = [r for r in records if not r.ok]
@@ -105,11 +109,10 @@ def _failure_flags(records: Sequence[RequestRecord]) -> list[str]:
     )
     kinds = dict(Counter(r.error_kind for r in failed))
     flags = [f"{len(failed)} of {len(records)} requests failed ({share:.0%}{verdict}): {kinds}"]
-    tail = _gone_tail(records)
-    if len(tail) >= 2:
+    if len(gone) >= GONE_AT_LEAST:
         flags.append(
-            f"the last {len(tail)} requests failed "
-            f"({dict(Counter(r.error_kind for r in tail))}): the server stopped answering "
+            f"the last {len(gone)} requests failed "
+            f"({dict(Counter(r.error_kind for r in gone))}): the server stopped answering "
             "mid-cell (died, restarted or hung)"
         )
     return flags

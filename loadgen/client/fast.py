@@ -144,7 +144,7 @@ def send_completion_fast(
 ) -> RequestRecord:
     """Run the request to its end; failures land in ``record.error_kind``, never as exceptions."""
     try:
-        request = request_bytes(url, body, headers)
+        request = request_bytes(url, body, {**conn.headers, **(headers or {})})
         parts = urlsplit(url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
         record.send_ns = clock()
