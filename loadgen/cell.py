@@ -56,7 +56,7 @@ class CellSpec:
     rate: float | None = None
     arrivals: Arrivals = "poisson"
     burstiness: float = 1.0
-    transport: str = "requests"  # the HTTP client (loadgen.dispatch.TRANSPORTS)
+    transport: str = "auto"  # the HTTP client (loadgen.dispatch.TRANSPORTS)
 
     @property
     def load(self) -> LoadPoint:

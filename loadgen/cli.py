@@ -300,8 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--transport",
         choices=TRANSPORTS,
-        default="requests",
-        help="HTTP client: requests (https too) or fast (plain http, stamps at the socket read)",
+        default="auto",
+        help="HTTP client: fast (plain http, kernel receive stamps), requests (https, "
+        "multi-turn) or auto (fast where it can serve the run)",
     )
     _add_access_options(run)
     run.set_defaults(func=_run)

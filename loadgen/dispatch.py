@@ -1,6 +1,7 @@
 """One prompt of a prepared set -> one streamed request -> one record. Shared by the Locust user,
 the CLI's warm-up and the tests, so all of them measure the same way. The transport is whatever
-session the caller holds: a ``requests.Session`` (default) or a ``FastConnection``."""
+session the caller holds: a ``FastConnection`` (what ``auto`` picks for plain http) or a
+``requests.Session`` (https, multi-turn)."""
 
 from __future__ import annotations
 
@@ -14,28 +15,51 @@ from urllib.parse import urlsplit
 import requests
 
 from loadgen.client.access import ServerAccess
-from loadgen.client.fast import FastConnection, send_completion_fast
+from loadgen.client.fast import FastConnection, send_completion_fast, turn_kernel_stamps_on
 from loadgen.client.record import RequestRecord
 from loadgen.client.stream import completion_body, send_completion
 from loadgen.data.prepared import PreparedPrompt
 
 COMPLETIONS_PATH = "/v1/completions"
-TRANSPORTS = ("requests", "fast")
+TRANSPORTS = ("auto", "requests", "fast")
 Session = requests.Session | FastConnection
 
 
+def choose_transport(requested: str, base_url: str, multi_turn: bool) -> str:
+    """The client a run uses: ``auto`` takes ``fast`` (the least client-side error) wherever it
+    can serve the run -- plain http, single-turn rows -- and ``requests`` (https, multi-turn
+    replay) elsewhere; an explicit ``fast`` it can't serve is refused with the fix."""
+    https = urlsplit(base_url).scheme == "https"
+    if requested == "auto":
+        return "requests" if https or multi_turn else "fast"
+    if requested == "fast" and https:
+        raise ValueError("--transport fast speaks plain http only: use --transport requests")
+    if requested == "fast" and multi_turn:
+        raise ValueError(
+            "--transport fast replays single-turn rows only (a later turn needs the reply "
+            "text): use --transport requests for multi-turn data"
+        )
+    if requested not in TRANSPORTS:
+        raise ValueError(f"unknown transport {requested!r}: choose one of {', '.join(TRANSPORTS)}")
+    return requested
+
+
 def new_session(transport: str, access: ServerAccess) -> Session:
-    """A fresh per-user session of the named transport, with the server's API key and CA."""
+    """A fresh per-user session of the named (chosen) transport, with the server's API key and
+    CA."""
     if transport == "fast":
         return FastConnection(access.bearer_headers())
     if transport != "requests":
-        raise ValueError(f"unknown transport {transport!r}: choose one of {', '.join(TRANSPORTS)}")
+        raise ValueError(f"unknown transport {transport!r}: choose one of requests, fast")
     return access.session()
 
 
-def warm_resolver(base_url: str) -> None:
-    """Resolve the host once before the clock runs: under gevent the first look-up in a process
-    starts the resolver's thread pool (~25 ms here), which the first requests would measure."""
+def warm_up(base_url: str, transport: str) -> None:
+    """Before the clock runs: resolve the host once (under gevent the first look-up in a process
+    starts the resolver's thread pool, ~25 ms here, which the first requests would measure) and
+    turn on the kernel's receive stamps the fast transport reads."""
+    if transport == "fast":
+        turn_kernel_stamps_on()
     parts = urlsplit(base_url)
     if parts.hostname:
         with contextlib.suppress(OSError):  # unreachable hosts fail in the requests, by kind

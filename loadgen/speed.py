@@ -26,7 +26,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from loadgen.client.access import KEY_VALUE_REFUSED, ServerAccess
 from loadgen.client.record import RequestRecord
 from loadgen.data.conversation import Templating, iter_turns
-from loadgen.dispatch import RequestSettings, new_session, warm_resolver
+from loadgen.dispatch import RequestSettings, choose_transport, new_session, warm_up
 from loadgen.metrics import live
 from loadgen.metrics.exposition import scrape
 from loadgen.preflight import preflight
@@ -43,6 +43,7 @@ class RunState:
     plan: ProcessPlan | None  # None on the master: it sends nothing
     collector: Collector
     templating: Templating  # later turns of multi-turn rows
+    transport: str  # the HTTP client chosen for this run (dispatch.choose_transport)
 
 
 STATE: dict[str, RunState] = {}
@@ -84,8 +85,8 @@ def _fail(environment: Environment, message: str) -> None:
         gevent.spawn(runner.quit)
 
 
-def build_plan(environment: Environment) -> tuple[ProcessPlan, int]:
-    """This process's share and the whole run's measured count."""
+def build_plan(environment: Environment) -> tuple[ProcessPlan, int, str]:
+    """This process's share, the whole run's measured count and the transport it uses."""
     opts = environment.parsed_options
     if opts is None or not opts.data:
         raise ValueError("--data PREPARED_DIR is required (see `speedbench data prepare`)")
@@ -101,18 +102,13 @@ def build_plan(environment: Environment) -> tuple[ProcessPlan, int]:
                 f"worker index {index} but --expect-workers {share}: start the master with "
                 "--expect-workers equal to the number of workers (prompts are split by index)"
             )
-    if opts.transport == "fast" and (environment.host or "").startswith("https:"):
-        raise ValueError("--transport fast speaks plain http only: use --transport requests")
-    if opts.transport == "fast" and any(len(p.turns) > 1 for p in (*warm, *measured)):
-        raise ValueError(
-            "--transport fast replays single-turn rows only (a later turn needs the reply "
-            "text): use --transport requests for multi-turn data"
-        )
+    multi_turn = any(len(p.turns) > 1 for p in (*warm, *measured))
+    transport = choose_transport(opts.transport, environment.host or "", multi_turn)
     arrivals = opts.arrivals if opts.load == "open" else None
     plan = ProcessPlan.share_of(
         warm, measured, index, share, arrivals, opts.rate, opts.burstiness, opts.seed
     )
-    return plan, len(measured)
+    return plan, len(measured), transport
 
 
 def server_access(environment: Environment) -> ServerAccess:
@@ -141,7 +137,7 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     opts = environment.parsed_options
     is_master = isinstance(environment.runner, MasterRunner)
     try:
-        plan, total = build_plan(environment)  # refuses a run without --data
+        plan, total, transport = build_plan(environment)  # refuses a run without --data
         check_server(environment)
         data = Path(opts.data) if opts is not None else Path()
         templating = (
@@ -159,9 +155,10 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     if opts is not None and opts.metrics_port and not isinstance(environment.runner, MasterRunner):
         live.serve(opts.metrics_port)  # the harness's own live metrics for Prometheus
     if not isinstance(environment.runner, MasterRunner):
-        warm_resolver(environment.host or "")
+        warm_up(environment.host or "", transport)
+        logging.info("speedbench: transport %s", transport)
     STATE["run"] = RunState(
-        None if is_master else plan, Collector(environment, out, expected), templating
+        None if is_master else plan, Collector(environment, out, expected), templating, transport
     )
 
 
@@ -206,8 +203,8 @@ class SpeedUser(User):
 
     def on_start(self) -> None:
         # API key for the server's origin only, TLS verified, no proxy / netrc look-ups
-        opts = self.environment.parsed_options
-        transport = opts.transport if opts is not None else "requests"
+        state = STATE.get("run")
+        transport = state.transport if state is not None else "requests"
         self.session = new_session(transport, server_access(self.environment))
 
     def on_stop(self) -> None:

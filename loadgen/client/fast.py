@@ -1,18 +1,26 @@
 """The ``fast`` transport: one keep-alive gevent socket per user, geventhttpclient's C HTTP parser
-(the stack of Locust's ``FastHttpUser``), and every SSE line stamped at the socket read that
-delivered it.
+(the stack of Locust's ``FastHttpUser``), and every SSE line stamped with the arrival of the
+socket read that delivered it.
 
 ``requests`` stamps a line when Python gets round to yielding it (after urllib3's chunk decoding
 and ``iter_lines`` splitting) and starts the clock before it has prepared the request. Here the
-body is serialized first, the clock starts just before the socket is used, and the time is taken
-right after ``recv`` returns, so every line of that read carries the same arrival stamp whatever
-the parsing after it costs. Same record, same error kinds as ``stream.send_completion``.
+body is serialized first, the clock starts just before the request is written to an open
+connection (a user's connection is opened once, before its first request's clock), and every
+line of a read carries that read's arrival stamp whatever the parsing after it costs. On Linux
+the arrival is the kernel's receive time of the read's data (``SO_TIMESTAMPNS``), so a client
+busy with other streams that reads a socket late still stamps when the bytes came, not when it
+got to them. When several packets waited, the kernel has merged them and keeps the latest one's
+time: lines that came earlier carry that later time (never later than the read itself). Same
+record, same error kinds as ``stream.send_completion``.
 """
 
 from __future__ import annotations
 
 import json
+import select
 import socket
+import struct
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +34,12 @@ from loadgen.client.sse import StreamError
 from loadgen.client.stream import Clock, consume_stamped
 
 BLOCK_SIZE = 64 * 1024
+# Linux's SO_TIMESTAMPNS (not in Python's socket module): each read carries a ``struct timespec``
+# of CLOCK_REALTIME, the time the kernel received the read's (last) data.
+SO_TIMESTAMPNS = 35
+KERNEL_STAMPS = sys.platform == "linux"
+_TIMESPEC = struct.Struct("@qq")
+_ANCILLARY_SIZE = socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 class ConnectionClosed(ConnectionError):
@@ -45,24 +59,79 @@ class FastConnection:
 
     def __init__(self, headers: dict[str, str] | None = None) -> None:
         self.headers = headers or {}  # sent with every request (the server's API key)
+        self.kernel_stamps = False  # this socket's reads carry the kernel's receive time
         self._sock: Any = None
         self._peer: tuple[str, int] | None = None
 
-    def socket_for(self, host: str, port: int, timeout_s: float) -> tuple[Any, bool]:
-        """The socket to (host, port) and whether it was already open (a reused connection)."""
-        if self._sock is not None and self._peer == (host, port):
+    def socket_for(self, host: str, port: int, timeout_s: float) -> Any:
+        """The open socket to (host, port): the kept one unless the server closed it while it
+        was idle (its keep-alive timeout), else a new one. Checked before the request is sent,
+        as urllib3 does: once sent, a request is never sent again (a retry changes the load)."""
+        if self._sock is not None and self._peer == (host, port) and not _dropped(self._sock):
             self._sock.settimeout(timeout_s)
-            return self._sock, True
+            return self._sock
         self.close()
         sock = connect(host, port, timeout_s)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.kernel_stamps = KERNEL_STAMPS and _enable_kernel_stamps(sock)
         self._sock, self._peer = sock, (host, port)
-        return sock, False
+        return sock
 
     def close(self) -> None:
         if self._sock is not None:
             self._sock.close()
         self._sock = self._peer = None
+
+
+def _dropped(sock: Any) -> bool:
+    """An idle keep-alive socket that is readable has been closed by the server (or holds
+    bytes nobody asked for): either way it can't carry the next request."""
+    readable, _, _ = select.select([sock], [], [], 0)
+    return bool(readable)
+
+
+def _enable_kernel_stamps(sock: Any) -> bool:
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
+
+
+_STAMPS_ON: list[socket.socket] = []
+
+
+def turn_kernel_stamps_on() -> None:
+    """Linux stamps received packets only while some socket asks, and turns that on a moment
+    after the first one does: a socket asking for the whole run keeps the first responses
+    stamped too."""
+    if KERNEL_STAMPS and not _STAMPS_ON:
+        keeper = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        if _enable_kernel_stamps(keeper):
+            _STAMPS_ON.append(keeper)
+        else:
+            keeper.close()
+
+
+class StampedReader:
+    """Reads of one socket, each with its arrival time on ``perf_counter_ns``'s clock: the
+    kernel's receive time when the socket has kernel stamps, else the time the read returned."""
+
+    def __init__(self, sock: Any, kernel_stamps: bool, clock: Clock = time.perf_counter_ns) -> None:
+        self.sock, self.kernel_stamps, self.clock = sock, kernel_stamps, clock
+
+    def read(self) -> tuple[bytes, int]:
+        if not self.kernel_stamps:
+            data = self.sock.recv(BLOCK_SIZE)
+            return data, self.clock()
+        data, ancillary, _, _ = self.sock.recvmsg(BLOCK_SIZE, _ANCILLARY_SIZE)
+        now, wall = self.clock(), time.time_ns()
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                seconds, nanoseconds = _TIMESPEC.unpack_from(value)
+                waited = wall - (seconds * 1_000_000_000 + nanoseconds)  # in the kernel's queue
+                return data, now - max(0, waited)
+        return data, now  # e.g. the end of the stream: no data, no stamp
 
 
 def connect(host: str, port: int, timeout_s: float) -> Any:
@@ -99,22 +168,21 @@ def request_bytes(url: str, body: dict[str, Any], headers: dict[str, str] | None
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
 
 
-def read_response(sock: Any, clock: Clock) -> tuple[_Response, int, Iterator[tuple[int, bytes]]]:
+def read_response(reader: StampedReader) -> tuple[_Response, int, Iterator[tuple[int, bytes]]]:
     """Read up to the end of the headers; return the parser, the headers' stamp and the body as
-    stamped lines (each stamped at the ``recv`` that completed it)."""
+    stamped lines (each stamped with the arrival of the read that completed it)."""
     parser = _Response(method="POST")
     now = 0
     while not parser.headers_complete:
-        data = sock.recv(BLOCK_SIZE)
-        now = clock()
+        data, now = reader.read()
         if not data:
             raise ConnectionClosed("connection closed before the response headers")
         parser.feed(data)
-    return parser, now, _stamped_lines(sock, parser, now, clock)
+    return parser, now, _stamped_lines(reader, parser, now)
 
 
 def _stamped_lines(
-    sock: Any, parser: _Response, now: int, clock: Clock
+    reader: StampedReader, parser: _Response, now: int
 ) -> Iterator[tuple[int, bytes]]:
     pending = parser.take_body()
     while True:
@@ -125,8 +193,7 @@ def _stamped_lines(
             if rest:
                 yield now, rest
             return
-        data = sock.recv(BLOCK_SIZE)
-        now = clock()
+        data, now = reader.read()
         if not data:
             raise ConnectionClosed("connection closed mid-stream")
         parser.feed(data)
@@ -140,24 +207,20 @@ def send_completion_fast(
     record: RequestRecord,
     timeout_s: float,
     headers: dict[str, str] | None = None,
-    clock: Clock = time.perf_counter_ns,
 ) -> RequestRecord:
     """Run the request to its end; failures land in ``record.error_kind``, never as exceptions."""
+    clock = time.perf_counter_ns  # kernel receive stamps are converted onto this clock
     try:
         request = request_bytes(url, body, {**conn.headers, **(headers or {})})
         parts = urlsplit(url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 80
+        record.send_ns = clock()  # stamped again once connected; kept if connecting fails
+        sock = conn.socket_for(host, port, timeout_s)
+        # The clock starts on an open connection: a user's connection is set up once and kept,
+        # and a connect yields to the other streams, whose work would land in this TTFT.
         record.send_ns = clock()
-        for attempt in (0, 1):  # a reused connection the server closed while idle: once more
-            sock, reused = conn.socket_for(host, port, timeout_s)
-            try:
-                sock.sendall(request)
-                parser, record.headers_ns, lines = read_response(sock, clock)
-                break
-            except (ConnectionClosed, ConnectionResetError, BrokenPipeError):
-                conn.close()
-                if not reused or attempt:
-                    raise
+        sock.sendall(request)
+        parser, record.headers_ns, lines = read_response(StampedReader(sock, conn.kernel_stamps))
         record.http_status = parser.get_code()
         if record.http_status != 200:
             record.error_kind = f"http_{record.http_status}"

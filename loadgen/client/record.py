@@ -7,7 +7,7 @@ several tokens per chunk, so per-token figures (ITL, TPOT) spread a chunk's gap 
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 NS_PER_MS = 1_000_000
@@ -110,7 +110,9 @@ class RequestRecord:
         return sum(later) / len(later) if later else None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields as they are (lists shared, not copied: ``asdict``'s deep copy cost ~0.2 ms
+        per record, on the loop that stamps every stream's chunks)."""
+        return dict(vars(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RequestRecord:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 DONE = object()
+# Every chunk of every stream is decoded on the loop that stamps the others' chunks: msgspec
+# decodes a vLLM chunk ~3x faster than the json module, into the same dicts and lists.
+_DECODER = msgspec.json.Decoder()
 
 
 class StreamError(ValueError):
@@ -34,9 +38,9 @@ def decode_line(raw: bytes) -> Event | None:
     if data == b"[DONE]":
         return Event(DONE)
     try:
-        return Event(json.loads(data))
-    except json.JSONDecodeError as exc:
-        raise StreamError(f"malformed SSE data line: {data[:80]!r} ({exc.msg})") from None
+        return Event(_DECODER.decode(data))
+    except msgspec.DecodeError as exc:
+        raise StreamError(f"malformed SSE data line: {data[:80]!r} ({exc})") from None
 
 
 def iter_events(lines: Iterable[bytes]) -> Iterator[Event]:

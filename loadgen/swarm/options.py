@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from loadgen.dispatch import TRANSPORTS
 from loadgen.swarm.arrivals import ARRIVALS
 
 
@@ -61,11 +62,11 @@ def add_arguments(parser: Any) -> None:
     add("--ca-bundle", help="PEM of the CA of an https server (TLS is always verified)")
     add(
         "--transport",
-        choices=("requests", "fast"),
-        default="requests",
-        help="HTTP client: requests (urllib3; https too) or fast (gevent socket + "
-        "geventhttpclient's parser, lines stamped at the socket read, less client-side error; "
-        "plain http only)",
+        choices=TRANSPORTS,
+        default="auto",
+        help="HTTP client: fast (gevent socket + geventhttpclient's parser, lines stamped with "
+        "the kernel's receive time: the least client-side error; plain http, single-turn rows) "
+        "or requests (urllib3; https and multi-turn too); auto = fast where it can serve the run",
     )
     add(
         "--request-timeout",

@@ -73,6 +73,17 @@ def receive_delay_ms(t: Timings, log: list[dict[str, object]]) -> list[float]:
     ]
 
 
+def way_in_ms(t: Timings, log: list[dict[str, object]]) -> list[float]:
+    """The server's read of each request's body minus the harness's clock start: the request's
+    way in (the client writing it, the kernel, the server getting to it)."""
+    arrived = {f"p{e['prompt0']}": e["arrive_ns"] for e in log}
+    return [
+        (arrived[key] - send) / 1e6  # type: ignore[operator]
+        for key, send in zip(t.keys, t.send_ns, strict=False)
+        if key in arrived
+    ]
+
+
 def pct(values: list[float] | np.ndarray, q: float) -> str:
     return f"{np.percentile(values, q):.2f}" if len(values) else "n/a"
 
@@ -99,21 +110,23 @@ def row(
     busy = max(srv["busy_s"], 1e-9)
     lag = f"{np.percentile(t.lag_ms, 99):.1f}" if t.lag_ms and open_loop else "-"
     recv = receive_delay_ms(t, log)
+    way_in = way_in_ms(t, log)
     return (
         f"| {t.tool} | {pct(err, 50)} | {pct(err, 99)} | {pct(vs_actual, 50)} "
         f"| {pct(vs_actual, 99)} | {itl:.3f} ({kind}) | {itl_err:+.1f}% "
         f"| {srv['chunks'] / busy:.0f} | {srv['lateness_p99_ms']:.2f} "
         f"| {server_cpu_s / busy * 100:.0f}% | {t.cpu_s / max(1, srv['chunks']) * 1e6:.0f} "
-        f"| {pct(recv, 50)} / {pct(recv, 99)} | {lag} | {t.failed} | {load_avg:.2f} |"
+        f"| {pct(recv, 50)} / {pct(recv, 99)} | {pct(way_in, 50)} / {pct(way_in, 99)} "
+        f"| {lag} | {t.failed} | {load_avg:.2f} |"
     )
 
 
 HEADER = (
     "| tool | TTFT err p50 ms | TTFT err p99 ms | vs actual send p50 ms | vs actual send p99 ms "
     "| reported ITL ms | ITL err vs per-token | chunks/s | server late p99 ms | server CPU "
-    "| tool CPU ms / 1k chunks | chunk receive delay p50 / p99 ms | send lag p99 ms | failed "
-    "| load avg before |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "| tool CPU ms / 1k chunks | chunk receive delay p50 / p99 ms | way in p50 / p99 ms "
+    "| send lag p99 ms | failed | load avg before |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 

@@ -56,6 +56,7 @@ class Timings:
     note: str = ""
     lag_ms: list[float] = field(default_factory=list)  # open loop: actual - intended send
     chunk_ns: list[list[int]] = field(default_factory=list)  # speedbench: stamps per TTFT
+    send_ns: list[int] = field(default_factory=list)  # speedbench: the request's clock start
 
 
 def children_cpu_s() -> float:
@@ -98,6 +99,7 @@ def run_speedbench(
         t.itl_ms += r.itl_ms
         t.lag_ms.append((r.send_ns - r.intended_send_ns) / 1e6)
         t.chunk_ns.append(r.chunk_ns)
+        t.send_ns.append(r.send_ns)
     t.failed += load.requests - len(records)
     if proc.returncode:
         t.note = proc.stderr[-300:]

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 
+import gevent.monkey
+import gevent.socket
 import pytest
 
 from loadgen.client.access import ServerAccess
-from loadgen.client.fast import FastConnection, read_response, request_bytes
+from loadgen.client.fast import (
+    KERNEL_STAMPS,
+    FastConnection,
+    StampedReader,
+    _enable_kernel_stamps,
+    read_response,
+    request_bytes,
+    turn_kernel_stamps_on,
+)
 from loadgen.data.prepared import PreparedPrompt
 from loadgen.dispatch import new_session, run_prompt
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
@@ -31,6 +42,19 @@ def test_timings_match_the_servers_truth_and_the_connection_is_reused() -> None:
         assert r.ttft_ms is not None and 100 <= r.ttft_ms < 160
         assert r.send_ns < r.headers_ns <= r.chunk_ns[0] < r.end_ns
         assert r.tpot_ms == pytest.approx(20 / 3, abs=1.5)
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced_before_sending() -> None:
+    conn = new_session("fast", NO_KEY)
+    with FakeStreamingServer(Behaviour(ttft_s=0.01, keep_alive_s=0.1)) as server:
+        first = run_prompt(conn, server.url, PROMPT, 7, None, 10)
+        kept = conn._sock
+        time.sleep(0.4)  # the server times the idle connection out and closes it
+        second = run_prompt(conn, server.url, PROMPT, 7, None, 10)
+        assert conn._sock is not kept
+        sent = len(server.counters.requests)
+    assert first.ok and second.ok, (first.error, second.error)
+    assert sent == 2  # each request sent once: no retry after a failed write
 
 
 def test_http_errors_keep_the_body_and_the_kind() -> None:
@@ -93,7 +117,8 @@ def test_every_line_of_one_read_carries_that_reads_stamp() -> None:
     head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
     reads = [head, chunk + chunk, chunk[:10], chunk[10:] + b"0\r\n\r\n"]
     ticks: Iterator[int] = iter(range(100, 1000, 100))
-    parser, headers_ns, lines = read_response(ScriptedSocket(reads), lambda: next(ticks))
+    reader = StampedReader(ScriptedSocket(reads), False, lambda: next(ticks))
+    parser, headers_ns, lines = read_response(reader)
     stamped = [(t, line) for t, line in lines if line]
     assert parser.get_code() == 200 and headers_ns == 100
     # two events in the second read share its stamp; the third is complete only at the fourth
@@ -106,3 +131,29 @@ def test_request_bytes_are_one_http11_post_with_the_json_body() -> None:
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"POST /v1/completions HTTP/1.1\r\nHost: h:8\r\n")
     assert b"Content-Length: 7" in head and b"X-Request-ID: r1" in head and body == b'{"a":1}'
+
+
+@pytest.mark.skipif(not KERNEL_STAMPS, reason="SO_TIMESTAMPNS is Linux's")
+def test_kernel_stamps_keep_the_arrival_when_the_client_reads_late() -> None:
+    """A client busy elsewhere reads 150 ms late: the kernel's stamp still says when the bytes
+    came; the read's own time would carry the whole delay."""
+    blocking_sleep = gevent.monkey.get_original("time", "sleep")  # holds the loop like busy code
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        client = gevent.socket.create_connection(listener.getsockname())
+        server, _ = listener.accept()
+        with client, server:
+            assert _enable_kernel_stamps(client)
+            turn_kernel_stamps_on()  # as the Locust file does at test start
+            blocking_sleep(0.05)  # Linux turns receive stamps on a moment after the first asks
+            late = {}
+            for kernel in (True, False):
+                server.sendall(b"data: x\n\n")
+                sent = time.perf_counter_ns()
+                blocking_sleep(0.15)
+                data, stamp = StampedReader(client, kernel).read()
+                assert data == b"data: x\n\n"
+                late[kernel] = (stamp - sent) / 1e6
+    assert abs(late[True]) < 5, late  # the arrival, within scheduling noise
+    assert late[False] >= 150, late  # the read's time: the client's own delay

