@@ -39,7 +39,7 @@ BLOCK_SIZE = 64 * 1024
 SO_TIMESTAMPNS = 35
 KERNEL_STAMPS = sys.platform == "linux"
 _TIMESPEC = struct.Struct("@qq")
-_ANCILLARY_SIZE = socket.CMSG_SPACE(_TIMESPEC.size)
+ANCILLARY_SIZE = socket.CMSG_SPACE(_TIMESPEC.size)
 
 
 class ConnectionClosed(ConnectionError):
@@ -73,7 +73,7 @@ class FastConnection:
         self.close()
         sock = connect(host, port, timeout_s)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.kernel_stamps = KERNEL_STAMPS and _enable_kernel_stamps(sock)
+        self.kernel_stamps = KERNEL_STAMPS and enable_kernel_stamps(sock)
         self._sock, self._peer = sock, (host, port)
         return sock
 
@@ -90,7 +90,7 @@ def _dropped(sock: Any) -> bool:
     return bool(readable)
 
 
-def _enable_kernel_stamps(sock: Any) -> bool:
+def enable_kernel_stamps(sock: Any) -> bool:
     try:
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
     except OSError:
@@ -107,7 +107,7 @@ def turn_kernel_stamps_on() -> None:
     stamped too."""
     if KERNEL_STAMPS and not _STAMPS_ON:
         keeper = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        if _enable_kernel_stamps(keeper):
+        if enable_kernel_stamps(keeper):
             _STAMPS_ON.append(keeper)
         else:
             keeper.close()
@@ -124,14 +124,21 @@ class StampedReader:
         if not self.kernel_stamps:
             data = self.sock.recv(BLOCK_SIZE)
             return data, self.clock()
-        data, ancillary, _, _ = self.sock.recvmsg(BLOCK_SIZE, _ANCILLARY_SIZE)
-        now, wall = self.clock(), time.time_ns()
-        for level, kind, value in ancillary:
-            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
-                seconds, nanoseconds = _TIMESPEC.unpack_from(value)
-                waited = wall - (seconds * 1_000_000_000 + nanoseconds)  # in the kernel's queue
-                return data, now - max(0, waited)
-        return data, now  # e.g. the end of the stream: no data, no stamp
+        data, ancillary, _, _ = self.sock.recvmsg(BLOCK_SIZE, ANCILLARY_SIZE)
+        return data, arrival_ns(ancillary, self.clock())
+
+
+def arrival_ns(ancillary: list[tuple[int, int, bytes]], now_ns: int) -> int:
+    """The kernel's receive time of a ``recvmsg`` (its SO_TIMESTAMPNS, CLOCK_REALTIME) on the
+    monotonic clock of ``now_ns``, read just after it returned; ``now_ns`` when there is none
+    (e.g. the end of a stream: no data, no stamp)."""
+    wall = time.time_ns()
+    for level, kind, value in ancillary:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+            seconds, nanoseconds = _TIMESPEC.unpack_from(value)
+            waited: int = wall - (seconds * 1_000_000_000 + nanoseconds)  # in the kernel's queue
+            return now_ns - max(0, waited)
+    return now_ns
 
 
 def connect(host: str, port: int, timeout_s: float) -> Any:

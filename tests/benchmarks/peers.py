@@ -88,7 +88,7 @@ def run_speedbench(
         command += ["--processes", str(processes)]
     proc, wall, cpu = timed_run(command, 900)
     records = read_jsonl(out / RECORDS_JSONL) if (out / RECORDS_JSONL).exists() else []
-    name = "speedbench" + ("" if transport == "requests" else f" ({transport})")
+    name = f"speedbench ({transport})"
     t = Timings(name, wall_s=wall, cpu_s=cpu)
     for r in records:
         if not r.ok or r.ttft_ms is None:

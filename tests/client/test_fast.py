@@ -15,7 +15,7 @@ from loadgen.client.fast import (
     KERNEL_STAMPS,
     FastConnection,
     StampedReader,
-    _enable_kernel_stamps,
+    enable_kernel_stamps,
     read_response,
     request_bytes,
     turn_kernel_stamps_on,
@@ -144,7 +144,7 @@ def test_kernel_stamps_keep_the_arrival_when_the_client_reads_late() -> None:
         client = gevent.socket.create_connection(listener.getsockname())
         server, _ = listener.accept()
         with client, server:
-            assert _enable_kernel_stamps(client)
+            assert enable_kernel_stamps(client)
             turn_kernel_stamps_on()  # as the Locust file does at test start
             blocking_sleep(0.05)  # Linux turns receive stamps on a moment after the first asks
             late = {}

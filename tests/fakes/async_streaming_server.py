@@ -13,6 +13,11 @@ machine), so a tool's stamp can be compared with the server's actual send, not o
 schedule. Requests are keyed by ``X-Request-ID`` (AIPerf sends one), else by the first prompt token;
 the first chunk's text starts with ``r<n>`` (the server's request number) for tools that save
 texts. One event loop, raw asyncio: hundreds of concurrent streams, no thread per connection.
+
+A request's arrival is the kernel's receive time of the read that completed it (SO_TIMESTAMPNS,
+as the harness's fast transport reads), and its schedule starts there: when a herd of requests
+lands at once, this one Python loop reads them one after another, and that intake is the
+server's time (it shows as lateness), not the client's error.
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ import argparse
 import asyncio
 import json
 import resource
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
+
+from loadgen.client.fast import ANCILLARY_SIZE, arrival_ns, enable_kernel_stamps
 
 
 class Schedule:
@@ -59,17 +67,57 @@ class Schedule:
 Request = tuple[str, str, bytes, dict[str, str]]
 
 
-async def read_request(reader: asyncio.StreamReader) -> Request | None:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    method, path = lines[0].split(" ")[:2]
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", 0))
-    body = await reader.readexactly(length) if length else b""
-    return method, path, body, headers
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+class Connection:
+    """One client connection on raw non-blocking socket calls, so that every read keeps the
+    kernel's receive time (asyncio's streams drop it)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.loop = sock, asyncio.get_running_loop()
+        self.buffer = b""
+        self.stamp = 0  # arrival of the last read
+
+    async def _fill(self) -> None:
+        while True:
+            try:
+                data, ancillary, _, _ = self.sock.recvmsg(65536, ANCILLARY_SIZE)
+                break
+            except BlockingIOError:
+                readable = self.loop.create_future()
+                fd = self.sock.fileno()
+                self.loop.add_reader(fd, _wake, readable)
+                try:
+                    await readable
+                finally:
+                    self.loop.remove_reader(fd)
+        if not data:
+            raise ConnectionError("closed by the client")
+        self.buffer += data
+        self.stamp = arrival_ns(ancillary, time.perf_counter_ns())
+
+    async def read_request(self) -> tuple[Request, int]:
+        """The next request and the arrival of the read that completed it."""
+        while b"\r\n\r\n" not in self.buffer:
+            await self._fill()
+        end = self.buffer.index(b"\r\n\r\n") + 4
+        lines = self.buffer[: end - 4].decode("latin-1").split("\r\n")
+        method, path = lines[0].split(" ")[:2]
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers.get("content-length", 0))
+        while len(self.buffer) < end + length:
+            await self._fill()
+        body, self.buffer = self.buffer[end : end + length], self.buffer[end + length :]
+        return (method, path, body, headers), self.stamp
+
+    async def write(self, data: bytes) -> None:
+        await self.loop.sock_sendall(self.sock, data)
 
 
 def plain(status: str, body: bytes, ctype: str = "application/json") -> bytes:
@@ -82,10 +130,10 @@ def chunk(data: bytes) -> bytes:
 
 
 async def stream(
-    writer: asyncio.StreamWriter, request: dict[str, Any], sched: Schedule, request_id: str
+    conn: Connection, request: dict[str, Any], sched: Schedule, request_id: str, arrive_ns: int
 ) -> None:
     loop = asyncio.get_running_loop()
-    start = loop.time()
+    start = loop.time() - (time.perf_counter_ns() - arrive_ns) / 1e9  # the same monotonic clock
     prompt = request.get("prompt") or []
     sent_ns: list[int] = []
     sched.log.append(
@@ -93,14 +141,14 @@ async def stream(
             "request_id": request_id,
             "number": sched.requests,
             "prompt0": prompt[0] if isinstance(prompt, list) and prompt else None,
-            "arrive_ns": time.perf_counter_ns(),
+            "arrive_ns": arrive_ns,
             "sent_ns": sent_ns,
         }
     )
     tag = f"r{sched.requests}"
     sched.requests += 1
     sched.first_start = sched.first_start or start
-    writer.write(
+    await conn.write(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
     )
     max_tokens, prompt_len = int(request["max_tokens"]), len(request.get("prompt") or [])
@@ -124,59 +172,69 @@ async def stream(
             },
         }
         event["choices"][0]["finish_reason"] = "length" if sent >= max_tokens else None
-        writer.write(chunk(b"data: " + json.dumps(event).encode() + b"\n\n"))
-        sent_ns.append(time.perf_counter_ns())  # in the kernel's send buffer (or queued: see drain)
+        await conn.write(chunk(b"data: " + json.dumps(event).encode() + b"\n\n"))
+        sent_ns.append(time.perf_counter_ns())  # in the kernel's send buffer
         sched.lateness_ms.append((loop.time() - target) * 1000)
         sched.chunks += 1
         sched.last_chunk = loop.time()
         step += 1
-        await writer.drain()
     final = {"choices": [], "usage": {"prompt_tokens": prompt_len, "completion_tokens": sent}}
-    writer.write(chunk(b"data: " + json.dumps(final).encode() + b"\n\n"))
-    writer.write(chunk(b"data: [DONE]\n\n") + b"0\r\n\r\n")
-    await writer.drain()
+    await conn.write(
+        chunk(b"data: " + json.dumps(final).encode() + b"\n\n")
+        + chunk(b"data: [DONE]\n\n")
+        + b"0\r\n\r\n"
+    )
 
 
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+Handler = Callable[[Connection], Awaitable[None]]
 
 
 def handler(sched: Schedule, model: str) -> Handler:
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def handle(conn: Connection) -> None:
         try:
             while True:
-                request = await read_request(reader)
-                if request is None:
-                    return
-                method, path, body, headers = request
+                (method, path, body, headers), arrive_ns = await conn.read_request()
                 if method == "POST" and path.startswith("/v1/completions"):
-                    await stream(writer, json.loads(body), sched, headers.get("x-request-id", ""))
+                    request_id = headers.get("x-request-id", "")
+                    await stream(conn, json.loads(body), sched, request_id, arrive_ns)
                     continue
                 if path.startswith("/v1/models"):
                     out = {"object": "list", "data": [{"id": model, "object": "model"}]}
-                    writer.write(plain("200 OK", json.dumps(out).encode()))
+                    await conn.write(plain("200 OK", json.dumps(out).encode()))
                 elif path.startswith("/log"):
-                    writer.write(plain("200 OK", json.dumps(sched.log).encode()))
+                    await conn.write(plain("200 OK", json.dumps(sched.log).encode()))
                 elif path.startswith("/stats"):
-                    writer.write(plain("200 OK", json.dumps(sched.stats()).encode()))
+                    await conn.write(plain("200 OK", json.dumps(sched.stats()).encode()))
                     if method == "POST":  # POST /stats: read and reset
                         sched.reset()
                 elif path.startswith("/health"):
-                    writer.write(plain("200 OK", b""))
+                    await conn.write(plain("200 OK", b""))
                 else:
-                    writer.write(plain("404 Not Found", b"{}"))
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
+                    await conn.write(plain("404 Not Found", b"{}"))
+        except ConnectionError:
             pass
         finally:
-            writer.close()
+            conn.sock.close()
 
     return handle
 
 
 async def serve(port: int, sched: Schedule, model: str) -> None:
-    server = await asyncio.start_server(handler(sched, model), "127.0.0.1", port, backlog=2048)
-    async with server:
-        await server.serve_forever()
+    loop = asyncio.get_running_loop()
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    enable_kernel_stamps(listener)  # accepted connections inherit it
+    listener.bind(("127.0.0.1", port))
+    listener.listen(2048)
+    listener.setblocking(False)
+    handle, tasks = handler(sched, model), set()
+    while True:
+        sock, _ = await loop.sock_accept(listener)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        task = loop.create_task(handle(Connection(sock)))
+        tasks.add(task)  # keep a reference until it ends
+        task.add_done_callback(tasks.discard)
 
 
 def main() -> None:
