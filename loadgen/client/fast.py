@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+import gevent.monkey
 import gevent.socket
 from geventhttpclient.response import HTTPParseError, HTTPResponse
 
@@ -40,6 +41,9 @@ SO_TIMESTAMPNS = 35
 KERNEL_STAMPS = sys.platform == "linux"
 _TIMESPEC = struct.Struct("@qq")
 ANCILLARY_SIZE = socket.CMSG_SPACE(_TIMESPEC.size)
+
+
+_POLL = gevent.monkey.get_original("select", "poll")
 
 
 class ConnectionClosed(ConnectionError):
@@ -86,8 +90,9 @@ class FastConnection:
 def _dropped(sock: Any) -> bool:
     """An idle keep-alive socket that is readable has been closed by the server (or holds
     bytes nobody asked for): either way it can't carry the next request."""
-    readable, _, _ = select.select([sock], [], [], 0)
-    return bool(readable)
+    poller = _POLL()  # the system's poll, not gevent's: a look without waiting, any fd number
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def enable_kernel_stamps(sock: Any) -> bool:
