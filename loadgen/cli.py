@@ -301,8 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--transport",
         choices=TRANSPORTS,
         default="auto",
-        help="HTTP client: fast (plain http, kernel receive stamps), requests (https, "
-        "multi-turn) or auto (fast where it can serve the run)",
+        help="HTTP client: fast (plain http, kernel receive stamps), requests (https too) or "
+        "auto (fast for http, requests for https)",
     )
     _add_access_options(run)
     run.set_defaults(func=_run)

@@ -1,7 +1,7 @@
 """One prompt of a prepared set -> one streamed request -> one record. Shared by the Locust user,
 the CLI's warm-up and the tests, so all of them measure the same way. The transport is whatever
 session the caller holds: a ``FastConnection`` (what ``auto`` picks for plain http) or a
-``requests.Session`` (https, multi-turn)."""
+``requests.Session`` (https)."""
 
 from __future__ import annotations
 
@@ -25,20 +25,14 @@ TRANSPORTS = ("auto", "requests", "fast")
 Session = requests.Session | FastConnection
 
 
-def choose_transport(requested: str, base_url: str, multi_turn: bool) -> str:
-    """The client a run uses: ``auto`` takes ``fast`` (the least client-side error) wherever it
-    can serve the run -- plain http, single-turn rows -- and ``requests`` (https, multi-turn
-    replay) elsewhere; an explicit ``fast`` it can't serve is refused with the fix."""
+def choose_transport(requested: str, base_url: str) -> str:
+    """The client a run uses: ``auto`` takes ``fast`` (the least client-side error) for plain
+    http and ``requests`` for https; an explicit ``fast`` on https is refused with the fix."""
     https = urlsplit(base_url).scheme == "https"
     if requested == "auto":
-        return "requests" if https or multi_turn else "fast"
+        return "requests" if https else "fast"
     if requested == "fast" and https:
         raise ValueError("--transport fast speaks plain http only: use --transport requests")
-    if requested == "fast" and multi_turn:
-        raise ValueError(
-            "--transport fast replays single-turn rows only (a later turn needs the reply "
-            "text): use --transport requests for multi-turn data"
-        )
     if requested not in TRANSPORTS:
         raise ValueError(f"unknown transport {requested!r}: choose one of {', '.join(TRANSPORTS)}")
     return requested

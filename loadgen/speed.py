@@ -102,8 +102,7 @@ def build_plan(environment: Environment) -> tuple[ProcessPlan, int, str]:
                 f"worker index {index} but --expect-workers {share}: start the master with "
                 "--expect-workers equal to the number of workers (prompts are split by index)"
             )
-    multi_turn = any(len(p.turns) > 1 for p in (*warm, *measured))
-    transport = choose_transport(opts.transport, environment.host or "", multi_turn)
+    transport = choose_transport(opts.transport, environment.host or "")
     arrivals = opts.arrivals if opts.load == "open" else None
     plan = ProcessPlan.share_of(
         warm, measured, index, share, arrivals, opts.rate, opts.burstiness, opts.seed

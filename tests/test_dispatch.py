@@ -7,26 +7,15 @@ import pytest
 from loadgen.dispatch import choose_transport
 
 
-@pytest.mark.parametrize(
-    ("url", "multi_turn", "chosen"),
-    [
-        ("http://127.0.0.1:8000", False, "fast"),  # the least client-side error
-        ("https://engine.example:443", False, "requests"),  # TLS: fast speaks plain http
-        ("http://127.0.0.1:8000", True, "requests"),  # a later turn needs the reply text
-    ],
-)
-def test_auto_takes_fast_wherever_it_can_serve_the_run(
-    url: str, multi_turn: bool, chosen: str
-) -> None:
-    assert choose_transport("auto", url, multi_turn) == chosen
+def test_auto_takes_fast_for_plain_http_and_requests_for_https() -> None:
+    assert choose_transport("auto", "http://127.0.0.1:8000") == "fast"  # least client-side error
+    assert choose_transport("auto", "https://engine.example:443") == "requests"  # TLS
 
 
 def test_an_explicit_choice_is_kept_or_refused_with_the_fix() -> None:
-    assert choose_transport("requests", "http://h:1", False) == "requests"
-    assert choose_transport("fast", "http://h:1", False) == "fast"
+    assert choose_transport("requests", "http://h:1") == "requests"
+    assert choose_transport("fast", "http://h:1") == "fast"
     with pytest.raises(ValueError, match="plain http only: use --transport requests"):
-        choose_transport("fast", "https://h:1", False)
-    with pytest.raises(ValueError, match="single-turn rows only"):
-        choose_transport("fast", "http://h:1", True)
+        choose_transport("fast", "https://h:1")
     with pytest.raises(ValueError, match="choose one of auto, requests, fast"):
-        choose_transport("curl", "http://h:1", False)
+        choose_transport("curl", "http://h:1")

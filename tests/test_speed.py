@@ -152,14 +152,6 @@ def test_fast_transport_refuses_https_hosts_clearly(prepared: Path, tmp_path: Pa
     assert "use --transport requests" in proc.stdout + proc.stderr
 
 
-def test_fast_transport_refuses_multi_turn_rows_clearly(tmp_path: Path) -> None:
-    prompt = PreparedPrompt("q", "1k", "mixed", None, 3, [0, 1, 2], turns=["a", "b"])
-    data = PreparedSet([prompt], {"fake": True}).write(tmp_path / "prepared")
-    proc = run_locust("http://127.0.0.1:1", data, tmp_path / "out", 1, 1, transport="fast")
-    assert proc.returncode == 2
-    assert "single-turn rows only" in proc.stdout + proc.stderr
-
-
 def test_distributed_master_holds_every_workers_records_once(
     prepared: Path, tmp_path: Path
 ) -> None:

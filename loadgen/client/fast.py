@@ -22,7 +22,7 @@ import socket
 import struct
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -64,6 +64,8 @@ class FastConnection:
     def __init__(self, headers: dict[str, str] | None = None) -> None:
         self.headers = headers or {}  # sent with every request (the server's API key)
         self.kernel_stamps = False  # this socket's reads carry the kernel's receive time
+        # Reads the response lines alongside the timing (the conversation's reply and SD tap)
+        self.observe: Callable[[Iterator[bytes]], Iterator[bytes]] | None = None
         self._sock: Any = None
         self._peer: tuple[str, int] | None = None
 
@@ -212,6 +214,22 @@ def _stamped_lines(
         pending = rest + parser.take_body()
 
 
+def _observed(
+    stamped: Iterator[tuple[int, bytes]], observe: Callable[[Iterator[bytes]], Iterator[bytes]]
+) -> Iterator[tuple[int, bytes]]:
+    """The stamped lines, each also shown to ``observe`` (which passes lines on one by one, so
+    the last stamp taken is the one of the line it hands back)."""
+    stamps: list[int] = []
+
+    def raw() -> Iterator[bytes]:
+        for stamp, line in stamped:
+            stamps.append(stamp)
+            yield line
+
+    for line in observe(raw()):
+        yield stamps[-1], line
+
+
 def send_completion_fast(
     conn: FastConnection,
     url: str,
@@ -238,6 +256,8 @@ def send_completion_fast(
             record.error_kind = f"http_{record.http_status}"
             record.error = b"".join(line for _, line in lines).decode(errors="replace")[:300]
         else:
+            if conn.observe is not None:
+                lines = _observed(lines, conn.observe)
             consume_stamped(lines, record)
             for _ in lines:  # read to the end of the response (untimed): keep the connection
                 pass

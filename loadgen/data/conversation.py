@@ -183,13 +183,17 @@ def iter_turns(
     for turn in range(count):
         ids = next_prompt_ids(prompt, tokenizer, replies, template_kwargs)
         tap = StreamTap(keep_text=turn + 1 < count)
-        tapped = (  # the fast transport has no reply to tap: single-turn rows only
-            session
-            if isinstance(session, FastConnection)
-            else cast(requests.Session, TappedSession(session, tap))
-        )
         turn_prompt = dataclasses.replace(prompt, prompt_token_ids=ids)
-        record = settings.send(tapped, turn_prompt, intended_send_ns if turn == 0 else None)
+        intended = intended_send_ns if turn == 0 else None
+        if isinstance(session, FastConnection):
+            session.observe = tap.observe
+            try:
+                record = settings.send(session, turn_prompt, intended)
+            finally:
+                session.observe = None
+        else:
+            tapped = cast(requests.Session, TappedSession(session, tap))
+            record = settings.send(tapped, turn_prompt, intended)
         record.turn, record.turns, record.spec_decode = turn, count, tap.spec_decode
         yield TurnResult(record, tap.text)
         if not record.ok:
@@ -198,7 +202,7 @@ def iter_turns(
 
 
 def replay_conversation(
-    session: requests.Session,
+    session: Session,
     settings: RequestSettings,
     prompt: PreparedPrompt,
     tokenizer: Any,

@@ -65,8 +65,8 @@ def add_arguments(parser: Any) -> None:
         choices=TRANSPORTS,
         default="auto",
         help="HTTP client: fast (gevent socket + geventhttpclient's parser, lines stamped with "
-        "the kernel's receive time: the least client-side error; plain http, single-turn rows) "
-        "or requests (urllib3; https and multi-turn too); auto = fast where it can serve the run",
+        "the kernel's receive time: the least client-side error; plain http) or requests "
+        "(urllib3; https too); auto = fast for http, requests for https",
     )
     add(
         "--request-timeout",

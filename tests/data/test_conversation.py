@@ -2,11 +2,13 @@
 (tests/fakes), which streams ``x`` characters as its reply. The real-engine test is
 tests/engine/test_conversation.py."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
 
+from loadgen.client.fast import FastConnection
 from loadgen.data.conversation import (
     StreamTap,
     conversation_setup,
@@ -19,6 +21,12 @@ from loadgen.data.prepared import PreparedPrompt
 from loadgen.data.tokenize import TokenizeOptions, load_tokenizer, render
 from loadgen.dispatch import RequestSettings
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
+
+# Both transports replay conversations: the tap reads the reply and SD metrics from either.
+TRANSPORTS: dict[str, Callable[[], requests.Session | FastConnection]] = {
+    "requests": requests.Session,
+    "fast": FastConnection,
+}
 
 
 def two_turn_prompt(tok: object) -> PreparedPrompt:
@@ -56,10 +64,12 @@ def test_tap_reads_text_and_vllm_per_request_sd_metrics() -> None:
     assert tap.text == "Hello" and tap.spec_decode == {"num_spec_steps": 2}
 
 
-def test_replay_sends_each_turn_with_the_previous_reply(tiny_model: Path) -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_replay_sends_each_turn_with_the_previous_reply(tiny_model: Path, transport: str) -> None:
     tok = load_tokenizer(str(tiny_model))
     prompt = two_turn_prompt(tok)
-    with FakeStreamingServer(Behaviour(ttft_s=0.0, step_s=0.0)) as srv, requests.Session() as s:
+    s = TRANSPORTS[transport]()
+    with FakeStreamingServer(Behaviour(ttft_s=0.0, step_s=0.0)) as srv:
         turns = replay_conversation(s, RequestSettings(srv.url, 6, None, 10.0), prompt, tok)
         sent = [body["prompt"] for body in srv.counters.requests]
     assert [t.record.ok for t in turns] == [True, True]
@@ -82,10 +92,14 @@ def test_a_failed_turn_ends_the_conversation(tiny_model: Path) -> None:
     assert turns[0].record.ends_prompt  # nothing to reply to: the prompt is finished
 
 
-def test_single_turn_rows_need_no_tokenizer_and_keep_per_request_sd_metrics() -> None:
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_single_turn_rows_need_no_tokenizer_and_keep_per_request_sd_metrics(
+    transport: str,
+) -> None:
     prompt = PreparedPrompt("q" * 32, "qualitative", "math", None, 5, [1, 2, 3], ["2+2?"])
     fake = Behaviour(ttft_s=0.0, step_s=0.0, tokens_per_chunk=3, per_request_spec_metrics=True)
-    with FakeStreamingServer(fake) as srv, requests.Session() as s:
+    s = TRANSPORTS[transport]()
+    with FakeStreamingServer(fake) as srv:
         (turn,) = iter_turns(s, RequestSettings(srv.url, 7, None, 10.0), prompt, tokenizer=None)
     record = turn.record
     assert record.ok and (record.turn, record.turns) == (0, 1) and turn.reply == ""
