@@ -8,7 +8,8 @@ pairwise cosine similarity next to random subsets'. Target: <= 60 s. Run under t
 
 Static and hybrid embeddings distill their token table into a fresh temporary cache, so the first
 run includes the distillation (printed separately); the run is then repeated with that cache, as
-every later run on a machine is.
+every later run on a machine is. CPU time is printed beside the wall time: on a machine others
+load, CPU time / 2 is what the run takes on 2 idle cores.
 
 Candidates are real offline text: each is a stdlib-code or reference-manual paragraph joined with
 a second one, so some candidates overlap, as a user's own traffic does.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -73,7 +75,7 @@ def main() -> None:
         source = write_jsonl(candidates(args.candidates), Path(tmp) / "mine.jsonl")
         runs = ["cold cache", "cached"] if args.embedding != "transformer" else [""]
         for run in runs:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             report = run_diverse(
                 source,
                 Path(tmp) / "out.jsonl",
@@ -83,10 +85,11 @@ def main() -> None:
                 embedding=args.embedding,
                 cache=Path(tmp) / "cache",
             )
-            print_run(f"{run}: " if run else "", time.perf_counter() - start, report)
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+            print_run(f"{run}: " if run else "", wall, cpu, report)
 
 
-def print_run(label: str, wall: float, report: dict[str, Any]) -> None:
+def print_run(label: str, wall: float, cpu: float, report: dict[str, Any]) -> None:
     length = report["max_seq_length"]
     static = report.get("static")
     distill = f", of which distilling {static['distill_s']:.1f} s" if static else ""
@@ -94,7 +97,10 @@ def print_run(label: str, wall: float, report: dict[str, Any]) -> None:
         f"{label}embedding {report['embedding']} (transformer reads "
         f"{length if length else 'nothing'}{' pieces' if length else ''})"
     )
-    print(f"  wall (load + embed + select + write): {wall:.1f} s")
+    print(
+        f"  wall (load + embed + select + write): {wall:.1f} s; CPU time, all threads: {cpu:.1f} s "
+        f"(load average now {os.getloadavg()[0]:.2f})"
+    )
     print(
         f"  embedding: {report['embed_s']:.1f} s{distill} "
         f"({report['rows'] / report['embed_s']:.1f} prompts/s)  selection: "
