@@ -30,7 +30,8 @@ from loadgen.sweep.provenance import model_hashes
 PCA_DIMS = 256
 SIF_COEFFICIENT = 1e-4
 RECIPE = {"version": 1, "pooling": "mean", "pca_dims": PCA_DIMS, "sif": SIF_COEFFICIENT}
-DISTILL_BATCH = 512
+# Large batches: the per-batch forward is tiny (3 tokens a row); 4096 was 1.5x faster than 512 here.
+DISTILL_BATCH = 4096
 CACHE_ENV = "SPEEDBENCH_CACHE"
 
 Table = npt.NDArray[np.float32]
