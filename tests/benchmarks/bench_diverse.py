@@ -8,8 +8,8 @@ pairwise cosine similarity next to random subsets'. Target: <= 60 s. Run under t
 
 Static and hybrid embeddings distill their token table into a fresh temporary cache, so the first
 run includes the distillation (printed separately); the run is then repeated with that cache, as
-every later run on a machine is. CPU time is printed beside the wall time: on a machine others
-load, CPU time / 2 is what the run takes on 2 idle cores.
+every later run on a machine is. CPU time and the load average are printed beside the wall time:
+a load well above 2 means other work shared the two cores, and the wall time is then pessimistic.
 
 Candidates are real offline text: each is a stdlib-code or reference-manual paragraph joined with
 a second one, so some candidates overlap, as a user's own traffic does.
