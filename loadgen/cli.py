@@ -8,6 +8,13 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from loadgen.data.embed import (
+    DEFAULT_EMBEDDER,
+    DEFAULT_EMBEDDING,
+    DEFAULT_MAX_SEQ_LENGTH,
+    EMBEDDINGS,
+    HYBRID_MAX_SEQ_LENGTH,
+)
 from loadgen.demo import DemoPlan, run_demo
 from loadgen.dispatch import TRANSPORTS
 from loadgen.swarm.arrivals import ARRIVALS
@@ -62,6 +69,7 @@ def _diverse(args: argparse.Namespace) -> int:
         args.embedder,
         args.seed,
         args.max_seq_length,
+        args.embedding,
     )
     print(json.dumps(report, indent=2))
     return 0
@@ -242,16 +250,25 @@ def build_parser() -> argparse.ArgumentParser:
     div.add_argument("--per-category", type=int, required=True, help="rows to keep per category")
     div.add_argument(
         "--embedder",
-        default="sentence-transformers/all-MiniLM-L6-v2",
+        default=DEFAULT_EMBEDDER,
         help="sentence-transformers model id or local path",
     )
     div.add_argument("--seed", type=int, default=0, help="seed of the random-subset comparison")
     div.add_argument(
+        "--embedding",
+        choices=EMBEDDINGS,
+        default=DEFAULT_EMBEDDING,
+        help="hybrid (default): static token vectors over the whole prompt joined with the "
+        "transformer over its first --max-seq-length pieces; static: token vectors only "
+        "(fastest; distilled from --embedder once, cached in ~/.cache/speedbench); transformer: "
+        "the model alone (slowest, best). docs/BENCHMARKS.md 'Issue 3' compares them",
+    )
+    div.add_argument(
         "--max-seq-length",
         type=int,
-        default=128,
-        help="word pieces embedded per prompt (longer prompts are cut; cost grows with it; "
-        "docs/BENCHMARKS.md 'Issue 3' measures the effect on the achieved similarity)",
+        help="word pieces the transformer reads per prompt (longer prompts are cut; cost grows "
+        f"with it): default {HYBRID_MAX_SEQ_LENGTH} for hybrid, {DEFAULT_MAX_SEQ_LENGTH} for "
+        "transformer; not for static",
     )
     div.set_defaults(func=_diverse)
 

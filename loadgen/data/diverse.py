@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loadgen import atomic
-from loadgen.data.embed import DEFAULT_MAX_SEQ_LENGTH, embed
+from loadgen.data.embed import DEFAULT_EMBEDDING, embed_prompts
 from loadgen.data.schema import SpeedBenchRow
 from loadgen.data.source import load_rows, write_jsonl
 
@@ -144,23 +144,22 @@ def run_diverse(
     per_category: int,
     embedder: str,
     seed: int = 0,
-    max_seq_length: int = DEFAULT_MAX_SEQ_LENGTH,
+    max_seq_length: int | None = None,
+    embedding: str = DEFAULT_EMBEDDING,
+    cache: Path | None = None,
 ) -> dict[str, Any]:
-    """Load and validate the user's rows, embed, select, write ``out`` and ``out.report.json``."""
+    """Load and validate the user's rows, embed, select, write ``out`` and ``out.report.json``.
+
+    ``embedding``, ``max_seq_length`` and ``cache`` as in ``loadgen.data.embed.embed_prompts``."""
     rows = load_rows(str(input_path), input_path.stem).rows
     categories_of(rows, per_category)  # fail before the (slow) embedding
     start = time.perf_counter()
-    vectors = embed([prompt_text(r) for r in rows], embedder, max_seq_length=max_seq_length)
+    vectors, used = embed_prompts(
+        [prompt_text(r) for r in rows], embedding, embedder, max_seq_length, cache
+    )
     embed_s = time.perf_counter() - start
     chosen, report = diverse_split(rows, vectors, per_category, seed)
-    report = {
-        "input": str(input_path),
-        "rows": len(rows),
-        "embedder": embedder,
-        "max_seq_length": max_seq_length,
-        "embed_s": embed_s,
-        **report,
-    }
+    report = {"input": str(input_path), "rows": len(rows), **used, "embed_s": embed_s, **report}
     write_jsonl(chosen, out_path)
     atomic.write_text(out_path.with_suffix(".report.json"), json.dumps(report, indent=2) + "\n")
     return report

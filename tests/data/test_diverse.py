@@ -64,14 +64,14 @@ def candidate_rows() -> list[SpeedBenchRow]:
     return rows
 
 
+@pytest.mark.parametrize("embedding", ["hybrid", "static", "transformer"])
 def test_cli_builds_a_split_less_similar_than_random_subsets(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    embedding: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], cache_env: Path
 ) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     source = write_jsonl(candidate_rows(), tmp_path / "mine.jsonl")
     out = tmp_path / "diverse.jsonl"
     args = ["data", "diverse", "--input", str(source), "--out", str(out), "--per-category", "5"]
-    assert main(args) == 0
+    assert main([*args, "--embedding", embedding]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["mean_pairwise_cosine"] < report["random_mean_pairwise_cosine"]
     for figures in report["per_category"].values():
@@ -80,6 +80,51 @@ def test_cli_builds_a_split_less_similar_than_random_subsets(
     assert len(chosen) == 10 and len({r["question_id"] for r in chosen}) == 10
     assert report["embed_s"] > 0 and report["select_s"] >= 0
     assert json.loads(out.with_suffix(".report.json").read_text()) == report
+    assert report["embedding"] == embedding and report["embedder"] == DEFAULT_EMBEDDER
+    assert report["max_seq_length"] == {"hybrid": 24, "static": None, "transformer": 128}[embedding]
+    if embedding == "transformer":
+        assert "static" not in report
+    else:
+        assert Path(report["static"]["cache"]).parent == cache_env / "static-embeddings"
+
+
+def test_the_default_embedding_is_the_hybrid_and_its_length_can_be_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], cache_env: Path
+) -> None:
+    source = write_jsonl(candidate_rows(), tmp_path / "mine.jsonl")
+    args = ["data", "diverse", "--input", str(source), "--out", str(tmp_path / "o.jsonl")]
+    for _ in range(2):  # the second run finds the table the first distilled (or found)
+        assert main([*args, "--per-category", "5", "--max-seq-length", "16"]) == 0
+    report = json.loads(capsys.readouterr().out.split("\n}\n")[1] + "\n}")
+    assert (report["embedding"], report["max_seq_length"]) == ("hybrid", 16)
+    assert report["static"]["reused"] is True and report["static"]["distill_s"] == 0
+    assert report["static"]["dims"] == 256
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--embedding", "static", "--max-seq-length", "64"], "not apply to --embedding static"),
+        (["--max-seq-length", "0"], "at least 1 word piece"),
+    ],
+)
+def test_bad_embedding_options_are_refused_with_the_fix(
+    extra: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_jsonl(candidate_rows(), tmp_path / "mine.jsonl")
+    args = ["data", "diverse", "--input", str(source), "--out", str(tmp_path / "o.jsonl")]
+    assert main([*args, "--per-category", "5", *extra]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_an_unknown_embedding_is_refused_by_the_parser(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["data", "diverse", "--input", "x.jsonl", "--out", str(tmp_path / "o.jsonl")]
+    with pytest.raises(SystemExit):
+        main([*args, "--per-category", "5", "--embedding", "onnx"])
+    assert "invalid choice: 'onnx'" in capsys.readouterr().err
 
 
 def test_asking_for_more_than_a_category_holds_names_it(tmp_path: Path) -> None:
