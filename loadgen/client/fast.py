@@ -137,15 +137,30 @@ class StampedReader:
 
 def arrival_ns(ancillary: list[tuple[int, int, bytes]], now_ns: int) -> int:
     """The kernel's receive time of a ``recvmsg`` (its SO_TIMESTAMPNS, CLOCK_REALTIME) on the
-    monotonic clock of ``now_ns``, read just after it returned; ``now_ns`` when there is none
-    (e.g. the end of a stream: no data, no stamp)."""
-    wall = time.time_ns()
+    monotonic clock of ``now_ns``, the time the read returned (never later than that); ``now_ns``
+    when there is none (e.g. the end of a stream: no data, no stamp)."""
     for level, kind, value in ancillary:
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
             seconds, nanoseconds = _TIMESPEC.unpack_from(value)
-            waited: int = wall - (seconds * 1_000_000_000 + nanoseconds)  # in the kernel's queue
-            return now_ns - max(0, waited)
+            received: int = seconds * 1_000_000_000 + nanoseconds - _wall_minus_monotonic()
+            return min(now_ns, received)
     return now_ns
+
+
+def _wall_minus_monotonic() -> int:
+    """CLOCK_REALTIME minus CLOCK_MONOTONIC, from two monotonic reads around a wall read: if the
+    process was paused between the reads, that pause would shift every stamp, so the closest
+    pair of a few tries is used."""
+    best_gap, offset = -1, 0
+    for _ in range(4):
+        before = time.perf_counter_ns()
+        wall = time.time_ns()
+        after = time.perf_counter_ns()
+        if best_gap < 0 or after - before < best_gap:
+            best_gap, offset = after - before, wall - (before + after) // 2
+        if best_gap < 5_000:  # 5 µs: no pause in between
+            break
+    return offset
 
 
 def connect(host: str, port: int, timeout_s: float) -> Any:
