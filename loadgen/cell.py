@@ -11,64 +11,49 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from loadgen import atomic
 from loadgen.analysis.categories import category_acceptance
 from loadgen.analysis.summary import summarize_cell
+from loadgen.client.access import ServerAccess
 from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, write_parquet
-from loadgen.loadpoint import LoadPoint
+from loadgen.data.prepared import PreparedPrompt, PreparedSet
+from loadgen.dispatch import run_prompt
 from loadgen.metrics.collect import MetricsWindow
 from loadgen.metrics.registry import adapter_for
-from loadgen.swarm.arrivals import Arrivals
+from loadgen.runspec import RunSpec
 
 LOCUSTFILE = Path(__file__).with_name("speed.py")
 SUMMARY_FILE = "summary.json"
 MANIFEST_FILE = "manifest.json"
+SPEC_FILE = "run_spec.json"  # the spec the cell hands Locust
+NO_METRICS = {"no_metrics": True, "metrics_urls": (), "prometheus_url": None}
 
 
-@dataclass(frozen=True)
-class CellSpec:
-    server: str
-    baseline: str | None
-    url: str
-    metrics_url: str | None
-    data_dir: Path
-    bucket: str
-    concurrency: int  # Locust users: the closed-loop concurrency, or the open-loop in-flight cap
-    requests: int
-    prompt_start: int
-    osl: int
-    model: str | None
-    request_timeout_s: float = 600.0
-    max_duration_s: int = 3600
-    # Engine metrics: the adapter (loadgen.metrics.registry), more replicas' metrics endpoints
-    # summed with metrics_url, a Prometheus server to read the window through PromQL, and the
-    # sampler's poll interval (engines whose SD figures are gauges or drained stats).
-    engine: str = "vllm"
-    replica_metrics_urls: tuple[str, ...] = ()
-    prometheus_url: str | None = None
-    poll_interval_s: float = 1.0
-    # Open loop (issue 6): requests/s on an absolute clock; None = closed loop at `concurrency`.
-    rate: float | None = None
-    arrivals: Arrivals = "poisson"
-    burstiness: float = 1.0
-    transport: str = "auto"  # the HTTP client (loadgen.dispatch.TRANSPORTS)
+def metrics_window(spec: RunSpec) -> MetricsWindow:
+    """Where the cell reads the engine: direct endpoints (replicas summed; default the engine's
+    metrics path on the server's URL), or a Prometheus server, or nothing (``no_metrics``)."""
+    adapter = adapter_for(spec.engine)
+    urls: tuple[str, ...] = ()
+    if not spec.no_metrics:
+        urls = spec.metrics_urls or (spec.url.rstrip("/") + adapter.metrics_path,)
+    return MetricsWindow(adapter, urls, spec.prometheus_url, spec.poll_interval_s)
 
-    @property
-    def load(self) -> LoadPoint:
-        if self.rate is None:
-            return LoadPoint.closed(self.concurrency)
-        return LoadPoint.open(self.rate, self.arrivals, self.burstiness)
 
-    def metrics_window(self) -> MetricsWindow:
-        urls = (self.metrics_url, *self.replica_metrics_urls) if self.metrics_url else ()
-        return MetricsWindow(
-            adapter_for(self.engine), urls, self.prometheus_url, self.poll_interval_s
-        )
+def send_unmeasured(
+    url: str, prompts: list[PreparedPrompt], osl: int, model: str | None, timeout_s: float
+) -> None:
+    """Warm-up: each prompt sent once, outside any measured window, never measured."""
+    with ServerAccess.resolve(url).session() as session:
+        for prompt in prompts:
+            record = run_prompt(session, url, prompt, osl, model, timeout_s)
+            if not record.ok:
+                raise RuntimeError(
+                    f"warm-up request to {url} failed: {record.error_kind}: {record.error}"
+                )
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -76,68 +61,59 @@ def write_json(path: Path, data: Any) -> None:
     atomic.write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
-def locust_command(spec: CellSpec, out_dir: Path) -> list[str]:
+def locust_command(spec: RunSpec, out_dir: Path) -> list[str]:
     return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
             *locust_options(spec, out_dir)]  # fmt: skip
 
 
-def locust_options(spec: CellSpec, out_dir: Path) -> list[str]:
+def locust_options(spec: RunSpec, out_dir: Path) -> list[str]:
     """The cell's options after ``locust -f loadgen/speed.py --headless`` (also what a
-    distributed master takes)."""
-    command = [
-        "-u",
-        str(spec.concurrency),
-        "-r",
-        str(spec.concurrency),
-        "-t",
-        f"{spec.max_duration_s}s",
-        "--host",
-        spec.url,
-        "--only-summary",
-        "--exit-code-on-error",
-        "0",
-        "--stop-timeout",
-        "30",
-        "--data",
-        str(spec.data_dir),
-        "--bucket",
-        spec.bucket,
-        "--osl",
-        str(spec.osl),
-        "--requests",
-        str(spec.requests),
-        "--prompt-start",
-        str(spec.prompt_start),
-        "--out",
-        str(out_dir),
-        "--request-timeout",
-        str(spec.request_timeout_s),
-        "--engine",
-        spec.engine,
-        "--transport",
-        spec.transport,
-    ]
-    load = spec.load
-    if load.is_open:
-        command += ["--load", "open", "--rate", str(load.rate), "--arrivals", load.arrivals]
-        command += ["--burstiness", str(load.burstiness)]
-    if spec.model:
-        command += ["--model", spec.model]
-    return command
+    distributed master takes): Locust's own settings, and the spec as one JSON file. The cell
+    reads the engine's window itself, so the Locust process is told to read none."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec_file = out_dir / SPEC_FILE
+    write_json(spec_file, spec.model_copy(update=NO_METRICS).model_dump(mode="json"))
+    users = str(spec.concurrency)
+    return [
+        "-u", users, "-r", users, "-t", f"{spec.max_duration_s}s", "--host", spec.url,
+        "--only-summary", "--exit-code-on-error", "0", "--stop-timeout", "30",
+        "--spec", str(spec_file), "--out", str(out_dir),
+    ]  # fmt: skip
 
 
-def run_cell(spec: CellSpec, out_dir: Path, progress: bool = True) -> dict[str, Any]:
+def measured_count(spec: RunSpec) -> int:
+    """The requests the cell measures (``requests`` 0: the rest of the bucket)."""
+    if spec.requests:
+        return spec.requests
+    return len(PreparedSet.read(spec.data_dir).bucket(spec.bucket)) - spec.prompt_start
+
+
+def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> dict[str, Any]:
+    """Warm-up (its own prompts, before the window), then the measured window."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / RECORDS_JSONL).unlink(missing_ok=True)
-    window = spec.metrics_window()
+    if spec.warmup:
+        warm = PreparedSet.read(spec.data_dir).bucket(spec.bucket)
+        start = spec.prompt_start
+        send_unmeasured(
+            spec.url, warm[start : start + spec.warmup], spec.osl, spec.model,
+            spec.request_timeout_s,
+        )  # fmt: skip
+    run = spec.measured()
+    window = metrics_window(run)
     window.open(out_dir)
-    command = locust_command(spec, out_dir)
+    command = locust_command(run, out_dir)
     write_json(
         out_dir / MANIFEST_FILE,
-        {"cell": vars(spec), "locust_command": command, "started_wall": time.time()},
+        {
+            "run": spec.model_dump(mode="json"),
+            "locust_command": command,
+            "started_wall": time.time(),
+        },
     )
+    expected = measured_count(run)
     try:
-        _drive(command, out_dir, spec, progress)
+        _drive(command, out_dir, expected, progress)
     except BaseException:
         window.abort()
         raise
@@ -156,14 +132,14 @@ def run_cell(spec: CellSpec, out_dir: Path, progress: bool = True) -> dict[str, 
         summary["flags"].append(summary["schedule"]["flag"])
     # per category (qualitative) or entropy tier, from per-request figures, source-labelled
     summary["category_acceptance"] = [row.to_dict() for row in category_acceptance(records)]
-    missing = spec.requests - sum(r.ends_prompt for r in records)  # a prompt = all its turns
+    missing = expected - sum(r.ends_prompt for r in records)  # a prompt = all its turns
     if missing:
-        summary["flags"].append(f"{missing} of {spec.requests} requests never completed")
+        summary["flags"].append(f"{missing} of {expected} requests never completed")
     write_json(out_dir / SUMMARY_FILE, summary)
     return summary
 
 
-def _drive(command: list[str], out_dir: Path, spec: CellSpec, progress: bool) -> None:
+def _drive(command: list[str], out_dir: Path, expected: int, progress: bool) -> None:
     jsonl = out_dir / RECORDS_JSONL
     with (out_dir / "locust.log").open("wb") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
@@ -172,7 +148,7 @@ def _drive(command: list[str], out_dir: Path, spec: CellSpec, progress: bool) ->
                 time.sleep(1.0)
                 if progress:
                     done = sum(1 for _ in jsonl.open()) if jsonl.exists() else 0
-                    print(f"\r    {done}/{spec.requests} requests", end="", flush=True)
+                    print(f"\r    {done}/{expected} requests", end="", flush=True)
         except BaseException:  # interrupted (SIGINT/SIGTERM): Locust must not outlive the cell
             _stop(proc)
             raise

@@ -16,8 +16,7 @@ from loadgen.data.embed import (
     HYBRID_MAX_SEQ_LENGTH,
 )
 from loadgen.demo import DemoPlan, run_demo
-from loadgen.dispatch import TRANSPORTS
-from loadgen.swarm.arrivals import ARRIVALS
+from loadgen.runspec.flags import add_run_arguments
 
 if TYPE_CHECKING:
     from loadgen.client.access import ServerAccess
@@ -76,45 +75,18 @@ def _diverse(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from loadgen.cell import CellSpec, run_cell
-    from loadgen.data.prepared import PreparedSet
-    from loadgen.dispatch import run_prompt
+    from loadgen.cell import run_cell
     from loadgen.preflight import preflight
+    from loadgen.runspec.flags import spec_from_flags
 
-    data_dir = Path(args.data)
-    access = _access(args, args.url)
-    count = args.warmup + args.requests
+    spec = spec_from_flags(args, "run")
+    access = _access(args, spec.url)
+    count = spec.warmup + spec.requests if spec.requests else None
     checked = preflight(
-        access, args.engine, args.model, data_dir, [args.bucket], args.prompt_start, count, args.osl
-    )
+        access, spec.engine, spec.model, spec.data_dir, [spec.bucket], spec.prompt_start, count,
+        spec.osl,
+    )  # fmt: skip
     print(checked.describe(), flush=True)
-    if args.warmup:
-        with access.session() as session:
-            warm = PreparedSet.read(data_dir).bucket(args.bucket)
-            for prompt in warm[args.prompt_start : args.prompt_start + args.warmup]:
-                run_prompt(session, args.url, prompt, args.osl, args.model, args.request_timeout)
-    spec = CellSpec(
-        server=args.server_name,
-        baseline=args.baseline,
-        url=args.url.rstrip("/"),
-        metrics_url=None if args.no_metrics else _metrics_urls(args)[0],
-        data_dir=data_dir,
-        bucket=args.bucket,
-        concurrency=args.concurrency,
-        requests=args.requests,
-        prompt_start=args.prompt_start + args.warmup,
-        osl=args.osl,
-        model=args.model,
-        request_timeout_s=args.request_timeout,
-        engine=args.engine,
-        replica_metrics_urls=() if args.no_metrics else tuple(_metrics_urls(args)[1:]),
-        prometheus_url=args.prometheus_url,
-        poll_interval_s=args.poll_interval,
-        rate=args.rate,
-        arrivals=args.arrivals,
-        burstiness=args.burstiness,
-        transport=args.transport,
-    )
     summary = run_cell(spec, Path(args.out))
     print(
         json.dumps(
@@ -168,13 +140,6 @@ def _add_access_options(parser: argparse.ArgumentParser) -> None:
         "--ca-bundle",
         help="PEM of the CA that signed an https server's certificate (TLS is always verified)",
     )
-
-
-def _metrics_urls(args: argparse.Namespace) -> list[str]:
-    """--metrics-url once per replica; default: the engine's metrics path on --url."""
-    from loadgen.metrics.registry import adapter_for
-
-    return args.metrics_url or [args.url.rstrip("/") + adapter_for(args.engine).metrics_path]
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -273,54 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     div.set_defaults(func=_diverse)
 
     run = verbs.add_parser("run", help="one cell against a running server")
-    run.add_argument("--url", required=True)
-    run.add_argument("--data", required=True, help="prepared data set directory")
-    run.add_argument("--bucket", default="1k")
-    run.add_argument("--concurrency", type=int, default=1)
-    run.add_argument("--requests", type=int, default=8)
-    run.add_argument("--osl", type=int, default=256)
-    run.add_argument("--out", required=True)
-    run.add_argument("--model", help="model name, when the server serves several")
-    run.add_argument("--prompt-start", type=int, default=0, help="first prompt index to use")
-    run.add_argument("--warmup", type=int, default=0, help="unmeasured requests sent first")
-    run.add_argument("--server-name", default="server", help="label of this server variant")
-    run.add_argument("--baseline", help="label of the baseline this variant is compared with")
-    run.add_argument(
-        "--metrics-url",
-        action="append",
-        help="engine metrics endpoint; repeat once per replica (default: URL + the engine's path)",
-    )
-    run.add_argument("--no-metrics", action="store_true", help="do not scrape engine metrics")
-    run.add_argument(
-        "--engine",
-        default="vllm",
-        help="engine: its metrics adapter and the API the preflight asks (vllm, sglang, trtllm)",
-    )
-    run.add_argument(
-        "--prometheus-url",
-        help="read the window's counters with PromQL increase() from this Prometheus server",
-    )
-    run.add_argument(
-        "--poll-interval",
-        type=float,
-        default=1.0,
-        help="seconds between metric polls during the cell (SGLang gauges, TRT-LLM JSON stats)",
-    )
-    run.add_argument("--request-timeout", type=float, default=600.0)
-    run.add_argument(
-        "--rate",
-        type=float,
-        help="open loop: requests/s on an absolute clock (then --concurrency caps those in flight)",
-    )
-    run.add_argument("--arrivals", choices=ARRIVALS, default="poisson", help="open-loop arrivals")
-    run.add_argument("--burstiness", type=float, default=1.0, help="gamma shape (1 = Poisson)")
-    run.add_argument(
-        "--transport",
-        choices=TRANSPORTS,
-        default="auto",
-        help="HTTP client: fast (plain http, kernel receive stamps), requests (https too) or "
-        "auto (fast for http, requests for https)",
-    )
+    add_run_arguments(run.add_argument, "run")
+    run.add_argument("--out", required=True, help="the cell's results directory")
     _add_access_options(run)
     run.set_defaults(func=_run)
 

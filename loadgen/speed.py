@@ -30,6 +30,7 @@ from loadgen.dispatch import RequestSettings, choose_transport, new_session, war
 from loadgen.metrics import live
 from loadgen.metrics.exposition import scrape
 from loadgen.preflight import preflight
+from loadgen.runspec import RunSpec
 from loadgen.swarm import options
 from loadgen.swarm.collector import ERROR_MESSAGE, RECORD_MESSAGE, Collector
 from loadgen.swarm.live import LiveTokens
@@ -40,6 +41,7 @@ from loadgen.swarm.webui import extend_web_ui
 
 @dataclass
 class RunState:
+    spec: RunSpec  # the run's settings, one typed object
     plan: ProcessPlan | None  # None on the master: it sends nothing
     collector: Collector
     templating: Templating  # later turns of multi-turn rows
@@ -85,27 +87,26 @@ def _fail(environment: Environment, message: str) -> None:
         gevent.spawn(runner.quit)
 
 
-def build_plan(environment: Environment) -> tuple[ProcessPlan, int, str]:
+def build_plan(environment: Environment, spec: RunSpec) -> tuple[ProcessPlan, int, str]:
     """This process's share, the whole run's measured count and the transport it uses."""
-    opts = environment.parsed_options
-    if opts is None or not opts.data:
-        raise ValueError("--data PREPARED_DIR is required (see `speedbench data prepare`)")
     warm, measured = bucket_slice(
-        Path(opts.data), opts.bucket, opts.prompt_start, opts.warmup, opts.requests
+        spec.data_dir, spec.bucket, spec.prompt_start, spec.warmup, spec.requests
     )
     index, share = 0, 1
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
-        index, share = runner.worker_index, max(1, int(opts.expect_workers))
+        opts = environment.parsed_options
+        index, share = runner.worker_index, max(1, int(opts.expect_workers if opts else 1))
         if index >= share:
             raise ValueError(
                 f"worker index {index} but --expect-workers {share}: start the master with "
                 "--expect-workers equal to the number of workers (prompts are split by index)"
             )
-    transport = choose_transport(opts.transport, environment.host or "")
-    arrivals = opts.arrivals if opts.load == "open" else None
+    transport = choose_transport(spec.transport, spec.url)
+    load = spec.load
+    arrivals = load.arrivals if load.is_open else None
     plan = ProcessPlan.share_of(
-        warm, measured, index, share, arrivals, opts.rate, opts.burstiness, opts.seed
+        warm, measured, index, share, arrivals, spec.rate or 0.0, spec.burstiness, spec.seed
     )
     return plan, len(measured), transport
 
@@ -116,17 +117,17 @@ def server_access(environment: Environment) -> ServerAccess:
     return ServerAccess.resolve(environment.host or "", key_file, bundle)
 
 
-def check_server(environment: Environment) -> None:
+def check_server(environment: Environment, spec: RunSpec) -> None:
     """Bad input refused before any load (``loadgen.preflight``), by the processes that send."""
     opts = environment.parsed_options
     if opts is None or isinstance(environment.runner, MasterRunner):
         return
     if opts.refused_api_key:
         raise ValueError(KEY_VALUE_REFUSED)
-    count = opts.warmup + opts.requests if opts.requests else None
+    count = spec.warmup + spec.requests if spec.requests else None
     checked = preflight(
-        server_access(environment), opts.engine, opts.model, Path(opts.data), [opts.bucket],
-        opts.prompt_start, count, opts.osl, warn=logging.warning,
+        server_access(environment), spec.engine, spec.model, spec.data_dir, [spec.bucket],
+        spec.prompt_start, count, spec.osl, warn=logging.warning,
     )  # fmt: skip
     logging.info("speedbench: %s", checked.describe())
 
@@ -136,11 +137,13 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     opts = environment.parsed_options
     is_master = isinstance(environment.runner, MasterRunner)
     try:
-        plan, total, transport = build_plan(environment)  # refuses a run without --data
-        check_server(environment)
-        data = Path(opts.data) if opts is not None else Path()
+        spec = options.run_spec(opts, environment.host or "")  # refuses a run without --data
+        plan, total, transport = build_plan(environment, spec)
+        check_server(environment, spec)
         templating = (
-            Templating() if is_master else load_templating(data, plan.warmup + plan.measured)
+            Templating()
+            if is_master
+            else load_templating(spec.data_dir, plan.warmup + plan.measured)
         )
     except (ValueError, FileNotFoundError) as exc:
         _fail(environment, str(exc))
@@ -148,27 +151,33 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     out = Path(opts.out if opts else "speedbench-locust")
     is_worker = isinstance(environment.runner, WorkerRunner)
     expected = len(plan.measured) if is_worker else total
-    if opts is not None and opts.metrics_url and not is_worker:
+    if spec.metrics_urls and not is_worker:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics_before.txt").write_text(scrape(opts.metrics_url))
-    if opts is not None and opts.metrics_port and not isinstance(environment.runner, MasterRunner):
+        (out / "metrics_before.txt").write_text(scrape(spec.metrics_urls[0]))
+    if opts is not None and opts.metrics_port and not is_master:
         live.serve(opts.metrics_port)  # the harness's own live metrics for Prometheus
-    if not isinstance(environment.runner, MasterRunner):
+    if not is_master:
         warm_up(environment.host or "", transport)
         logging.info("speedbench: transport %s", transport)
     STATE["run"] = RunState(
-        None if is_master else plan, Collector(environment, out, expected), templating, transport
-    )
+        spec, None if is_master else plan, Collector(environment, out, expected), templating,
+        transport,
+    )  # fmt: skip
 
 
 @events.quitting.add_listener
 def on_quitting(environment: Environment, **_: Any) -> None:
     if "run" not in STATE:
         return
-    STATE.pop("run").collector.close()
+    state = STATE.pop("run")
+    state.collector.close()
     opts = environment.parsed_options
-    if opts is not None and opts.metrics_url and not isinstance(environment.runner, WorkerRunner):
-        (Path(opts.out) / "metrics_after.txt").write_text(scrape(opts.metrics_url))
+    if (
+        opts is not None
+        and state.spec.metrics_urls
+        and not isinstance(environment.runner, WorkerRunner)
+    ):
+        (Path(opts.out) / "metrics_after.txt").write_text(scrape(state.spec.metrics_urls[0]))
 
 
 def fire_events(environment: Environment, record: RequestRecord) -> None:
@@ -217,9 +226,9 @@ class SpeedUser(User):
             raise StopUser()
         if slot.intended_send_ns is not None:
             gevent.sleep(max(0.0, (slot.intended_send_ns - time.perf_counter_ns()) / 1e9))
-        opts = self.environment.parsed_options
+        spec = state.spec
         settings = RequestSettings(
-            self.environment.host or "", opts.osl, opts.model, opts.request_timeout
+            self.environment.host or "", spec.osl, spec.model, spec.request_timeout_s
         )
         t = state.templating
         live.request_started()

@@ -6,21 +6,24 @@ from pathlib import Path
 import pytest
 import requests
 
-from loadgen.cell import CellSpec, locust_command, run_cell
+from loadgen.cell import locust_command, run_cell
 from loadgen.client.record import RequestRecord
 from loadgen.client.sink import RECORDS_PARQUET, read_parquet
 from loadgen.client.stream import completion_body, send_completion
+from loadgen.runspec import RunSpec
+from loadgen.runspec.flags import validated
 from tests.fakes.fault_server import FaultPlan, FaultServer
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 from tests.test_speed import prepared  # noqa: F401  (fixture)
 
 
-def spec(url: str, data: Path, **over: object) -> CellSpec:
+def spec(url: str, data: Path, **over: object) -> RunSpec:
     base: dict = dict(
         server="fake",
         baseline=None,
         url=url,
-        metrics_url=url + "/metrics",
+        metrics_urls=(url + "/metrics",),
+        warmup=0,
         data_dir=data,
         bucket="1k",
         concurrency=2,
@@ -29,7 +32,7 @@ def spec(url: str, data: Path, **over: object) -> CellSpec:
         osl=31,
         model=None,
     )
-    return CellSpec(**{**base, **over})
+    return RunSpec(**{**base, **over})
 
 
 def test_cell_reads_the_window_through_the_engine_adapter(
@@ -48,13 +51,9 @@ def test_cell_reads_the_window_through_the_engine_adapter(
     assert summary["flags"] == []
 
 
-def test_unknown_engine_fails_before_any_request(prepared: Path, tmp_path: Path) -> None:  # noqa: F811
-    with (
-        FakeStreamingServer() as server,
-        pytest.raises(ValueError, match="no metrics adapter for engine 'tgi'"),
-    ):
-        run_cell(spec(server.url, prepared, engine="tgi"), tmp_path / "cell", progress=False)
-    assert server.counters.requests == []
+def test_unknown_engine_is_refused_by_the_spec() -> None:
+    with pytest.raises(ValueError, match="--engine: Input should be 'vllm', 'sglang' or 'trtllm'"):
+        validated({"url": "http://x", "data_dir": "d", "engine": "tgi"})
 
 
 MIXED_FAULTS = ["ok", "http_500", "http_429", "reset", "stall", "malformed", "bad_shape",
@@ -119,14 +118,15 @@ def test_metrics_endpoint_gone_after_the_load_keeps_client_figures_and_says_why(
     assert any(f.startswith("engine metrics missing for this cell") for f in summary["flags"])
 
 
-def test_locust_command_carries_the_open_loop_load_point(tmp_path: Path) -> None:
+def test_locust_gets_the_open_loop_load_point_in_one_spec(tmp_path: Path) -> None:
     closed = locust_command(spec("http://x", tmp_path), tmp_path)
-    assert "--load" not in closed and closed[closed.index("-u") + 1] == "2"
+    assert closed[closed.index("-u") + 1] == "2"
     gamma = spec("http://x", tmp_path, concurrency=16, rate=2.0, arrivals="gamma", burstiness=0.5)
     command = locust_command(gamma, tmp_path)
-    at = command.index("--load")
-    assert command[at : at + 8] == [
-        "--load", "open", "--rate", "2.0", "--arrivals", "gamma", "--burstiness", "0.5"
-    ]  # fmt: skip
+    handed = RunSpec.model_validate_json(Path(command[command.index("--spec") + 1]).read_text())
+    assert (handed.rate, handed.arrivals, handed.burstiness) == (2.0, "gamma", 0.5)
+    assert handed.no_metrics and handed.metrics_urls == ()  # the cell reads the window itself
+    restored = handed.model_copy(update={"no_metrics": False, "metrics_urls": gamma.metrics_urls})
+    assert restored == gamma
     assert command[command.index("-u") + 1] == "16"  # the cap on requests in flight
     assert gamma.load.label == "rate=2.0/s gamma b=0.5"

@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from loadgen.cli import _metrics_urls, build_parser
+from loadgen.cell import metrics_window
+from loadgen.cli import build_parser
 from loadgen.client.sink import RECORDS_PARQUET, read_parquet
 from loadgen.data.schema import PLACEHOLDER
+from loadgen.runspec.flags import spec_from_flags
 from tests.fakes.streaming_server import FakeStreamingServer
 from tests.test_preflight import write_set
 from tests.tls import make_pki
@@ -24,18 +26,24 @@ def parse(*extra: str):  # type: ignore[no-untyped-def]
     return build_parser().parse_args([*base, *extra])
 
 
+def urls(*extra: str) -> tuple[str, ...]:
+    return metrics_window(spec_from_flags(parse(*extra), "run")).metrics_urls
+
+
 def test_default_metrics_url_follows_the_engine_adapter() -> None:
-    assert _metrics_urls(parse()) == ["http://h:8000/metrics"]
-    assert _metrics_urls(parse("--engine", "trtllm")) == ["http://h:8000/prometheus/metrics"]
+    assert urls() == ("http://h:8000/metrics",)
+    assert urls("--engine", "trtllm") == ("http://h:8000/prometheus/metrics",)
+    assert urls("--no-metrics") == ()
 
 
 def test_one_metrics_url_per_replica_and_a_prometheus_server() -> None:
-    args = parse(
+    flags = (
         "--metrics-url", "http://a:1/metrics", "--metrics-url", "http://b:1/metrics",
         "--prometheus-url", "http://prom:9090", "--poll-interval", "0.5",
     )  # fmt: skip
-    assert _metrics_urls(args) == ["http://a:1/metrics", "http://b:1/metrics"]
-    assert args.prometheus_url == "http://prom:9090" and args.poll_interval == 0.5
+    window = metrics_window(spec_from_flags(parse(*flags), "run"))
+    assert window.metrics_urls == ("http://a:1/metrics", "http://b:1/metrics")
+    assert window.prometheus_url == "http://prom:9090" and window.poll_interval_s == 0.5
 
 
 # Bad input and TLS through the real command line (subprocesses: `run` exports the CA bundle and
@@ -72,7 +80,17 @@ def test_unreachable_url_and_damaged_data_are_named_before_any_load(tmp_path: Pa
     data = write_set(tmp_path / "d", [5, 5])
     with FakeStreamingServer() as fake:
         url = fake.url  # closed once the fake has stopped
-    run = ["run", "--data", str(data), "--out", str(tmp_path / "out"), "--requests", "1"]
+    run = [
+        "run",
+        "--data",
+        str(data),
+        "--out",
+        str(tmp_path / "out"),
+        "--requests",
+        "1",
+        "--warmup",
+        "0",
+    ]
     refused(speedbench(*run, "--url", url), f"cannot reach the server at {url}", "Check --url")
     assert not (tmp_path / "out").exists()
     (tmp_path / "bad").mkdir()
@@ -87,7 +105,7 @@ def test_placeholder_prompts_are_refused_by_run_and_sweep_before_any_request(
     data = write_set(tmp_path / "d", [5, 5, 5], turns=["a", f"b {PLACEHOLDER}", "c"])
     with FakeStreamingServer() as fake:
         run = speedbench("run", "--url", fake.url, "--data", str(data), "--requests", "2",
-                         "--out", str(tmp_path / "out"))  # fmt: skip
+                         "--warmup", "0", "--out", str(tmp_path / "out"))  # fmt: skip
         plan = {"name": "p", "model": "m", "data": str(data), "buckets": ["1k"],
                 "servers": [{"url": fake.url, "name": "s"}], "concurrencies": [1],
                 "requests": 2, "warmup": 0}  # fmt: skip
@@ -117,8 +135,8 @@ def test_https_is_verified_and_a_ca_bundle_lets_a_whole_cell_through(tmp_path: P
     pki = make_pki(tmp_path / "pki")
     data = write_set(tmp_path / "d", [5, 6, 7])
     with FakeStreamingServer(tls=pki.server_context()) as fake:
-        run = ["run", "--url", fake.url, "--data", str(data), "--requests", "3", "--osl", "4",
-               "--no-metrics"]  # fmt: skip
+        run = ["run", "--url", fake.url, "--data", str(data), "--requests", "3", "--warmup", "0",
+               "--osl", "4", "--no-metrics"]  # fmt: skip
         refused(speedbench(*run, "--out", str(tmp_path / "a")), "certificate verify failed")
         assert fake.counters.requests == []
         ok = speedbench(*run, "--out", str(tmp_path / "b"), "--ca-bundle", str(pki.ca_pem))
@@ -133,15 +151,16 @@ def test_run_takes_an_open_loop_rate_and_the_fast_transport(tmp_path: Path) -> N
     data = write_set(tmp_path / "d", [5, 6, 7, 8, 9])
     with FakeStreamingServer() as fake:
         proc = speedbench("run", "--url", fake.url, "--data", str(data), "--requests", "5",
-                          "--osl", "4", "--no-metrics", "--rate", "20", "--arrivals", "constant",
+                          "--warmup", "0", "--osl", "4", "--no-metrics", "--rate", "20", "--arrivals", "constant",
                           "--concurrency", "5", "--transport", "fast",
                           "--out", str(tmp_path / "out"))  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["requests_ok"] == 5
     assert summary["load"]["mode"] == "open" and summary["load"]["rate_rps"] == 20.0
-    command = json.loads((tmp_path / "out" / "manifest.json").read_text())["locust_command"]
-    assert command[command.index("--transport") + 1] == "fast"
+    assert (
+        json.loads((tmp_path / "out" / "manifest.json").read_text())["run"]["transport"] == "fast"
+    )
     records = read_parquet(tmp_path / "out" / RECORDS_PARQUET)
     sends = sorted(r.intended_send_ns for r in records)
     gaps_ms = [(b - a) / 1e6 for a, b in pairwise(sends)]

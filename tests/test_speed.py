@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 
-from loadgen.cell import LOCUSTFILE, CellSpec, locust_command, locust_options
+from loadgen.cell import LOCUSTFILE, locust_command, locust_options
 from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_JSONL, WARMUP_JSONL, read_jsonl, worker_records_path
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
+from loadgen.runspec import RunSpec
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 from tests.locust_cluster import run_distributed
 from tests.ports import free_port
@@ -46,10 +47,11 @@ def cell(
     osl: int = 31,
     bucket: str = "1k",
     **load: Any,
-) -> CellSpec:
+) -> RunSpec:
     """A cell on ``bucket`` of ``data`` (``load``: ``rate``/``arrivals``/``burstiness``)."""
-    return CellSpec(
-        server="fake", baseline=None, url=url, metrics_url=None, data_dir=data, bucket=bucket,
+    return RunSpec(
+        server="fake", baseline=None, url=url, no_metrics=True, warmup=0, data_dir=data,
+        bucket=bucket,
         concurrency=users, requests=requests, prompt_start=start, osl=osl, model=None,
         max_duration_s=60, **load,
     )  # fmt: skip
@@ -245,7 +247,7 @@ def test_help_lists_the_speedbench_options() -> None:
         timeout=60,
         check=False,
     )
-    for option in ("--load", "--rate", "--arrivals", "--burstiness", "--warmup", "--metrics-url"):
+    for option in ("--spec", "--rate", "--arrivals", "--burstiness", "--warmup", "--metrics-url"):
         assert option in proc.stdout
     assert "SPEEDBENCH_ARRIVALS" in proc.stdout
 

@@ -131,7 +131,8 @@ def load_groups(results_dir: Path) -> list[CellGroup]:
     for cell, summary, load, cols in zip(cells, summaries, loads, columns, strict=True):
         manifest = json.loads((cell / MANIFEST_FILE).read_text())
         key = (summary["server"], summary["bucket"], load)
-        _, mine, parts = found.setdefault(key, (manifest["cell"].get("baseline"), [], []))
+        run = manifest.get("run") or manifest["cell"]  # "cell": written before the run spec
+        _, mine, parts = found.setdefault(key, (run.get("baseline"), [], []))
         mine.append(summary)
         parts.append(cols)
     if not found:

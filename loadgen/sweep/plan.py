@@ -25,11 +25,16 @@ from pydantic import (
 )
 
 from loadgen.loadpoint import LoadPoint
+from loadgen.runspec.model import TransportName
 from loadgen.servers.variant import ServerVariant, load_variant, yaml_problem
 from loadgen.swarm.arrivals import Arrivals
 
 # Settings added after the first plans: left out of the digest while unset (old plans keep theirs).
-LATER_FIELDS = ("rates", "arrivals", "burstiness", "max_in_flight", "requests_per_user")
+LATER_FIELDS = (
+    "rates", "arrivals", "burstiness", "max_in_flight", "requests_per_user", "transport",
+    "poll_interval_s", "seed", "max_duration_s",
+)  # fmt: skip
+SERVER_LATER_FIELDS = ("prometheus_url", "replica_metrics_urls")
 
 
 class PlanError(ValueError):
@@ -58,6 +63,13 @@ class PlanServer(BaseModel):
     metrics_url: str | None = Field(
         default=None, description="default: URL + the variant's metrics path"
     )
+    replica_metrics_urls: list[str] = Field(
+        default_factory=list,
+        description="more replicas' metrics endpoints, summed with `metrics_url` (required then)",
+    )
+    prometheus_url: str | None = Field(
+        default=None, description="read this server's window through this Prometheus (PromQL)"
+    )
     no_metrics: bool = False
 
     @model_validator(mode="after")
@@ -66,6 +78,8 @@ class PlanServer(BaseModel):
             raise ValueError("a server needs `variant` (launched locally) or `url` (running)")
         if self.variant is None and self.name is None:
             raise ValueError("a server given by `url` alone needs a `name`")
+        if self.replica_metrics_urls and self.metrics_url is None:
+            raise ValueError("`replica_metrics_urls` add to `metrics_url`: give `metrics_url` too")
         return self
 
     def resolved(self) -> ResolvedServer:
@@ -78,6 +92,8 @@ class PlanServer(BaseModel):
             engine=self.engine or (variant.engine if variant else "vllm"),
             speculative=self.speculative or (variant.speculative if variant else None),
             metrics_url=self.metrics_url,
+            replica_metrics_urls=tuple(self.replica_metrics_urls),
+            prometheus_url=self.prometheus_url,
             no_metrics=self.no_metrics,
         )
 
@@ -92,6 +108,8 @@ class ResolvedServer(BaseModel):
     engine: str
     speculative: str | None
     metrics_url: str | None
+    replica_metrics_urls: tuple[str, ...]
+    prometheus_url: str | None
     no_metrics: bool
 
 
@@ -130,7 +148,12 @@ class SweepPlan(BaseModel):
     repeats: PositiveInt = 1
     slos: Slos = Slos()
     port: int = 8000
-    request_timeout_s: float = Field(600.0, gt=0)
+    # Run settings of every cell; unset = the run spec's default (loadgen.runspec).
+    request_timeout_s: PositiveFloat | None = None
+    transport: TransportName | None = None
+    poll_interval_s: PositiveFloat | None = None
+    seed: int | None = None
+    max_duration_s: PositiveInt | None = None
 
     @model_validator(mode="after")
     def _pairs(self) -> SweepPlan:
@@ -199,7 +222,14 @@ class SweepPlan(BaseModel):
 
     def digest(self) -> str:
         unset = {f for f in LATER_FIELDS if getattr(self, f) in (None, [])}
-        canonical = json.dumps(self.model_dump(mode="json", exclude=unset), sort_keys=True)
+        dump = self.model_dump(mode="json", exclude=unset)
+        if self.request_timeout_s is None:
+            dump["request_timeout_s"] = 600.0  # its default before the run spec held it
+        for server in dump["servers"]:
+            for field in SERVER_LATER_FIELDS:
+                if server[field] in (None, []):
+                    del server[field]
+        canonical = json.dumps(dump, sort_keys=True)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

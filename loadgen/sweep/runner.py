@@ -17,15 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.analysis.speedup import SpeedupRow
-from loadgen.cell import MANIFEST_FILE, SUMMARY_FILE, CellSpec, run_cell, write_json
+from loadgen.cell import MANIFEST_FILE, SUMMARY_FILE, run_cell, send_unmeasured, write_json
 from loadgen.client.access import ServerAccess
 from loadgen.data.prepared import PreparedSet
-from loadgen.dispatch import run_prompt
 from loadgen.hostinfo import host_description
 from loadgen.loadpoint import LoadPoint
 from loadgen.preflight import check_prompts, preflight
 from loadgen.redact import redact
 from loadgen.report.build import build_report
+from loadgen.runspec import RunSpec
 from loadgen.servers.launcher import LocalServer
 from loadgen.sweep.plan import PlanError, ResolvedServer, SweepPlan
 from loadgen.sweep.provenance import engine_version, harness_version, model_hashes
@@ -86,19 +86,13 @@ def pending_cells(
     return pending
 
 
-def warm_up(
-    url: str, data_dir: Path, buckets: list[str], count: int, osl: int, model: str | None
-) -> None:
-    """Prompts 0..count-1 of each bucket: sent, never measured, never sent again."""
+def warm_up(url: str, data_dir: Path, plan: SweepPlan) -> None:
+    """Prompts 0..warmup-1 of each bucket: sent, never measured, never sent again."""
     prepared = PreparedSet.read(data_dir)
-    with ServerAccess.resolve(url).session() as session:
-        for bucket in buckets:
-            for prompt in prepared.bucket(bucket)[:count]:
-                record = run_prompt(session, url, prompt, osl, model, 600.0)
-                if not record.ok:
-                    raise RuntimeError(
-                        f"warm-up request to {url} failed: {record.error_kind}: {record.error}"
-                    )
+    timeout_s = plan.request_timeout_s or RunSpec.model_fields["request_timeout_s"].default
+    for bucket in plan.buckets:
+        prompts = prepared.bucket(bucket)[: plan.warmup]
+        send_unmeasured(url, prompts, plan.osl, plan.served_model_name, timeout_s)
 
 
 def open_manifest(plan: SweepPlan, out: Path, data_dir: Path) -> dict[str, Any]:
@@ -197,10 +191,10 @@ def run_cells(plan: SweepPlan, plan_dir: Path, out: Path, repeat_dirs: bool = Tr
             manifest["servers"][server.name]["preflight"] = vars(checked)
             write_json(out / MANIFEST_FILE, manifest)
             if plan.warmup:
-                warm_up(url, data_dir, plan.buckets, plan.warmup, plan.osl, plan.served_model_name)
+                warm_up(url, data_dir, plan)
             for cell in todo:
                 summary = run_cell(
-                    _spec(plan, server, url, data_dir, cell), cell.directory(out, server.name)
+                    cell_spec(plan, server, url, data_dir, cell), cell.directory(out, server.name)
                 )
                 al = summary["acceptance"]["acceptance_length"]
                 say(
@@ -212,25 +206,40 @@ def run_cells(plan: SweepPlan, plan_dir: Path, out: Path, repeat_dirs: bool = Tr
                 )
 
 
-def _spec(
+def cell_spec(
     plan: SweepPlan, server: ResolvedServer, url: str, data_dir: Path, cell: PlannedCell
-) -> CellSpec:
-    metrics_path = server.variant.metrics_path if server.variant else "/metrics"
-    return CellSpec(
+) -> RunSpec:
+    """A cell's run spec: the plan's run settings, the server's access and metrics, the cell's
+    prompts and load (the server's warm-up is sent once before its first cell, not per cell)."""
+    run_settings = ("request_timeout_s", "transport", "poll_interval_s", "seed", "max_duration_s")
+    settings = {k: getattr(plan, k) for k in run_settings if getattr(plan, k) is not None}
+    return RunSpec(
         server=server.name,
         baseline=server.baseline,
         url=url,
-        metrics_url=None if server.no_metrics else (server.metrics_url or url + metrics_path),
+        engine=server.engine,  # type: ignore[arg-type]
+        model=plan.served_model_name,
+        metrics_urls=() if server.no_metrics else metrics_urls(server, url),
+        no_metrics=server.no_metrics,
+        prometheus_url=server.prometheus_url,
         data_dir=data_dir,
         bucket=cell.bucket,
-        concurrency=plan.users(cell.load),
-        requests=cell.requests,
         prompt_start=cell.prompt_start,
+        warmup=0,
+        requests=cell.requests,
         osl=plan.osl,
-        model=plan.served_model_name,
-        request_timeout_s=plan.request_timeout_s,
-        engine=server.engine,
+        concurrency=plan.users(cell.load),
         rate=cell.load.rate,
         arrivals=cell.load.arrivals,
         burstiness=cell.load.burstiness,
+        **settings,
     )
+
+
+def metrics_urls(server: ResolvedServer, url: str) -> tuple[str, ...]:
+    """The server's direct metrics endpoints; empty = the engine's default path on its URL."""
+    if server.metrics_url is not None:
+        return (server.metrics_url, *server.replica_metrics_urls)
+    if server.variant is not None:
+        return (url + server.variant.metrics_path,)
+    return ()

@@ -80,10 +80,10 @@ def run_speedbench(
         "-u", str(load.concurrency), "-r", str(load.concurrency), "-t", "600s", "--host", url,
         "--data", str(data), "--bucket", "1k", "--osl", str(load.osl), "--requests",
         str(load.requests), "--out", str(out), "--exit-code-on-error", "0",
-        "--transport", transport,
+        "--transport", transport, "--warmup", "0",
     ]  # fmt: skip
     if load.rate is not None:
-        command += ["--load", "open", "--rate", str(load.rate), "--arrivals", "poisson"]
+        command += ["--rate", str(load.rate), "--arrivals", "poisson"]
     if processes > 1:
         command += ["--processes", str(processes)]
     proc, wall, cpu = timed_run(command, 900)

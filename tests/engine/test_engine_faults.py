@@ -14,11 +14,12 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from loadgen.cell import CellSpec, run_cell
+from loadgen.cell import run_cell
 from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET
 from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
+from loadgen.runspec import RunSpec
 from loadgen.servers.launcher import LocalServer
 from loadgen.servers.variant import load_variant
 from tests.ports import free_port
@@ -39,10 +40,11 @@ def test_engine_killed_mid_cell_ends_the_cell_flagged_with_every_request(
         load_variant("vllm-cpu-base"), str(tiny_model), tmp_path / "server.log", free_port()
     )
     cell = tmp_path / "cell"
-    spec = CellSpec(
-        server="vllm-cpu-base", baseline=None, url=server.url, metrics_url=server.url + "/metrics",
+    spec = RunSpec(
+        server="vllm-cpu-base", baseline=None, url=server.url,
+        metrics_urls=(server.url + "/metrics",),
         data_dir=tmp_path / "data", bucket="1k", concurrency=2, requests=REQUESTS,
-        prompt_start=0, osl=128, model=None, request_timeout_s=30.0,
+        prompt_start=0, warmup=0, osl=128, model=None, request_timeout_s=30.0,
     )  # fmt: skip
     result: dict[str, Any] = {}
     with server:

@@ -1,11 +1,9 @@
-import hashlib
-import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from loadgen.sweep.plan import LATER_FIELDS, PlanError, SweepPlan, load_plan
+from loadgen.sweep.plan import PlanError, SweepPlan, load_plan
 
 REPO = Path(__file__).resolve().parents[2]
 PLANS = sorted((REPO / "docs" / "plans").glob("*.yaml"))
@@ -103,14 +101,23 @@ def test_open_loop_settings_are_validated(tmp_path: Path, changes: dict, message
         load_plan(write(tmp_path, {**BASE, **changes}))
 
 
-def test_digest_of_a_closed_loop_plan_ignores_the_unset_open_loop_fields() -> None:
-    """Results directories of plans written before open-loop rates still resume."""
+# Digests of BASE as written by the plan module before the run spec (commit 6d5a76c): results
+# directories of those plans must still resume, so these are literals, not recomputed here.
+DIGEST_BASE = "de8c1cc695687bfab64ca83ecdfeb18eda5e4d61fdb02245a0cd7cd4a9d4e017"
+DIGEST_RATES_1 = "c435b5e362e50f0c461ed7a85b30314b8a6717f208fa573a20d52686ca3d86f6"
+
+
+def test_digest_of_an_old_plan_is_unchanged_by_settings_added_later() -> None:
+    """Results directories of plans written before open-loop rates and the run-spec settings
+    still resume; a later setting, once set, changes the digest."""
     plan = SweepPlan.model_validate(BASE)
-    before = {k: v for k, v in plan.model_dump(mode="json").items() if k not in LATER_FIELDS}
-    canonical = json.dumps(before, sort_keys=True).encode()
-    assert plan.digest() == hashlib.sha256(canonical).hexdigest()
-    assert plan.digest() == SweepPlan.model_validate({**BASE, "rates": []}).digest()
-    assert plan.digest() != SweepPlan.model_validate({**BASE, "rates": [1]}).digest()
+    assert plan.digest() == DIGEST_BASE
+    assert SweepPlan.model_validate({**BASE, "rates": []}).digest() == DIGEST_BASE
+    assert SweepPlan.model_validate({**BASE, "rates": [1]}).digest() == DIGEST_RATES_1
+    assert SweepPlan.model_validate({**BASE, "request_timeout_s": 600}).digest() == DIGEST_BASE
+    assert SweepPlan.model_validate({**BASE, "transport": "fast"}).digest() != DIGEST_BASE
+    servers = [{"variant": "vllm-cpu-base", "prometheus_url": "http://p:9090"}, BASE["servers"][1]]
+    assert SweepPlan.model_validate({**BASE, "servers": servers}).digest() != DIGEST_BASE
 
 
 def test_requests_per_user_scales_closed_loop_cells_and_their_prompt_slices() -> None:
