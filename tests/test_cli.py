@@ -151,8 +151,8 @@ def test_run_takes_an_open_loop_rate_and_the_fast_transport(tmp_path: Path) -> N
     data = write_set(tmp_path / "d", [5, 6, 7, 8, 9])
     with FakeStreamingServer() as fake:
         proc = speedbench("run", "--url", fake.url, "--data", str(data), "--requests", "5",
-                          "--warmup", "0", "--osl", "4", "--no-metrics", "--rate", "20", "--arrivals", "constant",
-                          "--concurrency", "5", "--transport", "fast",
+                          "--warmup", "0", "--osl", "4", "--no-metrics", "--rate", "20",
+                          "--arrivals", "constant", "--concurrency", "5", "--transport", "fast",
                           "--out", str(tmp_path / "out"))  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
