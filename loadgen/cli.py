@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from loadgen.client.transport import TRANSPORTS
 from loadgen.data.embed import (
     DEFAULT_EMBEDDER,
     DEFAULT_EMBEDDING,
@@ -16,7 +17,6 @@ from loadgen.data.embed import (
     HYBRID_MAX_SEQ_LENGTH,
 )
 from loadgen.demo import DemoPlan, run_demo
-from loadgen.dispatch import TRANSPORTS
 from loadgen.swarm.arrivals import ARRIVALS
 
 if TYPE_CHECKING:
@@ -77,8 +77,9 @@ def _diverse(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from loadgen.cell import CellSpec, run_cell
+    from loadgen.client.stream import RequestsTransport
+    from loadgen.client.transport import run_prompt
     from loadgen.data.prepared import PreparedSet
-    from loadgen.dispatch import run_prompt
     from loadgen.preflight import preflight
 
     data_dir = Path(args.data)
@@ -90,9 +91,10 @@ def _run(args: argparse.Namespace) -> int:
     print(checked.describe(), flush=True)
     if args.warmup:
         with access.session() as session:
+            transport = RequestsTransport(session)
             warm = PreparedSet.read(data_dir).bucket(args.bucket)
             for prompt in warm[args.prompt_start : args.prompt_start + args.warmup]:
-                run_prompt(session, args.url, prompt, args.osl, args.model, args.request_timeout)
+                run_prompt(transport, args.url, prompt, args.osl, args.model, args.request_timeout)
     spec = CellSpec(
         server=args.server_name,
         baseline=args.baseline,

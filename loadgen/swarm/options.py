@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from loadgen.dispatch import TRANSPORTS
+from loadgen.client.transport import TRANSPORTS
 from loadgen.swarm.arrivals import ARRIVALS
 
 

@@ -19,8 +19,9 @@ from typing import Any
 from loadgen.analysis.speedup import SpeedupRow
 from loadgen.cell import MANIFEST_FILE, SUMMARY_FILE, CellSpec, run_cell, write_json
 from loadgen.client.access import ServerAccess
+from loadgen.client.stream import RequestsTransport
+from loadgen.client.transport import run_prompt
 from loadgen.data.prepared import PreparedSet
-from loadgen.dispatch import run_prompt
 from loadgen.hostinfo import host_description
 from loadgen.loadpoint import LoadPoint
 from loadgen.preflight import check_prompts, preflight
@@ -92,9 +93,10 @@ def warm_up(
     """Prompts 0..count-1 of each bucket: sent, never measured, never sent again."""
     prepared = PreparedSet.read(data_dir)
     with ServerAccess.resolve(url).session() as session:
+        transport = RequestsTransport(session)
         for bucket in buckets:
             for prompt in prepared.bucket(bucket)[:count]:
-                record = run_prompt(session, url, prompt, osl, model, 600.0)
+                record = run_prompt(transport, url, prompt, osl, model, 600.0)
                 if not record.ok:
                     raise RuntimeError(
                         f"warm-up request to {url} failed: {record.error_kind}: {record.error}"
