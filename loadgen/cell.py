@@ -20,8 +20,9 @@ from loadgen.analysis.summary import summarize_cell
 from loadgen.client.access import ServerAccess
 from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, write_parquet
+from loadgen.client.stream import RequestsTransport
+from loadgen.client.transport import run_prompt
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
-from loadgen.dispatch import run_prompt
 from loadgen.metrics.collect import MetricsWindow
 from loadgen.metrics.registry import adapter_for
 from loadgen.runspec import RunSpec
@@ -48,8 +49,9 @@ def send_unmeasured(
 ) -> None:
     """Warm-up: each prompt sent once, outside any measured window, never measured."""
     with ServerAccess.resolve(url).session() as session:
+        transport = RequestsTransport(session)
         for prompt in prompts:
-            record = run_prompt(session, url, prompt, osl, model, timeout_s)
+            record = run_prompt(transport, url, prompt, osl, model, timeout_s)
             if not record.ok:
                 raise RuntimeError(
                     f"warm-up request to {url} failed: {record.error_kind}: {record.error}"

@@ -24,9 +24,15 @@ from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadgen.client.access import KEY_VALUE_REFUSED, ServerAccess
+from loadgen.client.conversation import Templating, iter_turns
+from loadgen.client.fast import KernelStampKeeper
 from loadgen.client.record import RequestRecord
-from loadgen.data.conversation import Templating, iter_turns
-from loadgen.dispatch import RequestSettings, choose_transport, new_session, warm_up
+from loadgen.client.transport import (
+    RequestSettings,
+    choose_transport,
+    new_transport,
+    prepare_process,
+)
 from loadgen.metrics import live
 from loadgen.metrics.exposition import scrape
 from loadgen.preflight import preflight
@@ -45,7 +51,8 @@ class RunState:
     plan: ProcessPlan | None  # None on the master: it sends nothing
     collector: Collector
     templating: Templating  # later turns of multi-turn rows
-    transport: str  # the HTTP client chosen for this run (dispatch.choose_transport)
+    transport: str  # the HTTP client chosen for this run (transport.choose_transport)
+    stamps: KernelStampKeeper | None = None  # kept open for the run (fast transport)
 
 
 STATE: dict[str, RunState] = {}
@@ -156,19 +163,28 @@ def on_test_start(environment: Environment, **_: Any) -> None:
         (out / "metrics_before.txt").write_text(scrape(spec.metrics_urls[0]))
     if opts is not None and opts.metrics_port and not is_master:
         live.serve(opts.metrics_port)  # the harness's own live metrics for Prometheus
-    if not is_master:
-        warm_up(environment.host or "", transport)
+    stamps = None
+    if not isinstance(environment.runner, MasterRunner):
+        stamps = prepare_process(environment.host or "", transport)
         logging.info("speedbench: transport %s", transport)
+    _close_stamps()  # a run started again from the web UI: the new keeper replaces the old
     STATE["run"] = RunState(
         spec, None if is_master else plan, Collector(environment, out, expected), templating,
-        transport,
+        transport, stamps,
     )  # fmt: skip
+
+
+def _close_stamps() -> None:
+    state = STATE.get("run")
+    if state is not None and state.stamps is not None:
+        state.stamps.close()
 
 
 @events.quitting.add_listener
 def on_quitting(environment: Environment, **_: Any) -> None:
     if "run" not in STATE:
         return
+    _close_stamps()
     state = STATE.pop("run")
     state.collector.close()
     opts = environment.parsed_options
@@ -213,7 +229,7 @@ class SpeedUser(User):
         # API key for the server's origin only, TLS verified, no proxy / netrc look-ups
         state = STATE.get("run")
         transport = state.transport if state is not None else "requests"
-        self.session = new_session(transport, server_access(self.environment))
+        self.session = new_transport(transport, server_access(self.environment))
 
     def on_stop(self) -> None:
         self.session.close()

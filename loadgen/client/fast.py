@@ -11,7 +11,7 @@ the arrival is the kernel's receive time of the read's data (``SO_TIMESTAMPNS``)
 busy with other streams that reads a socket late still stamps when the bytes came, not when it
 got to them. When several packets waited, the kernel has merged them and keeps the latest one's
 time: lines that came earlier carry that later time (never later than the read itself). Same
-record, same error kinds as ``stream.send_completion``.
+record, same error kinds (``client.response``) as the ``requests`` transport.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import socket
 import struct
 import sys
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -31,8 +30,16 @@ import gevent.socket
 from geventhttpclient.response import HTTPParseError, HTTPResponse
 
 from loadgen.client.record import RequestRecord
+from loadgen.client.response import (
+    Clock,
+    Failure,
+    LineObserver,
+    Stamped,
+    fail,
+    http_failure,
+    read_stream,
+)
 from loadgen.client.sse import StreamError
-from loadgen.client.stream import Clock, consume_stamped
 
 BLOCK_SIZE = 64 * 1024
 # Linux's SO_TIMESTAMPNS (not in Python's socket module): each read carries a ``struct timespec``
@@ -64,8 +71,6 @@ class FastConnection:
     def __init__(self, headers: dict[str, str] | None = None) -> None:
         self.headers = headers or {}  # sent with every request (the server's API key)
         self.kernel_stamps = False  # this socket's reads carry the kernel's receive time
-        # Reads the response lines alongside the timing (the conversation's reply and SD tap)
-        self.observe: Callable[[Iterator[bytes]], Iterator[bytes]] | None = None
         self._sock: Any = None
         self._peer: tuple[str, int] | None = None
 
@@ -82,6 +87,17 @@ class FastConnection:
         self.kernel_stamps = KERNEL_STAMPS and enable_kernel_stamps(sock)
         self._sock, self._peer = sock, (host, port)
         return sock
+
+    def send(
+        self,
+        url: str,
+        body: dict[str, Any],
+        record: RequestRecord,
+        timeout_s: float,
+        observe: LineObserver | None = None,
+    ) -> RequestRecord:
+        """This connection as a transport (``client.transport.Transport``)."""
+        return send_completion_fast(self, url, body, record, timeout_s, observe=observe)
 
     def close(self) -> None:
         if self._sock is not None:
@@ -105,19 +121,24 @@ def enable_kernel_stamps(sock: Any) -> bool:
     return True
 
 
-_STAMPS_ON: list[socket.socket] = []
-
-
-def turn_kernel_stamps_on() -> None:
+class KernelStampKeeper:
     """Linux stamps received packets only while some socket asks, and turns that on a moment
     after the first one does: a socket asking for the whole run keeps the first responses
-    stamped too."""
-    if KERNEL_STAMPS and not _STAMPS_ON:
-        keeper = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        if enable_kernel_stamps(keeper):
-            _STAMPS_ON.append(keeper)
-        else:
-            keeper.close()
+    stamped too. The caller owns it for the run (one per process is enough) and closes it."""
+
+    def __init__(self) -> None:
+        self._sock: socket.socket | None = None
+        if KERNEL_STAMPS:
+            keeper = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            if enable_kernel_stamps(keeper):
+                self._sock = keeper
+            else:
+                keeper.close()
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
 
 class StampedReader:
@@ -197,7 +218,7 @@ def request_bytes(url: str, body: dict[str, Any], headers: dict[str, str] | None
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
 
 
-def read_response(reader: StampedReader) -> tuple[_Response, int, Iterator[tuple[int, bytes]]]:
+def read_response(reader: StampedReader) -> tuple[_Response, int, Stamped]:
     """Read up to the end of the headers; return the parser, the headers' stamp and the body as
     stamped lines (each stamped with the arrival of the read that completed it)."""
     parser = _Response(method="POST")
@@ -210,9 +231,7 @@ def read_response(reader: StampedReader) -> tuple[_Response, int, Iterator[tuple
     return parser, now, _stamped_lines(reader, parser, now)
 
 
-def _stamped_lines(
-    reader: StampedReader, parser: _Response, now: int
-) -> Iterator[tuple[int, bytes]]:
+def _stamped_lines(reader: StampedReader, parser: _Response, now: int) -> Stamped:
     pending = parser.take_body()
     while True:
         *lines, rest = pending.split(b"\n")
@@ -229,22 +248,6 @@ def _stamped_lines(
         pending = rest + parser.take_body()
 
 
-def _observed(
-    stamped: Iterator[tuple[int, bytes]], observe: Callable[[Iterator[bytes]], Iterator[bytes]]
-) -> Iterator[tuple[int, bytes]]:
-    """The stamped lines, each also shown to ``observe`` (which passes lines on one by one, so
-    the last stamp taken is the one of the line it hands back)."""
-    stamps: list[int] = []
-
-    def raw() -> Iterator[bytes]:
-        for stamp, line in stamped:
-            stamps.append(stamp)
-            yield line
-
-    for line in observe(raw()):
-        yield stamps[-1], line
-
-
 def send_completion_fast(
     conn: FastConnection,
     url: str,
@@ -252,6 +255,7 @@ def send_completion_fast(
     record: RequestRecord,
     timeout_s: float,
     headers: dict[str, str] | None = None,
+    observe: LineObserver | None = None,
 ) -> RequestRecord:
     """Run the request to its end; failures land in ``record.error_kind``, never as exceptions."""
     clock = time.perf_counter_ns  # kernel receive stamps are converted onto this clock
@@ -268,17 +272,11 @@ def send_completion_fast(
         parser, record.headers_ns, lines = read_response(StampedReader(sock, conn.kernel_stamps))
         record.http_status = parser.get_code()
         if record.http_status != 200:
-            record.error_kind = f"http_{record.http_status}"
-            record.error = b"".join(line for _, line in lines).decode(errors="replace")[:300]
+            text = b"".join(line for _, line in lines).decode(errors="replace")
+            retry_after = parser.get("Retry-After")
+            http_failure(record, record.http_status, text, _one(retry_after))
         else:
-            if conn.observe is not None:
-                lines = _observed(lines, conn.observe)
-            consume_stamped(lines, record)
-            for _ in lines:  # read to the end of the response (untimed): keep the connection
-                pass
-            if record.output_tokens < record.max_tokens:
-                record.error_kind = "short_output"
-                record.error = f"{record.output_tokens} of {record.max_tokens} tokens"
+            read_stream(lines, record, observe)
         if parser.should_close():
             conn.close()
     except StreamError as exc:
@@ -286,18 +284,20 @@ def send_completion_fast(
         record.error_kind, record.error = exc.kind, str(exc)
     except HTTPParseError as exc:
         conn.close()
-        kind = "truncated" if record.headers_ns else "connection"
-        record.error_kind, record.error = kind, f"bad HTTP response: {exc}"[:300]
-    except TimeoutError as exc:  # the same kinds as the requests transport (docs/RELIABILITY.md)
+        fail(record, Failure.BROKEN, f"bad HTTP response: {exc}"[:300])
+    except TimeoutError as exc:
         conn.close()
-        kind = "stalled" if record.headers_ns else "timeout"
-        record.error_kind, record.error = kind, str(exc)[:300] or "timed out"
+        fail(record, Failure.TIMEOUT, str(exc)[:300] or "timed out")
     except OSError as exc:
         conn.close()
-        kind = "truncated" if record.headers_ns else "connection"
-        record.error_kind, record.error = kind, str(exc)[:300]
-    except ValueError as exc:
+        fail(record, Failure.BROKEN, str(exc)[:300])
+    except ValueError as exc:  # a URL this transport cannot speak to: nothing was sent
         record.error_kind, record.error = "request", str(exc)[:300]
     if not record.end_ns:
         record.end_ns = clock()
     return record
+
+
+def _one(value: str | list[str] | None) -> str | None:
+    """A header's value (geventhttpclient gives a list when the header came several times)."""
+    return value[-1] if isinstance(value, list) else value

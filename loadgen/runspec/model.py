@@ -23,11 +23,11 @@ from pydantic import (
     model_validator,
 )
 
+from loadgen.client.transport import TransportName
 from loadgen.loadpoint import LoadPoint
 from loadgen.swarm.arrivals import Arrivals
 
 EngineName = Literal["vllm", "sglang", "trtllm"]
-TransportName = Literal["auto", "requests", "fast"]
 
 DEFAULT_WARMUP = 2  # cold first requests (1.4 s TTFT on a fresh ngram server) are never measured
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import gevent
 from gevent import monkey
 
-from loadgen.data.conversation import Templating, needs_templating, templating_for
+from loadgen.client.conversation import Templating, needs_templating, templating_for
 from loadgen.data.prepared import PreparedPrompt
 
 

@@ -24,8 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from loadgen.client.transport import TransportName
 from loadgen.loadpoint import LoadPoint
-from loadgen.runspec.model import TransportName
 from loadgen.servers.variant import ServerVariant, load_variant, yaml_problem
 from loadgen.swarm.arrivals import Arrivals
 

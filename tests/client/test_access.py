@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from loadgen.client.access import AccessError, ServerAccess
+from loadgen.client.stream import RequestsTransport
+from loadgen.client.transport import run_prompt
 from loadgen.data.prepared import PreparedSet
-from loadgen.dispatch import run_prompt
 from loadgen.preflight import PreflightError, preflight
 from tests.fakes.streaming_server import FakeStreamingServer
 from tests.test_preflight import write_set
@@ -107,6 +108,6 @@ def test_tls_is_verified_by_default_and_a_ca_bundle_trusts_a_private_ca(tmp_path
         assert report.max_model_len is not None
         prompt = PreparedSet.read(data).bucket("1k")[0]
         with trusted.session() as session:
-            record = run_prompt(session, fake.url, prompt, 4, None, 10.0)
+            record = run_prompt(RequestsTransport(session), fake.url, prompt, 4, None, 10.0)
     assert record.ok and record.output_tokens == 4, record.error
     assert len(fake.counters.requests) == 1  # only the trusted request reached the server

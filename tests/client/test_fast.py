@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from contextlib import closing
 
 import gevent.monkey
 import gevent.socket
@@ -14,14 +15,14 @@ from loadgen.client.access import ServerAccess
 from loadgen.client.fast import (
     KERNEL_STAMPS,
     FastConnection,
+    KernelStampKeeper,
     StampedReader,
     enable_kernel_stamps,
     read_response,
     request_bytes,
-    turn_kernel_stamps_on,
 )
+from loadgen.client.transport import new_transport, run_prompt
 from loadgen.data.prepared import PreparedPrompt
-from loadgen.dispatch import new_session, run_prompt
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 
 NO_KEY = ServerAccess("http://127.0.0.1")
@@ -29,7 +30,7 @@ PROMPT = PreparedPrompt("q" * 32, "1k", "mixed", None, 4, [0, 7, 100, 9])
 
 
 def test_timings_match_the_servers_truth_and_the_connection_is_reused() -> None:
-    conn = new_session("fast", NO_KEY)
+    conn = new_transport("fast", NO_KEY)
     assert isinstance(conn, FastConnection)
     with FakeStreamingServer(Behaviour(ttft_s=0.1, step_s=0.02, tokens_per_chunk=3)) as server:
         first = run_prompt(conn, server.url, PROMPT, 31, None, 10)
@@ -45,7 +46,7 @@ def test_timings_match_the_servers_truth_and_the_connection_is_reused() -> None:
 
 
 def test_a_connection_the_server_closed_while_idle_is_replaced_before_sending() -> None:
-    conn = new_session("fast", NO_KEY)
+    conn = new_transport("fast", NO_KEY)
     with FakeStreamingServer(Behaviour(ttft_s=0.01, keep_alive_s=0.1)) as server:
         first = run_prompt(conn, server.url, PROMPT, 7, None, 10)
         kept = conn._sock
@@ -59,13 +60,13 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_before_sending() 
 
 def test_http_errors_keep_the_body_and_the_kind() -> None:
     with FakeStreamingServer(Behaviour(status=503)) as server:
-        record = run_prompt(new_session("fast", NO_KEY), server.url, PROMPT, 8, None, 10)
+        record = run_prompt(new_transport("fast", NO_KEY), server.url, PROMPT, 8, None, 10)
     assert record.error_kind == "http_503" and record.error is not None
     assert "injected" in record.error
 
 
 def test_truncated_stream_keeps_its_chunks_and_the_next_request_reconnects() -> None:
-    conn = new_session("fast", NO_KEY)
+    conn = new_transport("fast", NO_KEY)
     with FakeStreamingServer(Behaviour(ttft_s=0.01, truncate_after_chunks=3)) as server:
         records = [run_prompt(conn, server.url, PROMPT, 31, None, 10) for _ in range(3)]
     # the server closed each connection after the cut: the next request opened a new one
@@ -78,18 +79,18 @@ def test_refused_connection_and_tls_urls_are_recorded_not_raised() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again when the block ends: nobody listens
     refused = run_prompt(
-        new_session("fast", NO_KEY), f"http://127.0.0.1:{port}", PROMPT, 8, None, 5
+        new_transport("fast", NO_KEY), f"http://127.0.0.1:{port}", PROMPT, 8, None, 5
     )
     assert refused.error_kind == "connection" and refused.end_ns >= refused.send_ns
-    tls = run_prompt(new_session("fast", NO_KEY), "https://127.0.0.1:1", PROMPT, 8, None, 5)
+    tls = run_prompt(new_transport("fast", NO_KEY), "https://127.0.0.1:1", PROMPT, 8, None, 5)
     assert tls.error_kind == "request" and "plain http only" in (tls.error or "")
 
 
 def test_the_api_key_rides_along_to_the_server() -> None:
     keyed = ServerAccess("http://127.0.0.1", api_key="sk-test-fast")
     with FakeStreamingServer(Behaviour(ttft_s=0.01)) as server:
-        assert run_prompt(new_session("fast", keyed), server.url, PROMPT, 7, None, 10).ok
-        assert run_prompt(new_session("fast", NO_KEY), server.url, PROMPT, 7, None, 10).ok
+        assert run_prompt(new_transport("fast", keyed), server.url, PROMPT, 7, None, 10).ok
+        assert run_prompt(new_transport("fast", NO_KEY), server.url, PROMPT, 7, None, 10).ok
         seen = list(server.counters.seen)
     assert seen == [
         ("/v1/completions", "Bearer sk-test-fast"), ("/v1/completions", None)
@@ -98,7 +99,7 @@ def test_the_api_key_rides_along_to_the_server() -> None:
 
 def test_unknown_transport_is_refused() -> None:
     with pytest.raises(ValueError, match="choose one of requests, fast"):
-        new_session("curl", NO_KEY)
+        new_transport("curl", NO_KEY)
 
 
 class ScriptedSocket:
@@ -143,9 +144,8 @@ def test_kernel_stamps_keep_the_arrival_when_the_client_reads_late() -> None:
         listener.listen()
         client = gevent.socket.create_connection(listener.getsockname())
         server, _ = listener.accept()
-        with client, server:
+        with client, server, closing(KernelStampKeeper()):  # as the Locust file does at start
             assert enable_kernel_stamps(client)
-            turn_kernel_stamps_on()  # as the Locust file does at test start
             blocking_sleep(0.05)  # Linux turns receive stamps on a moment after the first asks
             late = {}
             for kernel in (True, False):

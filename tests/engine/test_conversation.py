@@ -13,12 +13,13 @@ import pytest
 import requests
 
 from loadgen.analysis.categories import CLIENT_SOURCE, SERVER_SOURCE, category_acceptance
+from loadgen.client.conversation import next_prompt_ids, replay_conversation
 from loadgen.client.sink import RECORDS_JSONL, read_jsonl
-from loadgen.data.conversation import next_prompt_ids, replay_conversation
+from loadgen.client.stream import RequestsTransport
+from loadgen.client.transport import RequestSettings
 from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.prepared import PreparedSet
 from loadgen.data.tokenize import load_tokenizer
-from loadgen.dispatch import RequestSettings
 from tests.engine.servers import vllm_cpu
 
 pytestmark = pytest.mark.engine
@@ -47,7 +48,7 @@ def test_qualitative_rows_replay_turn_by_turn_with_per_category_acceptance(
     with requests.Session() as session:
         for prompt in rows:
             settings = RequestSettings(server, OSL, None, 120.0)
-            turns = replay_conversation(session, settings, prompt, tok)
+            turns = replay_conversation(RequestsTransport(session), settings, prompt, tok)
             assert [t.record.ok for t in turns] == [True, True], turns[-1].record.error
             first, second = turns
             # the server saw exactly the prompts we built; the second holds the model's reply

@@ -1,10 +1,10 @@
-"""Which HTTP client a run uses (``dispatch.choose_transport``)."""
+"""Which HTTP client a run uses (``transport.choose_transport``)."""
 
 from __future__ import annotations
 
 import pytest
 
-from loadgen.dispatch import choose_transport
+from loadgen.client.transport import choose_transport
 
 
 def test_auto_takes_fast_for_plain_http_and_requests_for_https() -> None:

@@ -8,23 +8,24 @@ from pathlib import Path
 import pytest
 import requests
 
-from loadgen.client.fast import FastConnection
-from loadgen.data.conversation import (
+from loadgen.client.conversation import (
     StreamTap,
     conversation_setup,
     iter_turns,
     next_prompt_ids,
     replay_conversation,
 )
+from loadgen.client.fast import FastConnection
+from loadgen.client.stream import RequestsTransport
+from loadgen.client.transport import RequestSettings, Transport
 from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.prepared import PreparedPrompt
 from loadgen.data.tokenize import TokenizeOptions, load_tokenizer, render
-from loadgen.dispatch import RequestSettings
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 
 # Both transports replay conversations: the tap reads the reply and SD metrics from either.
-TRANSPORTS: dict[str, Callable[[], requests.Session | FastConnection]] = {
-    "requests": requests.Session,
+TRANSPORTS: dict[str, Callable[[], Transport]] = {
+    "requests": lambda: RequestsTransport(requests.Session()),
     "fast": FastConnection,
 }
 
@@ -60,7 +61,8 @@ def test_tap_reads_text_and_vllm_per_request_sd_metrics() -> None:
         b'data: {"choices": [], "metrics": {"speculative_decoding": {"num_spec_steps": 2}}}',
         b"data: [DONE]",
     ]
-    assert list(tap.observe(iter(lines))) == lines
+    for line in lines:
+        tap.read(line)
     assert tap.text == "Hello" and tap.spec_decode == {"num_spec_steps": 2}
 
 
@@ -87,7 +89,7 @@ def test_a_failed_turn_ends_the_conversation(tiny_model: Path) -> None:
     tok = load_tokenizer(str(tiny_model))
     with FakeStreamingServer(Behaviour(status=500)) as srv, requests.Session() as s:
         settings = RequestSettings(srv.url, 4, None, 10.0)
-        turns = replay_conversation(s, settings, two_turn_prompt(tok), tok)
+        turns = replay_conversation(RequestsTransport(s), settings, two_turn_prompt(tok), tok)
     assert len(turns) == 1 and turns[0].record.error_kind == "http_500"
     assert turns[0].record.ends_prompt  # nothing to reply to: the prompt is finished
 

@@ -3,7 +3,8 @@
 SPEED-Bench's qualitative rows hold several user turns. Turn k's prompt is the whole
 conversation so far (user turns and the model's real replies) re-rendered with the chat template
 and tokenized, exactly like a chat front end would do. The reply text is read from the stream
-(``choices[0].text``) by a tap on the session, so the timing path (``run_prompt``) is unchanged;
+(``choices[0].text``) by a tap the transport shows every line to once its arrival is stamped, so
+the timing path (``run_prompt``) is unchanged;
 the same tap keeps vLLM's per-request SD metrics (``--per-request-spec-decode-metrics``), which
 arrive in the final usage chunk as ``metrics.speculative_decoding``. Single-turn rows go the same
 way (one turn), so every record of a run can carry those metrics.
@@ -16,13 +17,11 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-import requests
-
-from loadgen.client.fast import FastConnection
 from loadgen.client.record import RequestRecord
 from loadgen.client.sse import DONE, StreamError, iter_events
+from loadgen.client.transport import RequestSettings, Transport
 from loadgen.data.prepared import MANIFEST_FILE, PreparedPrompt
 from loadgen.data.tokenize import (
     check_bos,
@@ -31,7 +30,6 @@ from loadgen.data.tokenize import (
     render,
     tokenizer_fingerprint,
 )
-from loadgen.dispatch import RequestSettings, Session
 
 
 def conversation_setup(manifest: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -101,13 +99,8 @@ class StreamTap:
     def text(self) -> str:
         return "".join(self.text_parts)
 
-    def observe(self, lines: Iterator[bytes]) -> Iterator[bytes]:
-        """Pass every line on unchanged, reading the ones this tap cares about."""
-        for line in lines:
-            self._read(line)
-            yield line
-
-    def _read(self, line: bytes) -> None:
+    def read(self, line: bytes) -> None:
+        """One raw line of the stream (a ``LineObserver``): kept if it holds what the tap wants."""
         if not self.keep_text and b"speculative_decoding" not in line:
             return  # a cheap byte search instead of a second JSON parse of every chunk
         try:
@@ -131,36 +124,6 @@ class StreamTap:
                 self.spec_decode = metrics["speculative_decoding"]
 
 
-class _TappedResponse:
-    def __init__(self, response: requests.Response, tap: StreamTap) -> None:
-        self._response = response
-        self._tap = tap
-
-    def __enter__(self) -> _TappedResponse:
-        self._response.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._response.__exit__(*exc)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._response, name)
-
-    def iter_lines(self, *args: Any, **kwargs: Any) -> Iterator[bytes]:
-        return self._tap.observe(self._response.iter_lines(*args, **kwargs))
-
-
-class TappedSession:
-    """Wraps the caller's session (so Locust's own session and pool keep working)."""
-
-    def __init__(self, session: requests.Session, tap: StreamTap) -> None:
-        self._session = session
-        self._tap = tap
-
-    def post(self, *args: Any, **kwargs: Any) -> _TappedResponse:
-        return _TappedResponse(self._session.post(*args, **kwargs), self._tap)
-
-
 @dataclass
 class TurnResult:
     record: RequestRecord  # carries turn / turns and vLLM's per-request SD metrics
@@ -168,7 +131,7 @@ class TurnResult:
 
 
 def iter_turns(
-    session: Session,
+    transport: Transport,
     settings: RequestSettings,
     prompt: PreparedPrompt,
     tokenizer: Any = None,
@@ -185,15 +148,7 @@ def iter_turns(
         tap = StreamTap(keep_text=turn + 1 < count)
         turn_prompt = dataclasses.replace(prompt, prompt_token_ids=ids)
         intended = intended_send_ns if turn == 0 else None
-        if isinstance(session, FastConnection):
-            session.observe = tap.observe
-            try:
-                record = settings.send(session, turn_prompt, intended)
-            finally:
-                session.observe = None
-        else:
-            tapped = cast(requests.Session, TappedSession(session, tap))
-            record = settings.send(tapped, turn_prompt, intended)
+        record = settings.send(transport, turn_prompt, intended, observe=tap.read)
         record.turn, record.turns, record.spec_decode = turn, count, tap.spec_decode
         yield TurnResult(record, tap.text)
         if not record.ok:
@@ -202,11 +157,11 @@ def iter_turns(
 
 
 def replay_conversation(
-    session: Session,
+    transport: Transport,
     settings: RequestSettings,
     prompt: PreparedPrompt,
     tokenizer: Any,
     template_kwargs: dict[str, Any] | None = None,
 ) -> list[TurnResult]:
     """Every turn of the row, one after the other."""
-    return list(iter_turns(session, settings, prompt, tokenizer, template_kwargs))
+    return list(iter_turns(transport, settings, prompt, tokenizer, template_kwargs))
