@@ -67,6 +67,16 @@ def surface_fields(surface: str) -> list[str]:
     return [name for name in RunSpec.model_fields if name not in absent]
 
 
+def deploy_fields() -> list[str]:
+    """The settings compose's load service and the Helm chart's plan set."""
+    return surface_fields("deploy")
+
+
+def env_name(flag: str) -> str:
+    """``--request-timeout`` -> ``SPEEDBENCH_REQUEST_TIMEOUT`` (Locust options read these)."""
+    return "SPEEDBENCH_" + flag.lstrip("-").upper().replace("-", "_")
+
+
 def add_run_arguments(add: AddOption, surface: str, required: bool = True) -> None:
     """One flag per setting of the surface; ``required`` marks settings without a default."""
     for name in surface_fields(surface):
@@ -79,7 +89,8 @@ def add_run_arguments(add: AddOption, surface: str, required: bool = True) -> No
 def given(namespace: argparse.Namespace, surface: str) -> Iterator[tuple[str, Any]]:
     for name in surface_fields(surface):
         value = getattr(namespace, name, None)
-        if value is not None and value is not False:
+        # "": a variable set empty, as compose's defaults do (0 is a value: `--osl 0` is refused)
+        if value is not None and value is not False and value != "":
             yield name, tuple(value) if isinstance(value, list) else value
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from loadgen.runspec import RunSpec
+from loadgen.runspec.flags import deploy_fields, env_name, flag_of
 from loadgen.servers.command import (
     ENGINE_CONFIG_PATH,
     container_env,
@@ -92,16 +94,19 @@ def engine_service(variant: ServerVariant) -> dict[str, Any]:
     return service
 
 
+# A deployment reads the data its volume mounts and measures the whole bucket unless told.
+DEPLOY_DEFAULTS = {"data_dir": "/data/prepared", "requests": 0, "model": ""}
+
+
 def _load_env() -> dict[str, str]:
-    """Speedbench options reach Locust as SPEEDBENCH_* variables (the Locust file reads them)."""
-    return {
-        "SPEEDBENCH_DATA": "${SPEEDBENCH_DATA:-/data/prepared}",
-        "SPEEDBENCH_BUCKET": "${SPEEDBENCH_BUCKET:-1k}",
-        "SPEEDBENCH_OSL": "${SPEEDBENCH_OSL:-256}",
-        "SPEEDBENCH_REQUESTS": "${SPEEDBENCH_REQUESTS:-0}",
-        "SPEEDBENCH_MODEL": "${SPEEDBENCH_MODEL:-}",
-        "SPEEDBENCH_OUT": "/results",
-    }
+    """The run settings a deployment sets (``loadgen.runspec.deploy_fields``) reach Locust as
+    SPEEDBENCH_* variables, each overridable from the shell, defaults from the run spec."""
+    env = {}
+    for name in deploy_fields():
+        default = DEPLOY_DEFAULTS.get(name, RunSpec.model_fields[name].default)
+        variable = env_name(flag_of(name))
+        env[variable] = "${" + variable + ":-" + str(default) + "}"
+    return {**env, "SPEEDBENCH_OUT": "/results"}
 
 
 def load_services() -> dict[str, Any]:

@@ -11,13 +11,9 @@ from typing import Any
 
 from loadgen.runspec import RunSpec
 from loadgen.runspec.flags import add_run_arguments as add_spec_arguments
-from loadgen.runspec.flags import given, read_spec, validated
+from loadgen.runspec.flags import env_name, given, read_spec, validated
 
 SURFACE = "locust"
-
-
-def env_name(option: str) -> str:
-    return "SPEEDBENCH_" + option.lstrip("-").upper().replace("-", "_")
 
 
 def add_arguments(parser: Any) -> None:
