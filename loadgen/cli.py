@@ -17,6 +17,7 @@ from loadgen.data.embed import (
 )
 from loadgen.demo import DemoPlan, run_demo
 from loadgen.dispatch import TRANSPORTS
+from loadgen.engines import DEFAULT_ENGINE, ENGINE_NAMES, engine_for
 from loadgen.swarm.arrivals import ARRIVALS
 
 if TYPE_CHECKING:
@@ -172,9 +173,7 @@ def _add_access_options(parser: argparse.ArgumentParser) -> None:
 
 def _metrics_urls(args: argparse.Namespace) -> list[str]:
     """--metrics-url once per replica; default: the engine's metrics path on --url."""
-    from loadgen.metrics.registry import adapter_for
-
-    return args.metrics_url or [args.url.rstrip("/") + adapter_for(args.engine).metrics_path]
+    return args.metrics_url or [engine_for(args.engine).metrics_url(args.url)]
 
 
 def _sweep(args: argparse.Namespace) -> int:
@@ -293,8 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-metrics", action="store_true", help="do not scrape engine metrics")
     run.add_argument(
         "--engine",
-        default="vllm",
-        help="engine: its metrics adapter and the API the preflight asks (vllm, sglang, trtllm)",
+        choices=ENGINE_NAMES,
+        default=DEFAULT_ENGINE,
+        help="engine: its metrics adapter and the API the preflight asks",
     )
     run.add_argument(
         "--prometheus-url",

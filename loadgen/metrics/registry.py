@@ -1,4 +1,10 @@
-"""Engine name -> adapter. The one place that knows which engines exist."""
+"""Engine name -> metrics adapter, for callers inside the cell that have only a name.
+
+The engine registry (``loadgen.engines``) is where engines are declared; it sits above the metrics
+layer, so this index of the adapter modules stays here for ``loadgen.cell`` until the cell takes
+its adapter from the registry. tests/servers/test_engines.py checks that both list the same
+adapters.
+"""
 
 from __future__ import annotations
 
@@ -16,5 +22,5 @@ def adapter_for(engine: str) -> EngineAdapter:
     except KeyError:
         raise ValueError(
             f"no metrics adapter for engine {engine!r}: use one of {sorted(ADAPTERS)} "
-            "(add an adapter module under loadgen/metrics/ for a new engine)"
+            "(a new engine is an adapter under loadgen/metrics/ and an entry in loadgen/engines.py)"
         ) from None

@@ -8,6 +8,7 @@ import argparse
 from typing import Any
 
 from loadgen.dispatch import TRANSPORTS
+from loadgen.engines import DEFAULT_ENGINE, ENGINE_NAMES
 from loadgen.swarm.arrivals import ARRIVALS
 
 
@@ -55,7 +56,12 @@ def add_arguments(parser: Any) -> None:
         default=0,
         help="export the harness's live metrics for Prometheus on this port (0 = off)",
     )
-    add("--engine", default="vllm", help="engine API the preflight asks: vllm, sglang or trtllm")
+    add(
+        "--engine",
+        choices=ENGINE_NAMES,
+        default=DEFAULT_ENGINE,
+        help="engine API the preflight asks",
+    )
     add("--api-key-file", help="file holding the server's API key (or SPEEDBENCH_API_KEY)")
     # a key given as a plain value is refused (speed.check_server), never echoed
     group.add_argument("--api-key", dest="refused_api_key", help=argparse.SUPPRESS)

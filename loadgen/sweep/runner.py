@@ -215,12 +215,11 @@ def run_cells(plan: SweepPlan, plan_dir: Path, out: Path, repeat_dirs: bool = Tr
 def _spec(
     plan: SweepPlan, server: ResolvedServer, url: str, data_dir: Path, cell: PlannedCell
 ) -> CellSpec:
-    metrics_path = server.variant.metrics_path if server.variant else "/metrics"
     return CellSpec(
         server=server.name,
         baseline=server.baseline,
         url=url,
-        metrics_url=None if server.no_metrics else (server.metrics_url or url + metrics_path),
+        metrics_url=server.metrics_url_at(url),
         data_dir=data_dir,
         bucket=cell.bucket,
         concurrency=plan.users(cell.load),
