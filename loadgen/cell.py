@@ -23,8 +23,8 @@ from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, writ
 from loadgen.client.stream import RequestsTransport
 from loadgen.client.transport import run_prompt
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
+from loadgen.engines import engine_for
 from loadgen.metrics.collect import MetricsWindow
-from loadgen.metrics.registry import adapter_for
 from loadgen.runspec import RunSpec
 
 LOCUSTFILE = Path(__file__).with_name("speed.py")
@@ -37,11 +37,11 @@ NO_METRICS = {"no_metrics": True, "metrics_urls": (), "prometheus_url": None}
 def metrics_window(spec: RunSpec) -> MetricsWindow:
     """Where the cell reads the engine: direct endpoints (replicas summed; default the engine's
     metrics path on the server's URL), or a Prometheus server, or nothing (``no_metrics``)."""
-    adapter = adapter_for(spec.engine)
+    engine = engine_for(spec.engine)
     urls: tuple[str, ...] = ()
     if not spec.no_metrics:
-        urls = spec.metrics_urls or (spec.url.rstrip("/") + adapter.metrics_path,)
-    return MetricsWindow(adapter, urls, spec.prometheus_url, spec.poll_interval_s)
+        urls = spec.metrics_urls or (engine.metrics_url(spec.url),)
+    return MetricsWindow(engine.adapter, urls, spec.prometheus_url, spec.poll_interval_s)
 
 
 def send_unmeasured(

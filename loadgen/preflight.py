@@ -6,7 +6,7 @@ the prompts about to be sent (enough of them, none empty, no licence placeholder
 answers, over verified TLS, with the API key accepted; that the requested model is served; that
 the longest prompt plus the output length fits the server's maximum model length (asked from the
 server); and that the server tokenizes a probe text exactly as the tokenizer the data was
-prepared with. What an engine cannot tell (``loadgen.servers.engine_api``) is a warning, never
+prepared with. What an engine cannot tell (its entry in ``loadgen.engines``) is a warning, never
 a guess.
 """
 
@@ -24,7 +24,7 @@ import requests
 from loadgen.client.access import ServerAccess
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
 from loadgen.data.schema import PLACEHOLDER
-from loadgen.servers.engine_api import EngineApi, engine_api_for
+from loadgen.engines import Engine, engine_for
 
 PROBE_TIMEOUT_S = 15.0
 Warn = Callable[[str], None]
@@ -68,16 +68,16 @@ def preflight(
     warn: Warn = warn_stderr,
 ) -> PreflightReport:
     """``count`` prompts from ``start`` of each bucket (None: the rest) are about to be sent."""
-    api = engine_api_for(engine)
+    entry = engine_for(engine)
     prepared = PreparedSet.read(data_dir)
     prompts = [p for b in buckets for p in _slice(prepared, data_dir, b, start, count)]
     check_prompts(prompts, data_dir)
     report = PreflightReport(access.url, longest_request=max(p.isl for p in prompts) + osl)
     with access.session() as session:
-        card = _model_card(session, access, api, model, report, warn)
+        card = _model_card(session, access, entry, model, report, warn)
         # tokenizer first: with another tokenizer the prompts' lengths mean nothing
-        _check_tokenizer(session, access, api, model, prepared.manifest, report, warn)
-        _check_length(card, api, access, prompts, osl, report, warn)
+        _check_tokenizer(session, access, entry, model, prepared.manifest, report, warn)
+        _check_length(card, entry, access, prompts, osl, report, warn)
     return report
 
 
@@ -156,11 +156,12 @@ def _reason(exc: Exception) -> str:
 def _model_card(
     session: requests.Session,
     access: ServerAccess,
-    api: EngineApi,
+    engine: Engine,
     model: str | None,
     report: PreflightReport,
     warn: Warn,
 ) -> dict[str, Any]:
+    api = engine.api
     response = _get_json(session, access, "GET", api.models_path)
     if response.status_code in (401, 403):
         if access.api_key is None:
@@ -185,7 +186,7 @@ def _model_card(
     except (requests.HTTPError, ValueError, KeyError, TypeError):
         raise PreflightError(
             f"{access.url}{api.models_path} answered HTTP {response.status_code} without a "
-            f"model list ({response.text[:150]!r}): is --url an {api.engine} server?"
+            f"model list ({response.text[:150]!r}): is --url an {engine.name} server?"
         ) from None
     served = [str(c.get("id")) for c in cards]
     if not cards or (model is not None and model not in served):
@@ -203,17 +204,18 @@ def _model_card(
 
 def _check_length(
     card: dict[str, Any],
-    api: EngineApi,
+    engine: Engine,
     access: ServerAccess,
     prompts: Sequence[PreparedPrompt],
     osl: int,
     report: PreflightReport,
     warn: Warn,
 ) -> None:
+    api = engine.api
     found = [card[f] for f in api.max_len_fields if isinstance(card.get(f), int)]
     if not found:
         report.warnings.append(
-            f"{api.engine} does not report its maximum model length at {api.models_path}: "
+            f"{engine.name} does not report its maximum model length at {api.models_path}: "
             "the prompt + output length check is skipped; make sure ISL + --osl fits the "
             "server's context"
         )
@@ -235,17 +237,18 @@ def _check_length(
 def _check_tokenizer(
     session: requests.Session,
     access: ServerAccess,
-    api: EngineApi,
+    engine: Engine,
     model: str | None,
     manifest: dict[str, Any],
     report: PreflightReport,
     warn: Warn,
 ) -> None:
+    api = engine.api
     probe = manifest.get("tokenizer_probe")
     name = manifest.get("tokenizer", {}).get("name")
     skipped = None
     if api.tokenize is None:
-        skipped = f"{api.engine} has no tokenize endpoint"
+        skipped = f"{engine.name} has no tokenize endpoint"
     elif probe is None:
         skipped = "the prepared set has no tokenizer probe (re-prepare it to enable the check)"
     if api.tokenize is None or probe is None:

@@ -11,7 +11,7 @@ tests. A setting that exists here and not on some surface is listed in ``ABSENT`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -24,10 +24,9 @@ from pydantic import (
 )
 
 from loadgen.client.transport import TransportName
+from loadgen.engines import DEFAULT_ENGINE, EngineName
 from loadgen.loadpoint import LoadPoint
 from loadgen.swarm.arrivals import Arrivals
-
-EngineName = Literal["vllm", "sglang", "trtllm"]
 
 DEFAULT_WARMUP = 2  # cold first requests (1.4 s TTFT on a fresh ngram server) are never measured
 
@@ -56,7 +55,7 @@ class RunSpec(BaseModel):
         None, description="label of the baseline this variant is compared with"
     )
     engine: EngineName = Field(
-        "vllm", description="engine: its metrics adapter and the API the preflight asks"
+        DEFAULT_ENGINE, description="engine: its metrics adapter and the API the preflight asks"
     )
     model: str | None = Field(
         None, description="model name to send, when the server serves several"

@@ -1,14 +1,15 @@
 """The one place a server variant becomes a command line: local process, compose and Helm.
 
 Engines differ only in how the model, the listen address and a config file are passed; that is data
-(``ENGINE_CLI``). Everything else comes from ``servers/<variant>.yaml`` as written.
+in each engine's registry entry (``loadgen.engines``, its ``cli``). Everything else comes from
+``servers/<variant>.yaml`` as written.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 
+from loadgen.engines import engine_for
 from loadgen.servers.variant import ServerVariant
 
 # Where a container finds the variant's ``engine_config`` (compose `configs`, a Helm ConfigMap).
@@ -17,28 +18,13 @@ PYTHON_NAMES = ("python", "python3")
 CONTAINER_VENV = "/opt/venv"  # where docker/Dockerfile installs Python packages
 
 
-@dataclass(frozen=True)
-class EngineCli:
-    model_flag: str | None  # None: the model is the first positional argument
-    config_flag: str | None  # how the server reads a config file (None: it takes none)
-    host_flag: str = "--host"
-    port_flag: str = "--port"
-
-
-ENGINE_CLI = {
-    "vllm": EngineCli(model_flag="--model", config_flag=None),
-    "sglang": EngineCli(model_flag="--model-path", config_flag=None),
-    "trtllm": EngineCli(model_flag=None, config_flag="--extra_llm_api_options"),
-}
-
-
 class CommandError(ValueError):
     pass
 
 
 def server_args(variant: ServerVariant, model: str, host: str, port: int) -> list[str]:
     """The arguments after the entrypoint: model, listen address, the variant's args, config."""
-    cli = ENGINE_CLI[variant.engine]
+    cli = engine_for(variant.engine).cli
     model_part = [cli.model_flag, model] if cli.model_flag else [model]
     args = [*model_part, cli.host_flag, host, cli.port_flag, str(port), *variant.args]
     if variant.engine_config is not None:

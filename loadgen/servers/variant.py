@@ -1,12 +1,18 @@
-"""Server variants declared in ``servers/*.yaml``: one source for launchers, compose and Helm."""
+"""Server variants declared in ``servers/*.yaml``: one source for launchers, compose and Helm.
+
+What a variant leaves unset about its engine (port, metrics path) is its engine's registry entry's
+(``loadgen.engines``), so a variant file only says how it differs.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from loadgen.engines import ENGINES, EngineName
 
 REPO_SERVERS_DIR = Path(__file__).resolve().parents[2] / "servers"
 
@@ -17,7 +23,7 @@ class ServerVariant(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str
-    engine: Literal["vllm", "sglang", "trtllm"]
+    engine: EngineName
     description: str = ""
     speculative: str | None = Field(None, description="SD method, null for a baseline")
     baseline: str | None = Field(None, description="the variant this SD variant is compared with")
@@ -27,9 +33,9 @@ class ServerVariant(BaseModel):
     preload_libs: list[str] = Field(
         default_factory=list, description="shared libraries put in LD_PRELOAD when found"
     )
-    port: int = 8000
+    port: int = Field(description="default: the engine's port")
     health_path: str = "/health"
-    metrics_path: str = "/metrics"
+    metrics_path: str = Field(description="Prometheus text; default: the engine's path")
     startup_timeout_s: float = 600.0
     gpus: int = 0
     image: str = Field(description="container image with an explicit version tag (or digest)")
@@ -44,6 +50,15 @@ class ServerVariant(BaseModel):
         None, description="engine config file content, mounted and passed with the engine's flag"
     )
     draft_model: str | None = Field(None, description="HF id of the SD draft model, if any")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_defaults(cls, data: Any) -> Any:
+        """Unset engine settings come from the registry entry (an unknown engine fails below)."""
+        if isinstance(data, dict) and data.get("engine") in ENGINES:
+            engine = ENGINES[data["engine"]]
+            return {"port": engine.default_port, "metrics_path": engine.metrics_path, **data}
+        return data
 
     @field_validator("image")
     @classmethod

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from loadgen.client.transport import TransportName
+from loadgen.engines import DEFAULT_ENGINE, EngineName, engine_for
 from loadgen.loadpoint import LoadPoint
 from loadgen.servers.variant import ServerVariant, load_variant, yaml_problem
 from loadgen.swarm.arrivals import Arrivals
@@ -58,10 +59,12 @@ class PlanServer(BaseModel):
     url: str | None = Field(default=None, description="a running endpoint (compose / Kubernetes)")
     name: str | None = Field(default=None, description="label; default: the variant name")
     baseline: str | None = Field(default=None, description="default: the variant's baseline")
-    engine: Literal["vllm", "sglang", "trtllm"] | None = None
+    engine: EngineName | None = Field(
+        default=None, description=f"default: the variant's engine, else {DEFAULT_ENGINE}"
+    )
     speculative: str | None = None
     metrics_url: str | None = Field(
-        default=None, description="default: URL + the variant's metrics path"
+        default=None, description="default: URL + the variant's (else the engine's) metrics path"
     )
     replica_metrics_urls: list[str] = Field(
         default_factory=list,
@@ -89,7 +92,7 @@ class PlanServer(BaseModel):
             variant=variant,
             url=self.url.rstrip("/") if self.url else None,
             baseline=self.baseline or (variant.baseline if variant else None),
-            engine=self.engine or (variant.engine if variant else "vllm"),
+            engine=self.engine or (variant.engine if variant else DEFAULT_ENGINE),
             speculative=self.speculative or (variant.speculative if variant else None),
             metrics_url=self.metrics_url,
             replica_metrics_urls=tuple(self.replica_metrics_urls),
@@ -105,12 +108,24 @@ class ResolvedServer(BaseModel):
     variant: ServerVariant | None
     url: str | None
     baseline: str | None
-    engine: str
+    engine: EngineName
     speculative: str | None
     metrics_url: str | None
     replica_metrics_urls: tuple[str, ...]
     prometheus_url: str | None
     no_metrics: bool
+
+    def metrics_url_at(self, url: str) -> str | None:
+        """Where a cell scrapes the server running at ``url``: the plan's ``metrics_url``, else
+        the variant's metrics path, else the engine's (a TensorRT-LLM server given by URL serves
+        Prometheus text on /prometheus/metrics; its /metrics is JSON iteration stats)."""
+        if self.no_metrics:
+            return None
+        if self.metrics_url:
+            return self.metrics_url
+        if self.variant is not None:
+            return url.rstrip("/") + self.variant.metrics_path
+        return engine_for(self.engine).metrics_url(url)
 
 
 class SweepPlan(BaseModel):

@@ -217,9 +217,9 @@ def cell_spec(
         server=server.name,
         baseline=server.baseline,
         url=url,
-        engine=server.engine,  # type: ignore[arg-type]
+        engine=server.engine,
         model=plan.served_model_name,
-        metrics_urls=() if server.no_metrics else metrics_urls(server, url),
+        metrics_urls=metrics_urls(server, url),
         no_metrics=server.no_metrics,
         prometheus_url=server.prometheus_url,
         data_dir=data_dir,
@@ -237,9 +237,6 @@ def cell_spec(
 
 
 def metrics_urls(server: ResolvedServer, url: str) -> tuple[str, ...]:
-    """The server's direct metrics endpoints; empty = the engine's default path on its URL."""
-    if server.metrics_url is not None:
-        return (server.metrics_url, *server.replica_metrics_urls)
-    if server.variant is not None:
-        return (url + server.variant.metrics_path,)
-    return ()
+    """The server's direct metrics endpoints, replicas summed with the first."""
+    first = server.metrics_url_at(url)
+    return () if first is None else (first, *server.replica_metrics_urls)

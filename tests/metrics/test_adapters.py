@@ -1,5 +1,6 @@
 """One suite for every engine adapter: each case is a window over wire-format fixtures (see
-tests/fixtures/README.md) with figures worked out by hand, never by the adapter's code."""
+tests/fixtures/README.md) with figures worked out by hand, never by the adapter's code. Every
+engine of the registry (loadgen.engines) has cases here; a new engine without them fails."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.engines import ENGINES, engine_for
 from loadgen.metrics.adapter import Poll
-from loadgen.metrics.registry import ADAPTERS, adapter_for
 from loadgen.metrics.window import text_deltas
 from tests.metrics.test_vllm import scaled
 
@@ -166,7 +167,7 @@ CASES = {
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_adapter_turns_the_window_into_the_hand_worked_figures(case: Case) -> None:
-    adapter = adapter_for(case.engine)
+    adapter = engine_for(case.engine).adapter
     deltas = text_deltas(case.before, case.after, adapter.counters)
     acc = adapter.reduce(deltas, case.polls)
     record = acc.to_dict()
@@ -183,7 +184,7 @@ def test_adapter_turns_the_window_into_the_hand_worked_figures(case: Case) -> No
 
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_every_record_has_the_summary_contract(case: Case) -> None:
-    adapter = adapter_for(case.engine)
+    adapter = engine_for(case.engine).adapter
     record = adapter.reduce(text_deltas(case.before, case.after, adapter.counters), case.polls)
     data = record.to_dict()
     contract = {
@@ -204,15 +205,14 @@ def test_every_record_has_the_summary_contract(case: Case) -> None:
         )
 
 
-def test_every_engine_of_the_variant_model_has_an_adapter() -> None:
-    from typing import get_args
-
-    from loadgen.servers.variant import ServerVariant
-
-    engines = set(get_args(ServerVariant.model_fields["engine"].annotation))
-    assert engines == set(ADAPTERS)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_every_engine_of_the_registry_has_a_sd_and_a_baseline_case(engine: str) -> None:
+    cases = [c for c in CASES.values() if c.engine == engine]
+    assert any(c.figures.get("draft_tokens") for c in cases), f"{engine}: no SD window"
+    assert any(c.figures == NULLS for c in cases), f"{engine}: no baseline window"
+    assert {c.engine for c in CASES.values()} <= set(ENGINES)
 
 
 def test_unknown_engine_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"'tgi'.*\['sglang', 'trtllm', 'vllm'\]"):
-        adapter_for("tgi")
+        engine_for("tgi")

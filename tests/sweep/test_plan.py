@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from loadgen.sweep.plan import PlanError, SweepPlan, load_plan
+from loadgen.sweep.plan import PlanError, PlanServer, SweepPlan, load_plan
 
 REPO = Path(__file__).resolve().parents[2]
 PLANS = sorted((REPO / "docs" / "plans").glob("*.yaml"))
@@ -129,3 +129,21 @@ def test_requests_per_user_scales_closed_loop_cells_and_their_prompt_slices() ->
     assert sizes == [6, 16, 6]  # max(requests, 4 x c); a rate keeps `requests`
     starts = [plan.prompt_start(r, i) for r in range(2) for i in range(3)]
     assert starts == [2, 8, 24, 30, 36, 52] and plan.prompts_per_bucket() == 2 + 2 * 28
+
+
+@pytest.mark.parametrize(
+    ("server", "metrics_url"),
+    [
+        ({"url": "http://h:1/", "engine": "trtllm"}, "http://h:1/prometheus/metrics"),
+        ({"url": "http://h:1", "engine": "sglang"}, "http://h:1/metrics"),
+        ({"url": "http://h:1"}, "http://h:1/metrics"),  # the default engine, vLLM
+        ({"url": "http://h:1", "engine": "trtllm", "metrics_url": "http://m/x"}, "http://m/x"),
+        ({"url": "http://h:1", "engine": "trtllm", "no_metrics": True}, None),
+        ({"variant": "trtllm-eagle"}, "http://h:1/prometheus/metrics"),
+    ],
+)
+def test_a_server_is_scraped_at_its_engine_s_metrics_path(
+    server: dict, metrics_url: str | None
+) -> None:
+    resolved = PlanServer.model_validate({"name": "s", **server}).resolved()
+    assert resolved.metrics_url_at("http://h:1") == metrics_url
