@@ -72,7 +72,7 @@ class RunSpec(BaseModel):
         description="unmeasured requests sent first, on their own prompts, before the "
         "measured window opens",
     )
-    requests: NonNegativeInt = Field(8, description="measured requests; 0 = the rest of the bucket")
+    requests: NonNegativeInt = Field(0, description="measured requests; 0 = the rest of the bucket")
     osl: PositiveInt = Field(256, description="output tokens per request (fixed, ignore_eos)")
     # the load
     concurrency: PositiveInt = Field(

@@ -94,8 +94,8 @@ def engine_service(variant: ServerVariant) -> dict[str, Any]:
     return service
 
 
-# A deployment reads the data its volume mounts and measures the whole bucket unless told.
-DEPLOY_DEFAULTS = {"data_dir": "/data/prepared", "requests": 0, "model": ""}
+# A deployment reads the data its volume mounts; no model name unless told.
+DEPLOY_DEFAULTS = {"data_dir": "/data/prepared", "model": ""}
 
 
 def _load_env() -> dict[str, str]:
