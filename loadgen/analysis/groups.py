@@ -77,8 +77,7 @@ class CellGroup:
 
     @property
     def client_tokens_per_chunk(self) -> float | None:
-        chunks = float(self.columns.later_chunks.sum())
-        return float(self.columns.later_tokens.sum()) / chunks if chunks else None
+        return self.columns.tokens_per_step()
 
     @property
     def flags(self) -> list[str]:

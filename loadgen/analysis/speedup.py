@@ -145,7 +145,6 @@ class SpeedupAnalysis:
                 f"window tok/s speedup {window:.2f} outside the interval: ramp-up/tail effects, "
                 "run more requests per user"
             )
-        chunks = float(v_cols.later_chunks.sum())
         return SpeedupRow(
             bucket=variant.bucket,
             load=variant.load,
@@ -168,7 +167,7 @@ class SpeedupAnalysis:
             e2e_ci_low=e2e_ci[0],
             e2e_ci_high=e2e_ci[1],
             acceptance_length=variant.acceptance_length if category == ALL else None,
-            client_tokens_per_chunk=float(v_cols.later_tokens.sum()) / chunks if chunks else None,
+            client_tokens_per_chunk=v_cols.tokens_per_step(),
             baseline_requests=len(b_cols),
             variant_requests=len(v_cols),
             flags="; ".join(flags) if category == ALL else "",

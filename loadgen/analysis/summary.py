@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from loadgen.analysis.stats import distribution
-from loadgen.client.record import NS_PER_MS, RequestRecord
+from loadgen.client import figures
+from loadgen.client.figures import NS_PER_MS
+from loadgen.client.record import RequestRecord
 from loadgen.metrics.acceptance import Acceptance
 from loadgen.metrics.crosscheck import ClientCounts, server_flags
 from loadgen.metrics.window import WindowCounters
@@ -33,7 +35,8 @@ def summarize_cell(
     failed = [r for r in records if not r.ok]
     duration_s = _window_s(records)
     output_tokens = sum(r.output_tokens for r in ok)
-    chunk_tokens = [n for r in ok for _, n in r.token_chunks[1:]]
+    steps = [r.step_sizes for r in ok]
+    step_tokens, step_count = figures.pooled_steps(steps)
     summary: dict[str, Any] = {
         "server": server,
         "bucket": bucket,
@@ -51,11 +54,11 @@ def summarize_cell(
         "e2e_ms": distribution([r.e2e_ms for r in ok]),
         "chunk_gap_ms": distribution([x for r in ok for x in r.chunk_gap_ms]),
         "acceptance": acceptance.to_dict(),
-        "client_tokens_per_chunk": (sum(chunk_tokens) / len(chunk_tokens))
-        if chunk_tokens
-        else None,
-        "client_accepted_tokens": sum(n - 1 for r in ok for _, n in r.token_chunks),
-        "tokens_per_chunk_histogram": {str(k): v for k, v in sorted(Counter(chunk_tokens).items())},
+        "client_tokens_per_chunk": figures.tokens_per_step(step_tokens, step_count),
+        "client_accepted_tokens": int(figures.accepted_tokens(step_tokens, step_count)),
+        "tokens_per_chunk_histogram": {
+            str(k): v for k, v in sorted(Counter(n for one in steps for n in one).items())
+        },
         "server_counters": None if counters is None else vars(counters),
     }
     gone = _gone_tail(records)
