@@ -7,15 +7,12 @@ while the load runs and as Parquet afterwards, the Locust log, ``summary.json`` 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
-from loadgen import atomic
 from loadgen.analysis.categories import category_acceptance
 from loadgen.analysis.summary import summarize_cell
 from loadgen.client.lag import schedule_report
@@ -23,11 +20,11 @@ from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, writ
 from loadgen.loadpoint import LoadPoint
 from loadgen.metrics.collect import MetricsWindow
 from loadgen.metrics.registry import adapter_for
+from loadgen.results.io import write_cell_manifest, write_cell_summary
+from loadgen.results.schemas import CellManifest, CellSummary, LoadBlock
 from loadgen.swarm.arrivals import Arrivals
 
 LOCUSTFILE = Path(__file__).with_name("speed.py")
-SUMMARY_FILE = "summary.json"
-MANIFEST_FILE = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -69,11 +66,6 @@ class CellSpec:
         return MetricsWindow(
             adapter_for(self.engine), urls, self.prometheus_url, self.poll_interval_s
         )
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Atomic: a reader never sees half a file."""
-    atomic.write_text(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def locust_command(spec: CellSpec, out_dir: Path) -> list[str]:
@@ -126,16 +118,15 @@ def locust_options(spec: CellSpec, out_dir: Path) -> list[str]:
     return command
 
 
-def run_cell(spec: CellSpec, out_dir: Path, progress: bool = True) -> dict[str, Any]:
+def run_cell(spec: CellSpec, out_dir: Path, progress: bool = True) -> CellSummary:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / RECORDS_JSONL).unlink(missing_ok=True)
     window = spec.metrics_window()
     window.open(out_dir)
     command = locust_command(spec, out_dir)
-    write_json(
-        out_dir / MANIFEST_FILE,
-        {"cell": vars(spec), "locust_command": command, "started_wall": time.time()},
-    )
+    run = asdict(spec)  # the run spec's own dump
+    manifest = CellManifest(run=run, locust_command=command, started_wall=time.time())
+    write_cell_manifest(out_dir, manifest)
     try:
         _drive(command, out_dir, spec, progress)
     except BaseException:
@@ -148,18 +139,19 @@ def run_cell(spec: CellSpec, out_dir: Path, progress: bool = True) -> dict[str, 
         spec.server, spec.bucket, spec.load.concurrency, records, measured.acceptance,
         measured.counters,
     )  # fmt: skip
-    summary["load"] = spec.load.to_dict()
-    summary["flags"] += measured.flags
-    summary["metrics_window"] = measured.evidence
-    summary["schedule"] = schedule_report(records)  # issue 4: open-loop lag, kept_up flag
-    if "flag" in summary["schedule"]:
-        summary["flags"].append(summary["schedule"]["flag"])
+    summary.load = LoadBlock.model_validate(spec.load.to_dict())
+    summary.flags += measured.flags
+    summary.metrics_window = measured.evidence
+    schedule = schedule_report(records)  # issue 4: open-loop lag, kept_up flag
+    summary.schedule = schedule
+    if "flag" in schedule:
+        summary.flags.append(schedule["flag"])
     # per category (qualitative) or entropy tier, from per-request figures, source-labelled
-    summary["category_acceptance"] = [row.to_dict() for row in category_acceptance(records)]
+    summary.category_acceptance = [row.to_dict() for row in category_acceptance(records)]
     missing = spec.requests - sum(r.ends_prompt for r in records)  # a prompt = all its turns
     if missing:
-        summary["flags"].append(f"{missing} of {spec.requests} requests never completed")
-    write_json(out_dir / SUMMARY_FILE, summary)
+        summary.flags.append(f"{missing} of {spec.requests} requests never completed")
+    write_cell_summary(out_dir, summary)
     return summary
 
 

@@ -115,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
         burstiness=args.burstiness,
         transport=args.transport,
     )
-    summary = run_cell(spec, Path(args.out))
+    summary = run_cell(spec, Path(args.out)).model_dump(mode="json")
     print(
         json.dumps(
             {

@@ -30,6 +30,7 @@ from loadgen.analysis.parallel import parallel_map
 from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
 from loadgen.client.record import RequestRecord
 from loadgen.loadpoint import LoadPoint
+from loadgen.results.schemas import CellSummary
 
 SideKey = tuple[str, str, LoadPoint, str]
 
@@ -205,24 +206,24 @@ def _label(key: tuple[str, str, LoadPoint]) -> str:
 
 
 def speedup_row(
-    baseline: dict[str, Any],
+    baseline: CellSummary,
     base_records: Sequence[RequestRecord],
-    variant: dict[str, Any],
+    variant: CellSummary,
     variant_records: Sequence[RequestRecord],
 ) -> SpeedupRow:
     """One cell pair held in memory (all requests)."""
 
-    def group(summary: dict[str, Any], records: Sequence[RequestRecord], base: str | None) -> Any:
+    def group(summary: CellSummary, records: Sequence[RequestRecord], base: str | None) -> Any:
         load = LoadPoint.of_summary(summary)
         return CellGroup(
-            summary["server"],
+            summary.server,
             base,
-            summary["bucket"],
+            summary.bucket,
             load,
             [summary],
             columns_of(records, load.is_open),
         )
 
     return SpeedupAnalysis().row(
-        group(baseline, base_records, None), group(variant, variant_records, baseline["server"])
+        group(baseline, base_records, None), group(variant, variant_records, baseline.server)
     )
