@@ -7,12 +7,10 @@ while the load runs and as Parquet afterwards, the Locust log, ``summary.json`` 
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from loadgen import atomic
 from loadgen.analysis.categories import category_acceptance
@@ -25,11 +23,11 @@ from loadgen.client.transport import run_prompt
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
 from loadgen.engines import engine_for
 from loadgen.metrics.collect import MetricsWindow
+from loadgen.results.io import write_cell_manifest, write_cell_summary
+from loadgen.results.schemas import CellManifest, CellSummary, LoadBlock
 from loadgen.runspec import RunSpec
 
 LOCUSTFILE = Path(__file__).with_name("speed.py")
-SUMMARY_FILE = "summary.json"
-MANIFEST_FILE = "manifest.json"
 SPEC_FILE = "run_spec.json"  # the spec the cell hands Locust
 NO_METRICS = {"no_metrics": True, "metrics_urls": (), "prometheus_url": None}
 
@@ -58,11 +56,6 @@ def send_unmeasured(
                 )
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Atomic: a reader never sees half a file."""
-    atomic.write_text(path, json.dumps(data, indent=2, default=str) + "\n")
-
-
 def locust_command(spec: RunSpec, out_dir: Path) -> list[str]:
     return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
             *locust_options(spec, out_dir)]  # fmt: skip
@@ -74,7 +67,7 @@ def locust_options(spec: RunSpec, out_dir: Path) -> list[str]:
     reads the engine's window itself, so the Locust process is told to read none."""
     out_dir.mkdir(parents=True, exist_ok=True)
     spec_file = out_dir / SPEC_FILE
-    write_json(spec_file, spec.model_copy(update=NO_METRICS).model_dump(mode="json"))
+    atomic.write_text(spec_file, spec.model_copy(update=NO_METRICS).model_dump_json(indent=2))
     users = str(spec.concurrency)
     return [
         "-u", users, "-r", users, "-t", f"{spec.max_duration_s}s", "--host", spec.url,
@@ -90,7 +83,7 @@ def measured_count(spec: RunSpec) -> int:
     return len(PreparedSet.read(spec.data_dir).bucket(spec.bucket)) - spec.prompt_start
 
 
-def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> dict[str, Any]:
+def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary:
     """Warm-up (its own prompts, before the window), then the measured window."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / RECORDS_JSONL).unlink(missing_ok=True)
@@ -105,14 +98,10 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> dict[str, A
     window = metrics_window(run)
     window.open(out_dir)
     command = locust_command(run, out_dir)
-    write_json(
-        out_dir / MANIFEST_FILE,
-        {
-            "run": spec.model_dump(mode="json"),
-            "locust_command": command,
-            "started_wall": time.time(),
-        },
+    manifest = CellManifest(
+        run=spec.model_dump(mode="json"), locust_command=command, started_wall=time.time()
     )
+    write_cell_manifest(out_dir, manifest)
     expected = measured_count(run)
     try:
         _drive(command, out_dir, expected, progress)
@@ -126,18 +115,19 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> dict[str, A
         spec.server, spec.bucket, spec.load.concurrency, records, measured.acceptance,
         measured.counters,
     )  # fmt: skip
-    summary["load"] = spec.load.to_dict()
-    summary["flags"] += measured.flags
-    summary["metrics_window"] = measured.evidence
-    summary["schedule"] = schedule_report(records)  # issue 4: open-loop lag, kept_up flag
-    if "flag" in summary["schedule"]:
-        summary["flags"].append(summary["schedule"]["flag"])
+    summary.load = LoadBlock.model_validate(spec.load.to_dict())
+    summary.flags += measured.flags
+    summary.metrics_window = measured.evidence
+    schedule = schedule_report(records)  # issue 4: open-loop lag, kept_up flag
+    summary.schedule = schedule
+    if "flag" in schedule:
+        summary.flags.append(schedule["flag"])
     # per category (qualitative) or entropy tier, from per-request figures, source-labelled
-    summary["category_acceptance"] = [row.to_dict() for row in category_acceptance(records)]
+    summary.category_acceptance = [row.to_dict() for row in category_acceptance(records)]
     missing = expected - sum(r.ends_prompt for r in records)  # a prompt = all its turns
     if missing:
-        summary["flags"].append(f"{missing} of {expected} requests never completed")
-    write_json(out_dir / SUMMARY_FILE, summary)
+        summary.flags.append(f"{missing} of {expected} requests never completed")
+    write_cell_summary(out_dir, summary)
     return summary
 
 

@@ -87,7 +87,7 @@ def _run(args: argparse.Namespace) -> int:
         spec.osl,
     )  # fmt: skip
     print(checked.describe(), flush=True)
-    summary = run_cell(spec, Path(args.out))
+    summary = run_cell(spec, Path(args.out)).model_dump(mode="json")
     print(
         json.dumps(
             {

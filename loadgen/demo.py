@@ -9,19 +9,18 @@ speedup.csv, report.md and report.html, in the demo's layout (``cells/<variant>/
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from loadgen.analysis.speedup import SpeedupRow
-from loadgen.cell import MANIFEST_FILE, write_json
 from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.hostinfo import host_description
 from loadgen.report.build import build_report
 from loadgen.report.tables import console_table
+from loadgen.results.io import read_sweep_manifest, write_sweep_manifest
 from loadgen.sweep.plan import SweepPlan
 from loadgen.sweep.runner import run_cells, say
 
@@ -82,18 +81,19 @@ def run_demo(out: Path, model: str | None, plan: DemoPlan, port: int = 8000) -> 
     say(f"preparing data (buckets {', '.join(plan.buckets)}) with the chat template of {model}")
     prepare_demo_data(out, model, plan, sweep.prompts_per_bucket())
     run_cells(sweep, out, out, repeat_dirs=False)
-    manifest = json.loads((out / MANIFEST_FILE).read_text())
-    manifest |= {"kind": "demo", "demo": asdict(plan)}
-    manifest["timings"] = {"total_s": time.monotonic() - started} | {
+    manifest = read_sweep_manifest(out)
+    assert manifest is not None  # run_cells wrote it
+    manifest.kind, manifest.demo = "demo", asdict(plan)
+    manifest.timings = {"total_s": time.monotonic() - started} | {
         f"{name}_startup_s": s["startup_s"]
-        for name, s in manifest["servers"].items()
+        for name, s in manifest.servers.items()
         if "startup_s" in s
     }
-    write_json(out / MANIFEST_FILE, manifest)
+    write_sweep_manifest(out, manifest)
     rows = build_report(
         out,
         {"results": str(out), "model": model, "osl": plan.osl, "cpu": host_description()["cpu"]},
     )
     print(console_table(rows))
-    say(f"done in {manifest['timings']['total_s']:.0f} s; report: {out / 'report.md'}")
+    say(f"done in {manifest.timings['total_s']:.0f} s; report: {out / 'report.md'}")
     return rows

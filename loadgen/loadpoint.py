@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
+from loadgen.results.schemas import CellSummary
 from loadgen.swarm.arrivals import ARRIVALS, Arrivals
 
 CLOSED = "closed"
@@ -100,9 +101,11 @@ class LoadPoint:
         }
 
     @classmethod
-    def of_summary(cls, summary: dict[str, Any]) -> LoadPoint:
+    def of_summary(cls, summary: CellSummary) -> LoadPoint:
         """From a cell summary (cells written before open-loop plans have only ``concurrency``)."""
-        load = summary.get("load")
-        if not load or load["mode"] == CLOSED:
-            return cls.closed(int(summary["concurrency"]))
-        return cls.open(load["rate_rps"], load["arrivals"], load["burstiness"])
+        load = summary.load
+        if load is None or load.mode == CLOSED:
+            return cls.closed(int(cast(int, summary.concurrency)))
+        assert load.rate_rps is not None
+        arrivals = cast(Arrivals, load.arrivals or "poisson")
+        return cls.open(load.rate_rps, arrivals, load.burstiness or 1.0)

@@ -41,14 +41,14 @@ def test_cell_reads_the_window_through_the_engine_adapter(
 ) -> None:
     with FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.005, tokens_per_chunk=3)) as server:
         summary = run_cell(spec(server.url, prepared), tmp_path / "cell", progress=False)
-    acc = summary["acceptance"]
+    acc = summary.acceptance.model_dump()
     # 4 requests x (1 prefill token + 10 chunks of 3): each chunk is one draft with 2 accepted
-    assert summary["requests_ok"] == 4 and summary["output_tokens"] == 124
+    assert summary.requests_ok == 4 and summary.output_tokens == 124
     assert acc["source"] == "vllm:/metrics counters" and not acc["estimate"]
-    assert acc["accepted_tokens"] == summary["client_accepted_tokens"]
-    assert summary["server_counters"]["generation_tokens"] == 124
-    assert summary["metrics_window"]["engine"] == "vllm"
-    assert summary["flags"] == []
+    assert acc["accepted_tokens"] == summary.client_accepted_tokens
+    assert summary.server_counters["generation_tokens"] == 124
+    assert summary.metrics_window["engine"] == "vllm"
+    assert summary.flags == []
 
 
 def test_unknown_engine_is_refused_by_the_spec() -> None:
@@ -73,16 +73,16 @@ def test_every_request_of_a_faulty_cell_is_accounted_for_by_kind(
             progress=False,
         )
         assert server.state.arrived == 12
-    assert summary["requests_ok"] == 2 and summary["requests_failed"] == 10
-    assert summary["errors_by_kind"] == {
+    assert summary.requests_ok == 2 and summary.requests_failed == 10
+    assert summary.errors_by_kind == {
         "http_500": 1, "http_429": 1, "connection": 1, "stalled": 1, "malformed_sse": 2,
         "truncated": 2, "short_output": 1, "timeout": 1,
     }  # fmt: skip
-    assert summary["flags"][0].startswith("10 of 12 requests failed (83%, above 5%")
+    assert summary.flags[0].startswith("10 of 12 requests failed (83%, above 5%")
     records = read_parquet(cell / RECORDS_PARQUET)
     assert len(records) == 12 and len({r.request_id for r in records}) == 12
     assert all(r.error for r in records if not r.ok)  # each failure says what happened
-    assert summary["output_tokens"] == 2 * 31  # figures come from the ok requests only
+    assert summary.output_tokens == 2 * 31  # figures come from the ok requests only
 
 
 def test_engine_restart_inside_the_cell_is_flagged_end_to_end(
@@ -97,12 +97,12 @@ def test_engine_restart_inside_the_cell_is_flagged_end_to_end(
             record = RequestRecord(str(i), "q", "1k", "mixed", 3, 63, 0, 0.0)
             assert send_completion(session, server.url + "/v1/completions", body, record, 5).ok
         summary = run_cell(spec(server.url, prepared, concurrency=1), tmp_path / "c", False)
-    assert summary["requests_ok"] == 4
-    assert summary["acceptance"]["counter_reset"] is True
-    assert summary["server_counters"]["generation_tokens"] == 2 * 31  # since the restart
-    assert "a server counter went down in the window: the engine restarted" in summary["flags"]
+    assert summary.requests_ok == 4
+    assert summary.acceptance.counter_reset is True
+    assert summary.server_counters["generation_tokens"] == 2 * 31  # since the restart
+    assert "a server counter went down in the window: the engine restarted" in summary.flags
     assert any("client received 124: foreign traffic or lost requests" in f
-               for f in summary["flags"])  # fmt: skip
+               for f in summary.flags)  # fmt: skip
 
 
 def test_metrics_endpoint_gone_after_the_load_keeps_client_figures_and_says_why(
@@ -112,10 +112,10 @@ def test_metrics_endpoint_gone_after_the_load_keeps_client_figures_and_says_why(
     plan = FaultPlan(metrics_broken_at=0, metrics_fault="reset")
     with FaultServer(plan) as server:
         summary = run_cell(spec(server.url, prepared), tmp_path / "c", progress=False)
-    assert summary["requests_ok"] == 4 and summary["output_tokens_per_s"] > 0
-    assert summary["acceptance"]["source"] == "none: the closing scrape failed"
-    assert summary["server_counters"] is None
-    assert any(f.startswith("engine metrics missing for this cell") for f in summary["flags"])
+    assert summary.requests_ok == 4 and summary.output_tokens_per_s > 0
+    assert summary.acceptance.source == "none: the closing scrape failed"
+    assert summary.server_counters is None
+    assert any(f.startswith("engine metrics missing for this cell") for f in summary.flags)
 
 
 def test_locust_gets_the_open_loop_load_point_in_one_spec(tmp_path: Path) -> None:

@@ -1,6 +1,9 @@
 import pytest
 
+from loadgen.analysis.summary import summarize_cell
 from loadgen.loadpoint import LoadPoint
+from loadgen.metrics.acceptance import Acceptance
+from loadgen.results.schemas import CellSummary, LoadBlock
 
 
 def test_labels_slugs_and_series_key_closed_and_open_cells() -> None:
@@ -36,5 +39,11 @@ def test_invalid_load_points_are_refused(kwargs: dict, message: str) -> None:
 
 def test_round_trip_through_a_summary_and_cells_from_before_open_loop() -> None:
     point = LoadPoint.open(3, "gamma", 2)
-    assert LoadPoint.of_summary({"concurrency": None, "load": point.to_dict()}) == point
-    assert LoadPoint.of_summary({"concurrency": 8}) == LoadPoint.closed(8)  # no load block
+    assert LoadPoint.of_summary(summary(None, point.to_dict())) == point
+    assert LoadPoint.of_summary(summary(8)) == LoadPoint.closed(8)  # no load block
+
+
+def summary(concurrency: int | None, load: dict | None = None) -> CellSummary:
+    return summarize_cell("s", "1k", concurrency, [], Acceptance("s"), None).model_copy(
+        update={"load": None if load is None else LoadBlock.model_validate(load)}
+    )

@@ -4,9 +4,10 @@ Server counters (``vllm:spec_decode_*``) are global, so a mixed qualitative run 
 by category. Two per-request sources can:
 
 - ``client_tokens_per_chunk``: from every record, the tokens of each streamed chunk after the
-  first (prefill) one; one chunk is one target-model step when the server streams every step, so
-  tokens per chunk is the acceptance length and the tokens beyond one per chunk are accepted
-  drafts. An estimate: a server that coalesces steps into one chunk inflates it.
+  first (prefill) one (:mod:`loadgen.client.figures`: steps, tokens per step, client accepted
+  tokens); one chunk is one target-model step when the server streams every step, so tokens per
+  chunk is the acceptance length and the tokens beyond one per chunk are accepted drafts.
+  An estimate: a server that coalesces steps into one chunk inflates it.
 - ``vllm_per_request``: vLLM's own per-request SD metrics (``--per-request-spec-decode-metrics
   summary``, present in vLLM 0.32), which arrive in the stream's final usage chunk as
   ``metrics.speculative_decoding`` and are kept in ``RequestRecord.spec_decode``; exact, when the
@@ -22,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from loadgen.client import figures
 from loadgen.client.record import RequestRecord
 from loadgen.metrics.acceptance import Acceptance
 
@@ -47,16 +49,12 @@ class CategoryAcceptance:
 
 def client_acceptance(records: Iterable[RequestRecord], num_spec_tokens: int | None) -> Acceptance:
     """Pooled over requests: steps = chunks after the first, accepted = tokens beyond one each."""
-    steps = tokens = 0
-    for record in records:
-        later = [n for _, n in record.token_chunks[1:]]
-        steps += len(later)
-        tokens += sum(later)
+    tokens, steps = figures.pooled_steps(r.step_sizes for r in records)
     return Acceptance(
         source=CLIENT_SOURCE,
         drafts=float(steps),
         draft_tokens=None if num_spec_tokens is None else float(steps * num_spec_tokens),
-        accepted_tokens=float(tokens - steps),
+        accepted_tokens=figures.accepted_tokens(tokens, steps),
     )
 
 

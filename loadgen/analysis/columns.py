@@ -1,7 +1,8 @@
 """Requests as columns: ``requests.parquet`` -> numpy arrays of the per-request figures.
 
 The per-request schema stays :class:`~loadgen.client.record.RequestRecord`; this module computes
-the same derived figures (ok, output tokens, TTFT, TPOT, E2E, tokens per chunk) vectorised over
+the derived figures of :mod:`loadgen.client.figures` (ok, output tokens, TTFT, TPOT, E2E, steps
+and their tokens) vectorised over
 the stored columns, so a report over a million requests never builds a million objects. Derived
 figures are still computed from the raw times, never stored. Open-loop cells count TTFT and E2E
 from the intended send time (``from_intended``): a request the schedule had to hold back was late
@@ -19,7 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from loadgen.client.record import NS_PER_MS, RequestRecord
+from loadgen.client import figures
+from loadgen.client.figures import NS_PER_MS
+from loadgen.client.record import RequestRecord
 
 RAW_COLUMNS = [
     "category",
@@ -48,6 +51,10 @@ class RequestColumns:
 
     def __len__(self) -> int:
         return len(self.e2e_ms)
+
+    def tokens_per_step(self) -> float | None:
+        """Client tokens per chunk after the first, pooled (:mod:`loadgen.client.figures`)."""
+        return figures.tokens_per_step(self.later_tokens.sum(), self.later_chunks.sum())
 
     def select(self, mask: np.ndarray) -> RequestColumns:
         return RequestColumns(

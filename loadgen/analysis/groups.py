@@ -1,12 +1,12 @@
 """A server's cells in one bucket x load point, repeats combined: the unit every comparison uses.
 
 Cells are read from a results directory (``*/summary.json`` + ``manifest.json`` +
-``requests.parquet``); only the per-request columns the statistics need are kept in memory.
+``requests.parquet``, validated by :mod:`loadgen.results.io`); only the per-request columns the
+statistics need are kept in memory.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,8 @@ from loadgen.analysis.columns import RequestColumns, read_columns
 from loadgen.analysis.parallel import parallel_map
 from loadgen.client.sink import RECORDS_PARQUET
 from loadgen.loadpoint import LoadPoint
-
-SUMMARY_FILE = "summary.json"
-MANIFEST_FILE = "manifest.json"
+from loadgen.results.io import SUMMARY_FILE, cell_dirs, read_cell_manifest, read_cell_summary
+from loadgen.results.schemas import CellSummary
 
 
 @dataclass
@@ -28,7 +27,7 @@ class CellGroup:
     baseline: str | None
     bucket: str
     load: LoadPoint
-    summaries: list[dict[str, Any]]
+    summaries: list[CellSummary]
     columns: RequestColumns  # open loop: TTFT and E2E from the intended send time
 
     @property
@@ -42,33 +41,34 @@ class CellGroup:
     @property
     def kept_up(self) -> bool:
         """Open loop: every repeat kept to its schedule (closed-loop cells have no schedule)."""
-        return all(s.get("schedule", {}).get("kept_up", True) for s in self.summaries)
+        return all((s.schedule or {}).get("kept_up", True) for s in self.summaries)
 
     @property
     def send_lag_p99_ms(self) -> float | None:
         """Open loop: the worst repeat's p99 lag behind the schedule."""
-        lags = [(s.get("schedule") or {}).get("send_lag_ms", {}).get("p99") for s in self.summaries]
+        lags = [(s.schedule or {}).get("send_lag_ms", {}).get("p99") for s in self.summaries]
         known = [lag for lag in lags if lag is not None]
         return max(known) if self.load.is_open and known else None
 
     @property
     def output_tps(self) -> float | None:
         """Measured tokens over measured windows, repeats pooled."""
-        duration = sum(s["duration_s"] or 0.0 for s in self.summaries)
-        return sum(s["output_tokens"] for s in self.summaries) / duration if duration else None
+        duration = sum(s.duration_s or 0.0 for s in self.summaries)
+        return sum(s.output_tokens for s in self.summaries) / duration if duration else None
 
     @property
     def acceptance_length(self) -> float | None:
-        drafts = [s["acceptance"].get("drafts") for s in self.summaries]
-        accepted = [s["acceptance"].get("accepted_tokens") for s in self.summaries]
-        if any(d is None for d in drafts) or not sum(drafts):
+        drafts = [s.acceptance.drafts for s in self.summaries]
+        accepted = [s.acceptance.accepted_tokens or 0.0 for s in self.summaries]
+        if any(d is None for d in drafts):
             return None
-        return 1 + float(sum(accepted)) / float(sum(drafts))
+        total = sum(d or 0.0 for d in drafts)
+        return 1 + sum(accepted) / total if total else None
 
     @property
     def per_position(self) -> list[float]:
         """Per-position acceptance rates, averaged over repeats."""
-        lists = [s["acceptance"].get("per_position") or [] for s in self.summaries]
+        lists = [s.acceptance.per_position for s in self.summaries]
         lists = [p for p in lists if p]
         if not lists:
             return []
@@ -77,12 +77,11 @@ class CellGroup:
 
     @property
     def client_tokens_per_chunk(self) -> float | None:
-        chunks = float(self.columns.later_chunks.sum())
-        return float(self.columns.later_tokens.sum()) / chunks if chunks else None
+        return self.columns.tokens_per_step()
 
     @property
     def flags(self) -> list[str]:
-        return [flag for s in self.summaries for flag in s["flags"]]
+        return [flag for s in self.summaries for flag in s.flags]
 
     def summary_distribution(self, metric: str, stat: str) -> float | None:
         """A summary figure (e.g. ttft_ms p90) from the pooled requests of all repeats."""
@@ -120,19 +119,20 @@ _Q = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
 
 
 def load_groups(results_dir: Path) -> list[CellGroup]:
-    cells = [p.parent for p in sorted(results_dir.rglob(SUMMARY_FILE)) if p.parent != results_dir]
-    summaries = [json.loads((cell / SUMMARY_FILE).read_text()) for cell in cells]
+    cells = cell_dirs(results_dir)
+    summaries = [read_cell_summary(cell) for cell in cells]
     loads = [LoadPoint.of_summary(s) for s in summaries]
     columns = parallel_map(
         read_columns, [cell / RECORDS_PARQUET for cell in cells], [p.is_open for p in loads]
     )
-    found: dict[tuple[str, str, LoadPoint], tuple[str | None, list[Any], list[RequestColumns]]]
+    found: dict[
+        tuple[str, str, LoadPoint], tuple[str | None, list[CellSummary], list[RequestColumns]]
+    ]
     found = {}
     for cell, summary, load, cols in zip(cells, summaries, loads, columns, strict=True):
-        manifest = json.loads((cell / MANIFEST_FILE).read_text())
-        key = (summary["server"], summary["bucket"], load)
-        run = manifest.get("run") or manifest["cell"]  # "cell": written before the run spec
-        _, mine, parts = found.setdefault(key, (run.get("baseline"), [], []))
+        manifest = read_cell_manifest(cell)
+        key = (summary.server, summary.bucket, load)
+        _, mine, parts = found.setdefault(key, (manifest.baseline, [], []))
         mine.append(summary)
         parts.append(cols)
     if not found:

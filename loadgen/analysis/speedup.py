@@ -30,6 +30,7 @@ from loadgen.analysis.parallel import parallel_map
 from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
 from loadgen.client.record import RequestRecord
 from loadgen.loadpoint import LoadPoint
+from loadgen.results.schemas import CellSummary
 
 SideKey = tuple[str, str, LoadPoint, str]
 
@@ -145,7 +146,6 @@ class SpeedupAnalysis:
                 f"window tok/s speedup {window:.2f} outside the interval: ramp-up/tail effects, "
                 "run more requests per user"
             )
-        chunks = float(v_cols.later_chunks.sum())
         return SpeedupRow(
             bucket=variant.bucket,
             load=variant.load,
@@ -168,7 +168,7 @@ class SpeedupAnalysis:
             e2e_ci_low=e2e_ci[0],
             e2e_ci_high=e2e_ci[1],
             acceptance_length=variant.acceptance_length if category == ALL else None,
-            client_tokens_per_chunk=float(v_cols.later_tokens.sum()) / chunks if chunks else None,
+            client_tokens_per_chunk=v_cols.tokens_per_step(),
             baseline_requests=len(b_cols),
             variant_requests=len(v_cols),
             flags="; ".join(flags) if category == ALL else "",
@@ -206,24 +206,24 @@ def _label(key: tuple[str, str, LoadPoint]) -> str:
 
 
 def speedup_row(
-    baseline: dict[str, Any],
+    baseline: CellSummary,
     base_records: Sequence[RequestRecord],
-    variant: dict[str, Any],
+    variant: CellSummary,
     variant_records: Sequence[RequestRecord],
 ) -> SpeedupRow:
     """One cell pair held in memory (all requests)."""
 
-    def group(summary: dict[str, Any], records: Sequence[RequestRecord], base: str | None) -> Any:
+    def group(summary: CellSummary, records: Sequence[RequestRecord], base: str | None) -> Any:
         load = LoadPoint.of_summary(summary)
         return CellGroup(
-            summary["server"],
+            summary.server,
             base,
-            summary["bucket"],
+            summary.bucket,
             load,
             [summary],
             columns_of(records, load.is_open),
         )
 
     return SpeedupAnalysis().row(
-        group(baseline, base_records, None), group(variant, variant_records, baseline["server"])
+        group(baseline, base_records, None), group(variant, variant_records, baseline.server)
     )

@@ -5,13 +5,15 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any
 
 from loadgen.analysis.stats import distribution
-from loadgen.client.record import NS_PER_MS, RequestRecord
+from loadgen.client import figures
+from loadgen.client.figures import NS_PER_MS
+from loadgen.client.record import RequestRecord
 from loadgen.metrics.acceptance import Acceptance
 from loadgen.metrics.crosscheck import ClientCounts, server_flags
 from loadgen.metrics.window import WindowCounters
+from loadgen.results.schemas import CellSummary
 
 # Above this share of failed requests the figures describe a failing server, not its speed.
 MAX_FAILED_SHARE = 0.05
@@ -28,40 +30,46 @@ def summarize_cell(
     records: Sequence[RequestRecord],
     acceptance: Acceptance,
     counters: WindowCounters | None,
-) -> dict[str, Any]:
+) -> CellSummary:
+    """The cell's figures; the caller (``run_cell``) adds what only the cell knows (load point,
+    metrics evidence, schedule), then writes it with
+    :func:`loadgen.results.io.write_cell_summary`."""
     ok = [r for r in records if r.ok]
     failed = [r for r in records if not r.ok]
     duration_s = _window_s(records)
     output_tokens = sum(r.output_tokens for r in ok)
-    chunk_tokens = [n for r in ok for _, n in r.token_chunks[1:]]
-    summary: dict[str, Any] = {
-        "server": server,
-        "bucket": bucket,
-        "concurrency": concurrency,
-        "requests_ok": len(ok),
-        "requests_failed": len(failed),
-        "errors_by_kind": dict(Counter(r.error_kind for r in failed)),
-        "duration_s": duration_s,
-        "output_tokens": output_tokens,
-        "output_tokens_per_s": output_tokens / duration_s if duration_s else None,
-        "prompt_tokens": sum(r.prompt_len for r in ok),
-        "ttft_ms": distribution([t for r in ok if (t := r.ttft_ms) is not None]),
-        "tpot_ms": distribution([t for r in ok if (t := r.tpot_ms) is not None]),
-        "itl_ms": distribution([x for r in ok for x in r.itl_ms]),
-        "e2e_ms": distribution([r.e2e_ms for r in ok]),
-        "chunk_gap_ms": distribution([x for r in ok for x in r.chunk_gap_ms]),
-        "acceptance": acceptance.to_dict(),
-        "client_tokens_per_chunk": (sum(chunk_tokens) / len(chunk_tokens))
-        if chunk_tokens
-        else None,
-        "client_accepted_tokens": sum(n - 1 for r in ok for _, n in r.token_chunks),
-        "tokens_per_chunk_histogram": {str(k): v for k, v in sorted(Counter(chunk_tokens).items())},
-        "server_counters": None if counters is None else vars(counters),
-    }
+    steps = [r.step_sizes for r in ok]
+    step_tokens, step_count = figures.pooled_steps(steps)
+    summary = CellSummary.model_validate(
+        {
+            "server": server,
+            "bucket": bucket,
+            "concurrency": concurrency,
+            "requests_ok": len(ok),
+            "requests_failed": len(failed),
+            "errors_by_kind": dict(Counter(r.error_kind for r in failed)),
+            "duration_s": duration_s,
+            "output_tokens": output_tokens,
+            "output_tokens_per_s": output_tokens / duration_s if duration_s else None,
+            "prompt_tokens": sum(r.prompt_len for r in ok),
+            "ttft_ms": distribution([t for r in ok if (t := r.ttft_ms) is not None]),
+            "tpot_ms": distribution([t for r in ok if (t := r.tpot_ms) is not None]),
+            "itl_ms": distribution([x for r in ok for x in r.itl_ms]),
+            "e2e_ms": distribution([r.e2e_ms for r in ok]),
+            "chunk_gap_ms": distribution([x for r in ok for x in r.chunk_gap_ms]),
+            "acceptance": acceptance.to_dict(),
+            "client_tokens_per_chunk": figures.tokens_per_step(step_tokens, step_count),
+            "client_accepted_tokens": int(figures.accepted_tokens(step_tokens, step_count)),
+            "tokens_per_chunk_histogram": {
+                str(k): v for k, v in sorted(Counter(n for one in steps for n in one).items())
+            },
+            "server_counters": None if counters is None else vars(counters),
+        }
+    )
     gone = _gone_tail(records)
     # a resumed sweep redoes such a cell (loadgen/sweep/runner.py): its figures end mid-way
-    summary["server_stopped_answering"] = len(gone) >= GONE_AT_LEAST
-    summary["flags"] = _flags(summary, records, gone, counters, acceptance)
+    summary.server_stopped_answering = len(gone) >= GONE_AT_LEAST
+    summary.flags = _flags(summary, records, gone, counters, acceptance)
     return summary
 
 
@@ -79,7 +87,7 @@ def _window_s(records: Sequence[RequestRecord]) -> float:
 
 
 def _flags(
-    summary: dict[str, Any],
+    summary: CellSummary,
     records: Sequence[RequestRecord],
     gone: Sequence[RequestRecord],
     counters: WindowCounters | None,
@@ -89,8 +97,8 @@ def _flags(
     client = ClientCounts(
         requests=len(records),
         output_tokens=sum(r.output_tokens for r in records),
-        accepted_tokens=summary["client_accepted_tokens"],
-        tokens_per_chunk=summary["client_tokens_per_chunk"],
+        accepted_tokens=summary.client_accepted_tokens,
+        tokens_per_chunk=summary.client_tokens_per_chunk,
     )
     return flags + server_flags(counters, acceptance, client)
 

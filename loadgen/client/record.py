@@ -1,16 +1,19 @@
 """One timings record per request, and every figure derived from it.
 
 Times are ``perf_counter_ns`` (monotonic); ``wall_start`` only labels the record. SD delivers
-several tokens per chunk, so per-token figures (ITL, TPOT) spread a chunk's gap over its tokens.
+several tokens per chunk, so per-token figures (ITL, TPOT) spread a chunk's gap over its tokens;
+the definitions live in :mod:`loadgen.client.figures`.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
-NS_PER_MS = 1_000_000
+from loadgen.client import figures
+from loadgen.client.figures import NS_PER_MS
+
+__all__ = ["NS_PER_MS", "RequestRecord"]
 
 
 @dataclass
@@ -60,54 +63,51 @@ class RequestRecord:
         return sum(self.chunk_tokens)
 
     @property
+    def token_chunks(self) -> list[figures.Chunk]:
+        """(time, tokens) of the chunks that carried tokens."""
+        return figures.token_chunks(self.chunk_ns, self.chunk_tokens)
+
+    @property
     def first_token_ns(self) -> int | None:
-        for t, n in zip(self.chunk_ns, self.chunk_tokens, strict=True):
-            if n > 0:
-                return t
-        return None
+        chunks = self.token_chunks
+        return chunks[0][0] if chunks else None
 
     @property
     def ttft_ms(self) -> float | None:
-        first = self.first_token_ns
-        return None if first is None else (first - self.send_ns) / NS_PER_MS
+        return figures.ttft_ms(self.token_chunks, self.send_ns)
 
     @property
     def e2e_ms(self) -> float:
-        return (self.end_ns - self.send_ns) / NS_PER_MS
-
-    @property
-    def token_chunks(self) -> list[tuple[int, int]]:
-        """(time, tokens) of the chunks that carried tokens."""
-        return [(t, n) for t, n in zip(self.chunk_ns, self.chunk_tokens, strict=True) if n > 0]
+        return figures.e2e_ms(self.send_ns, self.end_ns)
 
     @property
     def tpot_ms(self) -> float | None:
-        """Time per output token after the first chunk: (last - first) / tokens after the first."""
-        chunks = self.token_chunks
-        if len(chunks) < 2:
-            return None
-        later_tokens = sum(n for _, n in chunks[1:])
-        return (chunks[-1][0] - chunks[0][0]) / later_tokens / NS_PER_MS
+        return figures.tpot_ms(self.token_chunks)
 
     @property
     def itl_ms(self) -> list[float]:
-        """One inter-token latency per token after the first chunk: gap / tokens in the chunk."""
-        chunks = self.token_chunks
-        out: list[float] = []
-        for (prev, _), (now, n) in itertools.pairwise(chunks):
-            out += [(now - prev) / n / NS_PER_MS] * n
-        return out
+        return figures.itl_ms(self.token_chunks)
 
     @property
     def chunk_gap_ms(self) -> list[float]:
-        chunks = self.token_chunks
-        return [(b[0] - a[0]) / NS_PER_MS for a, b in itertools.pairwise(chunks)]
+        return figures.chunk_gap_ms(self.token_chunks)
+
+    @property
+    def step_sizes(self) -> list[int]:
+        """Tokens of each step (token chunk after the first), see :mod:`loadgen.client.figures`."""
+        return figures.step_sizes(self.token_chunks)
 
     @property
     def tokens_per_chunk(self) -> float | None:
         """Client-side view of acceptance length (the first chunk is prefill: left out)."""
-        later = [n for _, n in self.token_chunks[1:]]
-        return sum(later) / len(later) if later else None
+        sizes = self.step_sizes
+        return figures.tokens_per_step(sum(sizes), len(sizes))
+
+    @property
+    def accepted_tokens(self) -> int:
+        """Client accepted tokens: tokens beyond one per step (first chunk left out)."""
+        sizes = self.step_sizes
+        return int(figures.accepted_tokens(sum(sizes), len(sizes)))
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as they are (lists shared, not copied: ``asdict``'s deep copy cost ~0.2 ms

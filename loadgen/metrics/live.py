@@ -80,7 +80,7 @@ class LiveMetrics:
             self.ttft.observe(record.ttft_ms / 1000)
         for ms in record.itl_ms:
             self.token_latency.observe(ms / 1000)
-        for _, n in record.token_chunks[1:]:
+        for n in record.step_sizes:
             self.per_chunk.observe(n)
 
     def serve(self, port: int, addr: str) -> int:

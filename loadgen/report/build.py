@@ -8,20 +8,18 @@ the demo) supplies the plan's SLOs, each server's engine and SD method, and the 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from loadgen import atomic
 from loadgen.analysis.bootstrap import ALL
 from loadgen.analysis.capacity import best_draft_lengths, crossovers, slo_capacity
-from loadgen.analysis.groups import MANIFEST_FILE, SUMMARY_FILE, load_groups
+from loadgen.analysis.groups import load_groups
 from loadgen.analysis.speedup import SpeedupAnalysis, SpeedupRow
 from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
 from loadgen.report.html import render_html
 from loadgen.report.tables import (
     REPORT_MD,
-    SPEEDUP_CSV,
     SPEEDUP_TIERS_CSV,
     best_draft_table,
     cells_table,
@@ -32,13 +30,16 @@ from loadgen.report.tables import (
     speedup_table,
     write_speedup_csv,
 )
+from loadgen.results.io import SPEEDUP_CSV, read_sweep_manifest, write_report_summary
+from loadgen.results.schemas import ReportSummary
 
 REPORT_HTML = "report.html"
 
 
 def read_manifest(results_dir: Path) -> dict[str, Any]:
-    path = results_dir / MANIFEST_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """The sweep's or demo's manifest, validated; empty for cells assembled by hand."""
+    manifest = read_sweep_manifest(results_dir)
+    return {} if manifest is None else manifest.model_dump(mode="json")
 
 
 def build_report(
@@ -67,15 +68,15 @@ def build_report(
     write_speedup_csv([r for r in rows if r.category == ALL], results_dir / SPEEDUP_CSV)
     write_speedup_csv([r for r in rows if r.category != ALL], results_dir / SPEEDUP_TIERS_CSV)
     atomic.write_text(results_dir / REPORT_MD, markdown(tables, context))
-    summary = {
-        "speedups": [r.to_dict() for r in rows],
-        "crossovers": [c.to_dict() for c in cross],
-        "slo_capacity": [c.to_dict() for c in capacity],
-        "slos": slos,
-        "best_draft_length": [b.to_dict() for b in best],
-        "cells": [g.to_dict() for g in groups],
-    }
-    atomic.write_text(results_dir / SUMMARY_FILE, json.dumps(summary, indent=2) + "\n")
+    summary = ReportSummary(
+        speedups=[r.to_dict() for r in rows],
+        crossovers=[c.to_dict() for c in cross],
+        slo_capacity=[c.to_dict() for c in capacity],
+        slos=slos,
+        best_draft_length=[b.to_dict() for b in best],
+        cells=[g.to_dict() for g in groups],
+    )
+    write_report_summary(results_dir, summary)
     page = render_html(groups, rows, tables, context, manifest)
     atomic.write_text(results_dir / REPORT_HTML, page)
     return rows

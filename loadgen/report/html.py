@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from loadgen.analysis.bootstrap import ALL
+from loadgen.analysis.columns import RequestColumns
 from loadgen.analysis.groups import CellGroup, bucket_order, group_order
 from loadgen.analysis.speedup import SpeedupRow
 from loadgen.loadpoint import CLOSED, LoadPoint
@@ -175,9 +176,8 @@ def acceptance_plots(groups: Sequence[CellGroup]) -> list[str]:
             mine = [g.columns for g in groups if g.server == server]
             values: list[float | None] = []
             for cat in categories:
-                chunks = sum(float(c.later_chunks[c.category == cat].sum()) for c in mine)
-                tokens = sum(float(c.later_tokens[c.category == cat].sum()) for c in mine)
-                values.append(tokens / chunks if chunks else None)
+                chosen = [c.select(c.category == cat) for c in mine]
+                values.append(RequestColumns.concat(chosen).tokens_per_step())
             by_cat.append((server, values))
         plots.append(
             svg.bar_chart(

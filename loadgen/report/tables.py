@@ -15,7 +15,6 @@ from loadgen.analysis.groups import CellGroup
 from loadgen.analysis.speedup import SpeedupRow
 from loadgen.atomic import replacing
 
-SPEEDUP_CSV = "speedup.csv"  # all requests of each cell pair
 SPEEDUP_TIERS_CSV = "speedup_by_tier.csv"  # the same per entropy tier / category
 REPORT_MD = "report.md"
 

@@ -10,22 +10,21 @@ Speedbench's own options (data, bucket, osl, requests, out) travel as ``SPEEDBEN
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from loadgen import atomic
 from loadgen.analysis.summary import summarize_cell
 from loadgen.client.sink import RECORDS_JSONL, read_jsonl
 from loadgen.metrics.acceptance import Acceptance
+from loadgen.results.io import SUMMARY_FILE, write_cell_summary
+from loadgen.results.schemas import CellSummary
 
 # The load, plus Locust's live statistics for Prometheus (served by the master on :9646).
 LOCUSTFILE = "loadgen/speed.py,loadgen/locust_metrics.py"
 METRICS_PORT = 9646
-SUMMARY_JSON = "summary.json"
+SUMMARY_JSON = SUMMARY_FILE
 RESULTS_BEGIN = "=== speedbench results ==="
 
 
@@ -81,13 +80,13 @@ def worker_command(plan: LoadPlan, master_host: str) -> list[str]:
     ]
 
 
-def summarize_results(results: Path, server: str, users: int) -> dict[str, Any]:
+def summarize_results(results: Path, server: str, users: int) -> CellSummary:
     """The master's records as a cell summary (no engine scrape here: acceptance stays null)."""
     path = results / RECORDS_JSONL
     records = read_jsonl(path) if path.is_file() else []
     bucket = records[0].bucket if records else ""
     summary = summarize_cell(server, bucket, users, records, Acceptance(source="not scraped"), None)
-    atomic.write_text(results / SUMMARY_JSON, json.dumps(summary, indent=2))
+    write_cell_summary(results, summary)
     return summary
 
 
@@ -110,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         args.results, _option(command, "--host", ""), int(_option(command, "-u", "0"))
     )
     print(RESULTS_BEGIN, flush=True)
-    print(json.dumps(summary, indent=2), flush=True)
+    print(summary.model_dump_json(indent=2), flush=True)
     print(f"locust exit code {code}; records and summary.json in {args.results}", flush=True)
     return code
 

@@ -10,6 +10,7 @@ import time
 from collections import Counter, deque
 from typing import Any
 
+from loadgen.client import figures
 from loadgen.client.record import RequestRecord
 
 WINDOW_S = 10.0
@@ -31,7 +32,7 @@ class LiveTokens:
             self.errors[record.error_kind] += 1
         self.tokens += record.output_tokens
         self._recent.append((now, record.output_tokens))
-        self.chunk_sizes.update(n for _, n in record.token_chunks[1:])
+        self.chunk_sizes.update(record.step_sizes)
 
     def tokens_per_s(self, now: float | None = None) -> float:
         now = time.monotonic() if now is None else now
@@ -40,8 +41,8 @@ class LiveTokens:
         return sum(n for _, n in self._recent) / self.window_s
 
     def mean_tokens_per_chunk(self) -> float | None:
-        chunks = sum(self.chunk_sizes.values())
-        return sum(k * v for k, v in self.chunk_sizes.items()) / chunks if chunks else None
+        tokens = sum(k * v for k, v in self.chunk_sizes.items())
+        return figures.tokens_per_step(tokens, sum(self.chunk_sizes.values()))
 
     def rows(self) -> list[dict[str, Any]]:
         """Rows of the web UI's "speedbench" table (name, value)."""

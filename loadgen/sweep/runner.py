@@ -7,7 +7,6 @@ results directory's ``manifest.json`` records the plan and where every figure ca
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.analysis.speedup import SpeedupRow
-from loadgen.cell import MANIFEST_FILE, SUMMARY_FILE, run_cell, send_unmeasured, write_json
+from loadgen.cell import run_cell, send_unmeasured
 from loadgen.client.access import ServerAccess
 from loadgen.data.prepared import PreparedSet
 from loadgen.hostinfo import host_description
@@ -25,6 +24,13 @@ from loadgen.loadpoint import LoadPoint
 from loadgen.preflight import check_prompts, preflight
 from loadgen.redact import redact
 from loadgen.report.build import build_report
+from loadgen.results.io import (
+    SUMMARY_FILE,
+    read_cell_summary,
+    read_sweep_manifest,
+    write_sweep_manifest,
+)
+from loadgen.results.schemas import SweepManifest
 from loadgen.runspec import RunSpec
 from loadgen.servers.launcher import LocalServer
 from loadgen.sweep.plan import PlanError, ResolvedServer, SweepPlan
@@ -75,9 +81,8 @@ def pending_cells(
     pending = []
     for cell in planned_cells(plan, repeat_dirs):
         directory = cell.directory(out, server)
-        summary = directory / SUMMARY_FILE
-        if summary.is_file():
-            if not json.loads(summary.read_text()).get("server_stopped_answering"):
+        if (directory / SUMMARY_FILE).is_file():
+            if not read_cell_summary(directory).server_stopped_answering:
                 continue
             say(f"{server} {cell.bucket} {cell.load.label}: the server stopped answering: redone")
         if directory.exists():
@@ -95,32 +100,31 @@ def warm_up(url: str, data_dir: Path, plan: SweepPlan) -> None:
         send_unmeasured(url, prompts, plan.osl, plan.served_model_name, timeout_s)
 
 
-def open_manifest(plan: SweepPlan, out: Path, data_dir: Path) -> dict[str, Any]:
+def open_manifest(plan: SweepPlan, out: Path, data_dir: Path) -> SweepManifest:
     """The existing manifest of this plan, or a new one; a different plan is refused."""
-    path = out / MANIFEST_FILE
-    if path.is_file():
-        manifest: dict[str, Any] = json.loads(path.read_text())
-        if manifest.get("plan_sha256") != plan.digest():
+    manifest = read_sweep_manifest(out)
+    if manifest is not None:
+        if manifest.plan_sha256 != plan.digest():
             raise PlanError(
-                f"{out} holds results of a different plan ({manifest.get('plan', {}).get('name')!r}"
-                f", sha256 {str(manifest.get('plan_sha256'))[:12]}); the plan changed. Re-run "
+                f"{out} holds results of a different plan ({manifest.plan.get('name')!r}"
+                f", sha256 {manifest.plan_sha256[:12]}); the plan changed. Re-run "
                 "with the original plan to resume, or give a new --out directory"
             )
         return manifest
     prepared = PreparedSet.read(data_dir).manifest
-    return {
-        "kind": "sweep",
-        "plan": plan.model_dump(mode="json"),
-        "plan_sha256": plan.digest(),
-        "harness": {
+    return SweepManifest(
+        kind="sweep",
+        plan=plan.model_dump(mode="json"),
+        plan_sha256=plan.digest(),
+        harness={
             "version": harness_version(),
             "git_revision": host_description()["git_revision"],
         },
-        "host": host_description(),
-        "model": model_hashes(plan.model),
-        "data": {"dir": str(data_dir), **{k: v for k, v in prepared.items() if k != "isl_stats"}},
-        "servers": {},
-    }
+        host=host_description(),
+        model=model_hashes(plan.model),
+        data={"dir": str(data_dir), **{k: v for k, v in prepared.items() if k != "isl_stats"}},
+        servers={},
+    )
 
 
 def check_data(plan: SweepPlan, data_dir: Path) -> None:
@@ -169,14 +173,14 @@ def run_cells(plan: SweepPlan, plan_dir: Path, out: Path, repeat_dirs: bool = Tr
     check_data(plan, data_dir)
     out.mkdir(parents=True, exist_ok=True)
     manifest = open_manifest(plan, out, data_dir)
-    write_json(out / MANIFEST_FILE, manifest)
+    write_sweep_manifest(out, manifest)
     for server in servers:
         todo = pending_cells(plan, out, server.name, repeat_dirs)
         if not todo:
             say(f"{server.name}: all {len(planned_cells(plan, repeat_dirs))} cells done, skipped")
             continue
         with endpoint(server, plan, out) as (url, launch):
-            manifest["servers"][server.name] = {
+            manifest.servers[server.name] = {
                 **server.model_dump(mode="json", exclude={"variant"}),
                 "variant": redact(server.variant.model_dump()) if server.variant else None,
                 "url": url,
@@ -188,20 +192,20 @@ def run_cells(plan: SweepPlan, plan_dir: Path, out: Path, repeat_dirs: bool = Tr
                 plan.buckets, 0, plan.prompts_per_bucket(), plan.osl,
             )  # fmt: skip
             say(f"  {checked.describe()}")
-            manifest["servers"][server.name]["preflight"] = vars(checked)
-            write_json(out / MANIFEST_FILE, manifest)
+            manifest.servers[server.name]["preflight"] = vars(checked)
+            write_sweep_manifest(out, manifest)
             if plan.warmup:
                 warm_up(url, data_dir, plan)
             for cell in todo:
                 summary = run_cell(
                     cell_spec(plan, server, url, data_dir, cell), cell.directory(out, server.name)
                 )
-                al = summary["acceptance"]["acceptance_length"]
+                al = summary.acceptance.acceptance_length
                 say(
                     f"  {server.name} {cell.bucket} {cell.load.label}"
                     + (f" r{cell.repeat}" if repeat_dirs else "")
-                    + f": {summary['requests_ok']} ok, {summary['requests_failed']} failed, "
-                    f"{summary['output_tokens_per_s'] or 0:.1f} tok/s"
+                    + f": {summary.requests_ok} ok, {summary.requests_failed} failed, "
+                    f"{summary.output_tokens_per_s or 0:.1f} tok/s"
                     + (f", AL {al:.2f}" if al else "")
                 )
 

@@ -30,8 +30,8 @@ def test_repeats_are_pooled_into_one_group(results: Path) -> None:
     assert len(groups) == 3 * 3
     assert all(len(g.summaries) == 2 and len(g.columns) == 128 for g in groups)
     g = groups[0]
-    tokens = sum(s["output_tokens"] for s in g.summaries)
-    assert g.output_tps == pytest.approx(tokens / sum(s["duration_s"] for s in g.summaries))
+    tokens = sum(s.output_tokens for s in g.summaries)
+    assert g.output_tps == pytest.approx(tokens / sum(s.duration_s for s in g.summaries))
 
 
 def test_crossover_is_where_sd_stops_paying_off(results: Path) -> None:

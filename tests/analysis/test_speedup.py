@@ -40,7 +40,7 @@ def test_sd_that_halves_tpot_shows_a_speedup_with_an_interval() -> None:
     sd = cell("sd", sd_recs, Acceptance("s", drafts=10, draft_tokens=30, accepted_tokens=10))
     row = speedup_row(base, base_recs, sd, sd_recs)
     assert row.tpot_speedup == pytest.approx(2.0)
-    assert row.speedup_output_tps == pytest.approx(base["duration_s"] / sd["duration_s"])
+    assert row.speedup_output_tps == pytest.approx(base.duration_s / sd.duration_s)
     assert row.speedup_output_tps > 1.5
     assert row.acceptance_length == pytest.approx(2.0)
     assert row.ci_low is not None and row.ci_low <= row.ci_high

@@ -49,7 +49,9 @@ def test_engine_killed_mid_cell_ends_the_cell_flagged_with_every_request(
     result: dict[str, Any] = {}
     with server:
         server.wait_healthy()
-        runner = threading.Thread(target=lambda: result.update(run_cell(spec, cell, False)))
+        runner = threading.Thread(
+            target=lambda: result.update(run_cell(spec, cell, False).model_dump(mode="json"))
+        )
         runner.start()
         deadline = time.monotonic() + 120
         while len(lines(cell / RECORDS_JSONL)) < 2:  # two requests done, two in flight

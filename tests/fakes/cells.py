@@ -10,7 +10,6 @@ rate keeps in flight), so SD wins at low load and loses at high load, as on real
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,8 @@ from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_PARQUET, read_parquet
 from loadgen.loadpoint import LoadPoint
 from loadgen.metrics.acceptance import Acceptance
+from loadgen.results.io import write_cell_manifest, write_cell_summary, write_sweep_manifest
+from loadgen.results.schemas import CellManifest, LoadBlock, SweepManifest
 from loadgen.swarm.arrivals import arrival_offsets_ns
 
 MS = 1_000_000
@@ -109,8 +110,8 @@ def write_cell(
     )
     cell_dir.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, cell_dir / RECORDS_PARQUET)
-    manifest = {"cell": {"server": server.name, "baseline": server.baseline, "bucket": bucket}}
-    (cell_dir / "manifest.json").write_text(json.dumps(manifest))
+    run = {"server": server.name, "baseline": server.baseline, "bucket": bucket}
+    write_cell_manifest(cell_dir, CellManifest(run=run, locust_command=[], started_wall=0.0))
     if not summarize:
         return
     drafts = float((counts - 1).sum()) if k else None
@@ -125,8 +126,9 @@ def write_cell(
     records = read_parquet(cell_dir / RECORDS_PARQUET)
     load = LoadPoint.closed(concurrency) if rate is None else LoadPoint.open(rate)
     summary = summarize_cell(server.name, bucket, load.concurrency, records, acceptance, None)
-    summary |= {"load": load.to_dict(), "schedule": schedule_report(records)}
-    (cell_dir / "summary.json").write_text(json.dumps(summary))
+    summary.load = LoadBlock.model_validate(load.to_dict())
+    summary.schedule = schedule_report(records)
+    write_cell_summary(cell_dir, summary)
 
 
 def write_results(
@@ -153,13 +155,13 @@ def write_results(
                     if not (cell / "summary.json").is_file():
                         conc = load.concurrency or 1
                         write_cell(cell, server, bucket, conc, requests, osl, seed, rate=load.rate)
-    manifest = {
-        "kind": "FAKE results for tests",
-        "plan": {"slos": slos or {}},
-        "servers": {
+    manifest = SweepManifest(
+        plan={"name": "FAKE results for tests", "slos": slos or {}},
+        plan_sha256="FAKE",
+        servers={
             s.name: {"engine": s.engine, "speculative": s.speculative, "baseline": s.baseline}
             for s in servers
         },
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest))
+    )
+    write_sweep_manifest(out, manifest)
     return out

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from loadgen import results
 from loadgen.client.sink import read_parquet
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
 from loadgen.sweep.plan import PlanError, load_plan
@@ -93,6 +94,19 @@ def test_sweep_runs_reports_resumes_and_refuses_a_changed_plan(
     changed = make_plan(tmp_path, servers, osl=32)
     with pytest.raises(PlanError, match="different plan"):
         run_sweep(load_plan(changed), changed.parent, out)
+
+    # the public results API reads the sweep back, typed and as DataFrames
+    loaded = results.load(out)
+    assert loaded.manifest is not None and loaded.manifest.plan["name"] == "fake-pair"
+    assert len(loaded.cells) == 4 and {c.baseline for c in loaded.cells} == {None, "fake-base"}
+    frame = loaded.cells_frame()
+    assert set(frame["server"]) == {"fake-base", "fake-sd"} and "ttft_ms.p90" in frame
+    requests = loaded.requests_frame()
+    assert len(requests) == 4 * 6 and requests["ok"].all()
+    sd = requests[requests["server"] == "fake-sd"]
+    assert (sd["tokens_per_chunk"] > 3.5).all()  # the FAKE SD server streams four per step
+    speedups = loaded.speedups_frame()
+    assert {"bucket", "concurrency", "speedup_output_tps", "ci_low", "ci_high"} <= set(speedups)
 
 
 def test_plan_needing_more_prompts_than_the_data_has_is_refused(

@@ -1,0 +1,177 @@
+"""The result files as versioned models: the one declaration of each file's fields.
+
+- :class:`CellSummary` -- a cell's ``summary.json`` (the interface contract of PRODUCT.md: its
+  field names are kept exactly; new fields are added, never renamed).
+- :class:`CellManifest` -- a cell's ``manifest.json``: the run spec's own JSON dump (``run``) and
+  how Locust was started.
+- :class:`SweepManifest` -- a sweep's or demo's ``manifest.json``: the plan, the host, the data and
+  every server as it was launched.
+- :class:`ReportSummary` -- the results directory's ``summary.json`` written by the report.
+
+Each file carries ``schema_version``; :mod:`loadgen.results.io` writes and reads them (the one
+place that does), migrating older files and refusing newer ones with the fix.
+``python -m loadgen.results.schemas [DIR]`` writes their JSON Schemas (default ``docs/schemas``).
+Open blocks (engine counters, evidence, plan) stay dicts: their own modules define them.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+CELL_SUMMARY_VERSION: Final = 1
+CELL_MANIFEST_VERSION: Final = 1
+SWEEP_MANIFEST_VERSION: Final = 1
+REPORT_SUMMARY_VERSION: Final = 1
+
+
+class _Model(BaseModel):
+    """Strict: an unknown key is an error (a typo in a writer, or a file of another format)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Distribution(_Model):
+    """mean / p50 / p90 / p99 in ms; nulls when there was nothing to summarise."""
+
+    mean: float | None = None
+    p50: float | None = None
+    p90: float | None = None
+    p99: float | None = None
+
+
+class AcceptanceBlock(_Model):
+    """The engine's acceptance over the cell's window (nulls for a baseline)."""
+
+    source: str
+    drafts: float | None = None
+    draft_tokens: float | None = None
+    accepted_tokens: float | None = None
+    per_position: list[float] = []
+    counter_reset: bool = False
+    estimate: bool = False
+    acceptance_rate: float | None = None
+    acceptance_length: float | None = None
+
+
+class LoadBlock(_Model):
+    """The cell's load point (see :class:`loadgen.loadpoint.LoadPoint`)."""
+
+    mode: Literal["closed", "open"]
+    label: str
+    concurrency: int | None = None
+    rate_rps: float | None = None
+    arrivals: str | None = None
+    burstiness: float | None = None
+
+
+class CellSummary(_Model):
+    """A cell's ``summary.json``. Derived per-request figures follow
+    :mod:`loadgen.client.figures`; distributions are over the successful requests."""
+
+    schema_version: Literal[1] = CELL_SUMMARY_VERSION
+    server: str
+    bucket: str
+    concurrency: int | None  # None: an open-loop cell (``load`` says the rate)
+    requests_ok: int
+    requests_failed: int
+    errors_by_kind: dict[str, int] = {}
+    duration_s: float
+    output_tokens: int
+    output_tokens_per_s: float | None
+    prompt_tokens: int = 0
+    ttft_ms: Distribution
+    tpot_ms: Distribution
+    itl_ms: Distribution
+    e2e_ms: Distribution
+    chunk_gap_ms: Distribution = Distribution()
+    acceptance: AcceptanceBlock
+    client_tokens_per_chunk: float | None
+    client_accepted_tokens: int = 0
+    tokens_per_chunk_histogram: dict[str, int] = {}
+    server_counters: dict[str, Any] | None = None
+    server_stopped_answering: bool = False
+    flags: list[str] = []
+    load: LoadBlock | None = None  # absent in cells written before open-loop plans
+    metrics_window: dict[str, Any] | None = None
+    schedule: dict[str, Any] | None = None
+    category_acceptance: list[dict[str, Any]] | None = None
+
+
+class CellManifest(_Model):
+    """A cell's ``manifest.json``: what was run (``run``: the run spec's JSON dump) and how."""
+
+    schema_version: Literal[1] = CELL_MANIFEST_VERSION
+    run: dict[str, Any]
+    locust_command: list[str]
+    started_wall: float
+
+    @property
+    def baseline(self) -> str | None:
+        """The server this cell's server is compared with (None: it is a baseline)."""
+        value = self.run.get("baseline")
+        return None if value is None else str(value)
+
+
+class SweepManifest(_Model):
+    """A sweep's (or demo's) ``manifest.json``: plan, host, data, and every launched server."""
+
+    schema_version: Literal[1] = SWEEP_MANIFEST_VERSION
+    kind: Literal["sweep", "demo"] = "sweep"
+    plan: dict[str, Any]
+    plan_sha256: str
+    harness: dict[str, Any] = {}
+    host: dict[str, Any] = {}
+    model: dict[str, Any] | None = None
+    data: dict[str, Any] = {}
+    servers: dict[str, dict[str, Any]] = {}
+    demo: dict[str, Any] | None = None  # the demo's own plan (kind "demo")
+    timings: dict[str, float] | None = None
+
+
+class ReportSummary(_Model):
+    """The results directory's ``summary.json``: every figure of the report, pooled."""
+
+    schema_version: Literal[1] = REPORT_SUMMARY_VERSION
+    speedups: list[dict[str, Any]]
+    crossovers: list[dict[str, Any]]
+    slo_capacity: list[dict[str, Any]]
+    slos: dict[str, Any]
+    best_draft_length: list[dict[str, Any]]
+    cells: list[dict[str, Any]]
+
+
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "cell_summary": CellSummary,
+    "cell_manifest": CellManifest,
+    "sweep_manifest": SweepManifest,
+    "report_summary": ReportSummary,
+}
+
+
+def json_schemas() -> dict[str, str]:
+    """File name -> the published JSON Schema text of each model."""
+    return {
+        f"{name}.schema.json": json.dumps(model.model_json_schema(), indent=2, sort_keys=True)
+        + "\n"
+        for name, model in SCHEMAS.items()
+    }
+
+
+def write_json_schemas(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in json_schemas().items():
+        (directory / name).write_text(text)
+        written.append(directory / name)
+    return written
+
+
+if __name__ == "__main__":
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/schemas")
+    for path in write_json_schemas(target):
+        print(path)
