@@ -98,9 +98,7 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary
     window = metrics_window(run)
     window.open(out_dir)
     command = locust_command(run, out_dir)
-    manifest = CellManifest(
-        run=spec.model_dump(mode="json"), locust_command=command, started_wall=time.time()
-    )
+    manifest = CellManifest(run=spec, locust_command=command, started_wall=time.time())
     write_cell_manifest(out_dir, manifest)
     expected = measured_count(run)
     try:

@@ -20,7 +20,7 @@ from typing import Any
 from loadgen.analysis.bootstrap import ALL
 from loadgen.analysis.groups import CellGroup, bucket_order
 from loadgen.analysis.speedup import SpeedupRow
-from loadgen.loadpoint import CLOSED, LoadPoint
+from loadgen.load.point import CLOSED, LoadPoint
 
 NOT_REACHED = "not reached"
 

@@ -16,7 +16,7 @@ import numpy as np
 from loadgen.analysis.columns import RequestColumns, read_columns
 from loadgen.analysis.parallel import parallel_map
 from loadgen.client.sink import RECORDS_PARQUET
-from loadgen.loadpoint import LoadPoint
+from loadgen.load.point import LoadPoint
 from loadgen.results.io import SUMMARY_FILE, cell_dirs, read_cell_manifest, read_cell_summary
 from loadgen.results.schemas import CellSummary
 
@@ -121,7 +121,7 @@ _Q = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
 def load_groups(results_dir: Path) -> list[CellGroup]:
     cells = cell_dirs(results_dir)
     summaries = [read_cell_summary(cell) for cell in cells]
-    loads = [LoadPoint.of_summary(s) for s in summaries]
+    loads = [s.load_point() for s in summaries]
     columns = parallel_map(
         read_columns, [cell / RECORDS_PARQUET for cell in cells], [p.is_open for p in loads]
     )

@@ -29,7 +29,7 @@ from loadgen.analysis.groups import CellGroup
 from loadgen.analysis.parallel import parallel_map
 from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
 from loadgen.client.record import RequestRecord
-from loadgen.loadpoint import LoadPoint
+from loadgen.load.point import LoadPoint
 from loadgen.results.schemas import CellSummary
 
 SideKey = tuple[str, str, LoadPoint, str]
@@ -214,7 +214,7 @@ def speedup_row(
     """One cell pair held in memory (all requests)."""
 
     def group(summary: CellSummary, records: Sequence[RequestRecord], base: str | None) -> Any:
-        load = LoadPoint.of_summary(summary)
+        load = summary.load_point()
         return CellGroup(
             summary.server,
             base,

@@ -13,7 +13,7 @@ from loadgen.analysis.bootstrap import ALL
 from loadgen.analysis.columns import RequestColumns
 from loadgen.analysis.groups import CellGroup, bucket_order, group_order
 from loadgen.analysis.speedup import SpeedupRow
-from loadgen.loadpoint import CLOSED, LoadPoint
+from loadgen.load.point import CLOSED, LoadPoint
 from loadgen.report import svg
 from loadgen.report.tables import Table
 

@@ -79,9 +79,18 @@ def read_cell_summary(cell_dir: Path) -> CellSummary:
 
 
 def _cell_manifest_v0(data: dict[str, Any]) -> dict[str, Any]:
-    """Before version 1 the run's settings were under ``cell`` (``vars`` of the CellSpec)."""
+    """Before version 1 the run's settings were under ``cell`` (``vars`` of the CellSpec, whose
+    metrics endpoints were ``metrics_url`` plus ``replica_metrics_urls``; its cells were sent
+    after their server's warm-up)."""
     data = dict(data)
-    data.setdefault("run", data.pop("cell", {}))
+    cell = dict(data.pop("cell", {}))
+    if "run" not in data:
+        first = cell.pop("metrics_url", None)
+        replicas = cell.pop("replica_metrics_urls", ())
+        cell["metrics_urls"] = (first, *replicas) if first else ()
+        cell["no_metrics"] = first is None and not cell.get("prometheus_url")
+        cell["warmup"] = 0
+        data["run"] = cell
     data.setdefault("locust_command", [])
     data.setdefault("started_wall", 0.0)
     return data

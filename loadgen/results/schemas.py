@@ -19,9 +19,13 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, cast
 
 from pydantic import BaseModel, ConfigDict
+
+from loadgen.load.arrivals import Arrivals
+from loadgen.load.point import LoadPoint
+from loadgen.runspec import RunSpec
 
 CELL_SUMMARY_VERSION: Final = 1
 CELL_MANIFEST_VERSION: Final = 1
@@ -59,7 +63,7 @@ class AcceptanceBlock(_Model):
 
 
 class LoadBlock(_Model):
-    """The cell's load point (see :class:`loadgen.loadpoint.LoadPoint`)."""
+    """The cell's load point (see :class:`loadgen.load.point.LoadPoint`)."""
 
     mode: Literal["closed", "open"]
     label: str
@@ -101,20 +105,29 @@ class CellSummary(_Model):
     schedule: dict[str, Any] | None = None
     category_acceptance: list[dict[str, Any]] | None = None
 
+    def load_point(self) -> LoadPoint:
+        """The cell's load point (cells written before open-loop plans have only
+        ``concurrency``)."""
+        load = self.load
+        if load is None or load.mode == "closed":
+            return LoadPoint.closed(int(cast(int, self.concurrency)))
+        assert load.rate_rps is not None
+        arrivals = cast(Arrivals, load.arrivals or "poisson")
+        return LoadPoint.open(load.rate_rps, arrivals, load.burstiness or 1.0)
+
 
 class CellManifest(_Model):
     """A cell's ``manifest.json``: what was run (``run``: the run spec's JSON dump) and how."""
 
     schema_version: Literal[1] = CELL_MANIFEST_VERSION
-    run: dict[str, Any]
+    run: RunSpec
     locust_command: list[str]
     started_wall: float
 
     @property
     def baseline(self) -> str | None:
         """The server this cell's server is compared with (None: it is a baseline)."""
-        value = self.run.get("baseline")
-        return None if value is None else str(value)
+        return self.run.baseline
 
 
 class SweepManifest(_Model):

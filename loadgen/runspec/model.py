@@ -25,8 +25,8 @@ from pydantic import (
 
 from loadgen.client.transport import TransportName
 from loadgen.engines import DEFAULT_ENGINE, EngineName
-from loadgen.loadpoint import LoadPoint
-from loadgen.swarm.arrivals import Arrivals
+from loadgen.load.arrivals import Arrivals
+from loadgen.load.point import LoadPoint
 
 DEFAULT_WARMUP = 2  # cold first requests (1.4 s TTFT on a fresh ngram server) are never measured
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import gevent.event
 
 from loadgen.data.prepared import PreparedPrompt
+from loadgen.load.arrivals import Arrivals, arrival_offsets_ns
 from loadgen.prompt_pool import PromptPool
-from loadgen.swarm.arrivals import Arrivals, arrival_offsets_ns
 
 
 @dataclass(frozen=True)

@@ -26,9 +26,9 @@ from pydantic import (
 
 from loadgen.client.transport import TransportName
 from loadgen.engines import DEFAULT_ENGINE, EngineName, engine_for
-from loadgen.loadpoint import LoadPoint
+from loadgen.load.arrivals import Arrivals
+from loadgen.load.point import LoadPoint
 from loadgen.servers.variant import ServerVariant, load_variant, yaml_problem
-from loadgen.swarm.arrivals import Arrivals
 
 # Settings added after the first plans: left out of the digest while unset (old plans keep theirs).
 LATER_FIELDS = (

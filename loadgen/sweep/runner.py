@@ -20,7 +20,7 @@ from loadgen.cell import run_cell, send_unmeasured
 from loadgen.client.access import ServerAccess
 from loadgen.data.prepared import PreparedSet
 from loadgen.hostinfo import host_description
-from loadgen.loadpoint import LoadPoint
+from loadgen.load.point import LoadPoint
 from loadgen.preflight import check_prompts, preflight
 from loadgen.redact import redact
 from loadgen.report.build import build_report

@@ -20,11 +20,12 @@ import pyarrow.parquet as pq
 from loadgen.analysis.summary import summarize_cell
 from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_PARQUET, read_parquet
-from loadgen.loadpoint import LoadPoint
+from loadgen.load.arrivals import arrival_offsets_ns
+from loadgen.load.point import LoadPoint
 from loadgen.metrics.acceptance import Acceptance
 from loadgen.results.io import write_cell_manifest, write_cell_summary, write_sweep_manifest
 from loadgen.results.schemas import CellManifest, LoadBlock, SweepManifest
-from loadgen.swarm.arrivals import arrival_offsets_ns
+from loadgen.runspec import RunSpec
 
 MS = 1_000_000
 TIERS = ("low_entropy", "mixed", "high_entropy")
@@ -110,7 +111,10 @@ def write_cell(
     )
     cell_dir.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, cell_dir / RECORDS_PARQUET)
-    run = {"server": server.name, "baseline": server.baseline, "bucket": bucket}
+    run = RunSpec(
+        url="http://fake", server=server.name, baseline=server.baseline, bucket=bucket,
+        data_dir=cell_dir, requests=n, concurrency=concurrency, rate=rate, warmup=0,
+    )  # fmt: skip
     write_cell_manifest(cell_dir, CellManifest(run=run, locust_command=[], started_wall=0.0))
     if not summarize:
         return

@@ -56,11 +56,15 @@ def test_files_from_before_the_schemas_are_migrated(tmp_path: Path, fake: Path) 
     summary = json.loads((cell / "summary.json").read_text())
     manifest = json.loads((cell / "manifest.json").read_text())
     del summary["schema_version"], manifest["schema_version"]
-    old_manifest = {"cell": manifest["run"], "locust_command": ["locust"], "started_wall": 1.0}
+    old_cell = {k: v for k, v in manifest["run"].items() if k not in ("metrics_urls", "no_metrics")}
+    old_cell |= {"metrics_url": "http://m/metrics", "replica_metrics_urls": ["http://r/metrics"]}
+    old_manifest = {"cell": old_cell, "locust_command": ["locust"], "started_wall": 1.0}
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     (tmp_path / "manifest.json").write_text(json.dumps(old_manifest))
     assert read_cell_summary(tmp_path).schema_version == 1
-    assert read_cell_manifest(tmp_path).run == manifest["run"]  # ``cell`` became ``run``
+    run = read_cell_manifest(tmp_path).run  # ``cell`` became ``run``, a typed run spec
+    assert run.metrics_urls == ("http://m/metrics", "http://r/metrics") and not run.no_metrics
+    assert run.server == manifest["run"]["server"] and run.warmup == 0
 
 
 def test_a_newer_file_is_refused_with_the_fix(tmp_path: Path, fake: Path) -> None:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from loadgen.swarm.arrivals import arrival_offsets_ns
+from loadgen.load.arrivals import arrival_offsets_ns
 
 
 def gaps_s(offsets: list[int]) -> np.ndarray:

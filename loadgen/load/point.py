@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from loadgen.results.schemas import CellSummary
-from loadgen.swarm.arrivals import ARRIVALS, Arrivals
+from loadgen.load.arrivals import ARRIVALS, Arrivals
 
 CLOSED = "closed"
 OPEN = "open"
@@ -99,13 +98,3 @@ class LoadPoint:
             "arrivals": self.arrivals if self.is_open else None,
             "burstiness": self.burstiness if self.is_open else None,
         }
-
-    @classmethod
-    def of_summary(cls, summary: CellSummary) -> LoadPoint:
-        """From a cell summary (cells written before open-loop plans have only ``concurrency``)."""
-        load = summary.load
-        if load is None or load.mode == CLOSED:
-            return cls.closed(int(cast(int, summary.concurrency)))
-        assert load.rate_rps is not None
-        arrivals = cast(Arrivals, load.arrivals or "poisson")
-        return cls.open(load.rate_rps, arrivals, load.burstiness or 1.0)

@@ -1,7 +1,7 @@
 import pytest
 
 from loadgen.analysis.summary import summarize_cell
-from loadgen.loadpoint import LoadPoint
+from loadgen.load.point import LoadPoint
 from loadgen.metrics.acceptance import Acceptance
 from loadgen.results.schemas import CellSummary, LoadBlock
 
@@ -39,8 +39,8 @@ def test_invalid_load_points_are_refused(kwargs: dict, message: str) -> None:
 
 def test_round_trip_through_a_summary_and_cells_from_before_open_loop() -> None:
     point = LoadPoint.open(3, "gamma", 2)
-    assert LoadPoint.of_summary(summary(None, point.to_dict())) == point
-    assert LoadPoint.of_summary(summary(8)) == LoadPoint.closed(8)  # no load block
+    assert summary(None, point.to_dict()).load_point() == point
+    assert summary(8).load_point() == LoadPoint.closed(8)  # no load block
 
 
 def summary(concurrency: int | None, load: dict | None = None) -> CellSummary:
