@@ -14,9 +14,9 @@ from pathlib import Path
 
 from loadgen import atomic
 from loadgen.analysis.categories import category_acceptance
+from loadgen.analysis.schedule import schedule_report
 from loadgen.analysis.summary import summarize_cell
 from loadgen.client.access import ServerAccess
-from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, write_parquet
 from loadgen.client.stream import RequestsTransport
 from loadgen.client.transport import run_prompt

@@ -15,7 +15,7 @@ from loadgen.data.embed import (
     EMBEDDINGS,
     HYBRID_MAX_SEQ_LENGTH,
 )
-from loadgen.demo import DemoPlan, run_demo
+from loadgen.demo_plan import DemoPlan
 from loadgen.runspec.flags import add_run_arguments
 
 if TYPE_CHECKING:
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from loadgen.demo import run_demo
+
     plan = DemoPlan(
         buckets=tuple(args.buckets),
         concurrencies=tuple(args.concurrency),

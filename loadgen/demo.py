@@ -10,50 +10,19 @@ speedup.csv, report.md and report.html, in the demo's layout (``cells/<variant>/
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from loadgen.analysis.speedup import SpeedupRow
 from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
+from loadgen.demo_plan import PREPARED, DemoPlan
 from loadgen.hostinfo import host_description
 from loadgen.report.build import build_report
 from loadgen.report.tables import console_table
 from loadgen.results.io import read_sweep_manifest, write_sweep_manifest
-from loadgen.sweep.plan import SweepPlan
 from loadgen.sweep.runner import run_cells, say
-
-PREPARED = Path("data") / "prepared"
-
-
-@dataclass(frozen=True)
-class DemoPlan:
-    buckets: tuple[str, ...] = ("1k", "2k")
-    concurrencies: tuple[int, ...] = (1, 4)
-    requests_per_user: int = 4
-    min_requests: int = 6
-    osl: int = 128
-    warmup: int = 2
-    variants: tuple[str, ...] = ("vllm-cpu-base", "vllm-cpu-ngram")
-
-    def sweep_plan(self, model: str, port: int) -> SweepPlan:
-        """The sweep the demo is: its variants launched here, closed loop, one repeat."""
-        return SweepPlan.model_validate(
-            dict(
-                name="demo",
-                model=model,
-                data=str(PREPARED),
-                servers=[{"variant": v} for v in self.variants],
-                buckets=list(self.buckets),
-                concurrencies=list(self.concurrencies),
-                osl=self.osl,
-                requests=self.min_requests,
-                requests_per_user=self.requests_per_user,
-                warmup=self.warmup,
-                port=port,
-            )
-        )
 
 
 def prepare_demo_data(out: Path, model: str, plan: DemoPlan, prompts_per_bucket: int) -> Path:

@@ -33,14 +33,14 @@ from loadgen.client.transport import (
     new_transport,
     prepare_process,
 )
-from loadgen.metrics import live
+from loadgen.metrics import exporter
 from loadgen.metrics.exposition import scrape
 from loadgen.preflight import preflight
 from loadgen.runspec import RunSpec
 from loadgen.swarm import options
 from loadgen.swarm.collector import ERROR_MESSAGE, RECORD_MESSAGE, Collector
-from loadgen.swarm.live import LiveTokens
-from loadgen.swarm.plan import ProcessPlan, bucket_slice
+from loadgen.swarm.live_tokens import LiveTokens
+from loadgen.swarm.share import ProcessPlan, bucket_slice
 from loadgen.swarm.turns import load_templating
 from loadgen.swarm.webui import extend_web_ui
 
@@ -162,7 +162,7 @@ def on_test_start(environment: Environment, **_: Any) -> None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics_before.txt").write_text(scrape(spec.metrics_urls[0]))
     if opts is not None and opts.metrics_port and not is_master:
-        live.serve(opts.metrics_port)  # the harness's own live metrics for Prometheus
+        exporter.serve(opts.metrics_port)  # the harness's own live metrics for Prometheus
     stamps = None
     if not isinstance(environment.runner, MasterRunner):
         stamps = prepare_process(environment.host or "", transport)
@@ -247,7 +247,7 @@ class SpeedUser(User):
             self.environment.host or "", spec.osl, spec.model, spec.request_timeout_s
         )
         t = state.templating
-        live.request_started()
+        exporter.request_started()
         for turn in iter_turns(
             self.session,
             settings,
@@ -257,11 +257,11 @@ class SpeedUser(User):
             slot.intended_send_ns,
         ):
             record = turn.record
-            live.request_finished(record)
+            exporter.request_finished(record)
             if not slot.warmup:
                 fire_events(self.environment, record)
             state.collector.record_ended(record, slot.warmup)
             if not record.ends_prompt:
-                live.request_started()  # the next turn
+                exporter.request_started()  # the next turn
         if slot.warmup:
             state.plan.warmup_ended()  # type: ignore[union-attr]

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from loadgen.analysis.schedule import schedule_report
 from loadgen.cell import LOCUSTFILE, locust_command, locust_options
-from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_JSONL, WARMUP_JSONL, read_jsonl, worker_records_path
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
 from loadgen.runspec import RunSpec

@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loadgen import atomic
-from loadgen.sweep.provenance import model_hashes
+from loadgen.modelinfo import model_hashes
 
 # Bump when the recipe below changes: old cached tables are then distilled again.
 PCA_DIMS = 256

@@ -21,8 +21,8 @@ from loadgen.servers.command import (
     escape_dollar,
     server_args,
 )
-from loadgen.servers.locust_run import METRICS_PORT, LoadPlan, master_command, worker_command
 from loadgen.servers.variant import REPO_SERVERS_DIR, ServerVariant, all_variants
+from loadgen.swarm.locust_run import METRICS_PORT, LoadPlan, master_command, worker_command
 
 REPO_ROOT = REPO_SERVERS_DIR.parent
 COMPOSE_FILE = REPO_ROOT / "compose.yaml"

@@ -21,7 +21,7 @@ from locust.runners import WorkerRunner
 
 from loadgen.client.record import RequestRecord
 from loadgen.client.sink import RECORDS_JSONL, WARMUP_JSONL, RecordSink, worker_records_path
-from loadgen.swarm.live import LiveTokens
+from loadgen.swarm.live_tokens import LiveTokens
 
 RECORD_MESSAGE = "speedbench_record"
 ERROR_MESSAGE = "speedbench_error"

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from flask import Response, request
 from locust.env import Environment
 
-from loadgen.swarm.live import LiveTokens
+from loadgen.swarm.live_tokens import LiveTokens
 
 TAB_KEY = "speedbench"
 

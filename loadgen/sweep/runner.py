@@ -21,6 +21,7 @@ from loadgen.client.access import ServerAccess
 from loadgen.data.prepared import PreparedSet
 from loadgen.hostinfo import host_description
 from loadgen.load.point import LoadPoint
+from loadgen.modelinfo import model_hashes
 from loadgen.preflight import check_prompts, preflight
 from loadgen.redact import redact
 from loadgen.report.build import build_report
@@ -34,7 +35,7 @@ from loadgen.results.schemas import SweepManifest
 from loadgen.runspec import RunSpec
 from loadgen.servers.launcher import LocalServer
 from loadgen.sweep.plan import PlanError, ResolvedServer, SweepPlan
-from loadgen.sweep.provenance import engine_version, harness_version, model_hashes
+from loadgen.sweep.provenance import engine_version, harness_version
 
 
 def say(message: str) -> None:

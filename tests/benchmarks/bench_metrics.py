@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 
 from loadgen.client.record import RequestRecord
-from loadgen.metrics import live, sglang, vllm
+from loadgen.metrics import exporter as live
+from loadgen.metrics import sglang, vllm
 from loadgen.metrics.adapter import Poll
 from loadgen.metrics.window import text_deltas
 from tests.metrics.test_adapters import SGLANG, VLLM, scaled

@@ -17,8 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from loadgen.analysis.schedule import schedule_report
 from loadgen.analysis.summary import summarize_cell
-from loadgen.client.lag import schedule_report
 from loadgen.client.sink import RECORDS_PARQUET, read_parquet
 from loadgen.load.arrivals import arrival_offsets_ns
 from loadgen.load.point import LoadPoint

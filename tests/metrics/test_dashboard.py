@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from loadgen.engines import ENGINES
-from loadgen.metrics import live
+from loadgen.metrics import exporter
 from loadgen.metrics.promql import PromQL
 from tests.prometheus_server import running_prometheus
 
@@ -59,11 +59,13 @@ def test_dashboard_parses_and_has_panels_with_queries() -> None:
 
 
 def test_every_queried_metric_is_declared_and_every_exported_one_is_plotted() -> None:
-    declared = live.exported_names() | {n for e in ENGINES.values() for n in e.adapter.metric_names}
+    declared = exporter.exported_names() | {
+        n for e in ENGINES.values() for n in e.adapter.metric_names
+    }
     queried = set().union(*map(metric_names, expressions()))
     assert queried - declared == set()
     plotted_families = {re.sub(r"_(bucket|sum|count|total)$", "", n) for n in queried}
-    assert set(live.METRICS) <= plotted_families
+    assert set(exporter.METRICS) <= plotted_families
     for engine in ENGINES:
         assert any(n.startswith(engine) for n in queried), f"no {engine} panel"
 

@@ -10,7 +10,7 @@ import pytest
 
 from loadgen.client.record import RequestRecord
 from loadgen.client.sink import RECORDS_JSONL, RecordSink
-from loadgen.servers.locust_run import (
+from loadgen.swarm.locust_run import (
     RESULTS_BEGIN,
     SUMMARY_JSON,
     LoadPlan,

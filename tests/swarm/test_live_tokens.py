@@ -1,7 +1,7 @@
 """Live UI figures from records: tokens/s over a window, the tokens-per-chunk histogram."""
 
 from loadgen.client.record import RequestRecord
-from loadgen.swarm.live import LiveTokens
+from loadgen.swarm.live_tokens import LiveTokens
 
 
 def record(chunks: list[int], error: str | None = None) -> RequestRecord:

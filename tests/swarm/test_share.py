@@ -6,7 +6,7 @@ import gevent
 import pytest
 
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
-from loadgen.swarm.plan import ProcessPlan, bucket_slice
+from loadgen.swarm.share import ProcessPlan, bucket_slice
 
 
 @pytest.fixture

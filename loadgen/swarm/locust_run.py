@@ -2,7 +2,7 @@
 compose and the Helm chart), and the master's wrapper that prints the results at the end of its
 log, where someone running a cluster benchmark looks first.
 
-``python -m loadgen.servers.locust_run --results DIR -- locust ...`` runs Locust, then summarises
+``python -m loadgen.swarm.locust_run --results DIR -- locust ...`` runs Locust, then summarises
 ``DIR/requests.jsonl`` into ``DIR/summary.json``, prints it, and exits with Locust's exit code.
 Speedbench's own options (data, bucket, osl, requests, out) travel as ``SPEEDBENCH_*`` variables.
 """
@@ -44,7 +44,7 @@ def master_command(plan: LoadPlan) -> list[str]:
     return [
         "python",
         "-m",
-        "loadgen.servers.locust_run",
+        "loadgen.swarm.locust_run",
         "--results",
         plan.results,
         "--",

@@ -1,6 +1,6 @@
 """Schedule lag and latency from the intended send time (no coordinated omission)."""
 
-from loadgen.client.lag import schedule_report
+from loadgen.analysis.schedule import schedule_report
 from loadgen.client.record import RequestRecord
 
 MS = 1_000_000

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from loadgen.client.record import RequestRecord
-from loadgen.metrics import live
+from loadgen.metrics import exporter
 from loadgen.metrics.exposition import parse_exposition
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 from tests.ports import free_port
@@ -41,7 +41,7 @@ def record(**over: object) -> RequestRecord:
 
 
 def test_one_record_lands_in_every_metric() -> None:
-    metrics = live.LiveMetrics()
+    metrics = exporter.LiveMetrics()
     metrics.request_started()
     metrics.request_finished(record())
     metrics.request_started()
@@ -58,10 +58,10 @@ def test_one_record_lands_in_every_metric() -> None:
     assert value("speedbench_tokens_per_chunk_sum") == 6
     assert value("speedbench_tokens_per_chunk_bucket", {"le": "2.0"}) == 1
     names = {s.name for s in parse_exposition(_text(metrics))}
-    assert names <= live.exported_names()
+    assert names <= exporter.exported_names()
 
 
-def _text(metrics: live.LiveMetrics) -> str:
+def _text(metrics: exporter.LiveMetrics) -> str:
     from prometheus_client import generate_latest
 
     return generate_latest(metrics.registry).decode()
