@@ -45,6 +45,7 @@ class ServerModel:
     batch_limit: int | None
     width: int  # tokens verified per sequence per step (k+1; 1 for a baseline)
     rel_rmse: float  # of the step-time fit, relative
+    noise: float  # lognormal sigma of one step's time, from idle TTFTs around the fit
 
     def pmf(self, bucket: str) -> np.ndarray:
         """A bucket's tokens-per-step distribution; unmeasured buckets pool the measured ones."""
@@ -70,6 +71,7 @@ class ServerModel:
             "tokens_per_step": tps,
             "batch_limit": self.batch_limit,
             "step_fit_relative_rmse": self.rel_rmse,
+            "step_noise_sigma": self.noise,
         }
 
 
@@ -113,6 +115,8 @@ def fit_server(cells: Sequence[CellObs], weights: np.ndarray | None = None) -> S
     sol, _ = nnls(x * root[:, None], y * root)
     decode = x[:, 4] == 0
     resid = (x[decode] @ sol - y[decode]) / y[decode]
+    idle = ~decode & (y > 0) & (x @ sol > 0)
+    noise = float(np.std(np.log(y[idle] / (x[idle] @ sol)))) if idle.sum() > 2 else 0.0
     counts: dict[str, np.ndarray] = {}
     prompts: dict[str, list[float]] = {}
     for cell in cells:
@@ -130,6 +134,7 @@ def fit_server(cells: Sequence[CellObs], weights: np.ndarray | None = None) -> S
         batch_limit=_batch_limit(cells),
         width=max(width, 1),
         rel_rmse=float(np.sqrt(np.mean(resid**2))) if len(resid) else float("nan"),
+        noise=noise,
     )
 
 

@@ -25,8 +25,18 @@ from loadgen.loadpoint import LoadPoint
 NS_PER_MS = 1e6
 MAX_ROWS = 1500  # requests per cell kept for the regression: the fit is cheap, the read is not
 MAX_STEP_TOKENS = 16
-_READ = ["prompt_len", "usage_prompt_tokens", "category", "intended_send_ns", "send_ns", "end_ns",
-         "chunk_ns", "chunk_tokens", "usage_output_tokens", "error_kind"]  # fmt: skip
+_READ = [
+    "prompt_len",
+    "usage_prompt_tokens",
+    "category",
+    "intended_send_ns",
+    "send_ns",
+    "end_ns",
+    "chunk_ns",
+    "chunk_tokens",
+    "usage_output_tokens",
+    "error_kind",
+]
 
 
 @dataclass
@@ -46,6 +56,7 @@ class CellObs:
     prompts: np.ndarray  # prompt tokens of every ok request
     osl: np.ndarray  # output tokens of every ok request
     max_decoding: int  # most requests decoding at once
+    sends_ms: np.ndarray  # open loop: the intended send offsets (replayed when predicting it)
     measured: dict[str, float]  # tok_s, ttft_p90_ms, tpot_mean_ms, ... as the harness defines them
 
     @property
@@ -94,15 +105,18 @@ def read_cell(summary_path: Path) -> CellObs:
         rows = np.sort(np.random.default_rng(0).choice(rows, MAX_ROWS, replace=False))
     lo, hi = step[start[rows]], step[start[rows] + count[rows] - 1]  # steps (lo, hi]
     steps = (count[rows] - 1).astype(float)
-    decode_x = np.column_stack([
-        np.ones(len(rows)),
-        (per_step[hi] - per_step[lo]) / steps,
-        (ctx_step[hi] - ctx_step[lo]) / steps / 1000,
-        (new_step[hi] - new_step[lo]) / steps / 1000,
-    ])  # fmt: skip
+    decode_x = np.column_stack(
+        [
+            np.ones(len(rows)),
+            (per_step[hi] - per_step[lo]) / steps,
+            (ctx_step[hi] - ctx_step[lo]) / steps / 1000,
+            (new_step[hi] - new_step[lo]) / steps / 1000,
+        ]
+    )
     decode_y = (last[rows] - first[rows]) / NS_PER_MS / steps
     send = table["send_ns"].to_numpy().astype(np.int64)
     end = table["end_ns"].to_numpy().astype(np.int64)
+    intended = everything["intended_send_ns"].to_numpy().astype(np.int64)
     # alone from send to first token: its prefill step had no other request in it
     started = np.searchsorted(np.sort(send), first, "left")
     others = started - np.searchsorted(np.sort(end), send, "right")
@@ -129,6 +143,7 @@ def read_cell(summary_path: Path) -> CellObs:
         prompts=prompts,
         osl=osl,
         max_decoding=int(decoding.max(initial=0)),
+        sends_ms=np.sort(intended - intended.min()) / NS_PER_MS if load.is_open else np.empty(0),
         measured=measured_figures(cols.ttft_ms, cols.tpot_ms, cols.e2e_ms, osl, summary),
     )
 

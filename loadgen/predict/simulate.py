@@ -48,20 +48,28 @@ def simulate(
     requests: int,
     osl: np.ndarray | float | None = None,
     seed: int = 0,
+    sends_ms: np.ndarray | None = None,
 ) -> SimResult:
+    """``requests`` requests of ``bucket`` under ``load``; ``osl`` a length or lengths to draw
+    from; ``sends_ms`` an open-loop schedule to replay (a measured cell's own)."""
     rng = np.random.default_rng(seed)
     n = requests
     c = model.coef
     prompts = np.full(n, model.prompt(bucket))
     if osl is None or np.ndim(osl) == 0:
-        out = np.full(n, float(model.osl if osl is None else osl))  # type: ignore[arg-type]
+        out = np.full(n, float(model.osl if osl is None else osl))
     else:
         out = rng.choice(np.asarray(osl, dtype=float), n)
     out = np.maximum(np.rint(out).astype(np.int64), 1)
     steps, per_step = _decode_steps(model.pmf(bucket), out, rng)
     if load.is_open:
         rate = float(load.rate or 1.0)
-        sends = np.asarray(arrival_offsets_ns(load.arrivals, rate, n, load.burstiness, seed)) / 1e6
+        if sends_ms is not None and len(sends_ms):
+            sends = np.resize(np.asarray(sends_ms, dtype=float), n)
+        else:
+            sends = (
+                np.asarray(arrival_offsets_ns(load.arrivals, rate, n, load.burstiness, seed)) / 1e6
+            )
         users = n
     else:
         users = min(int(load.concurrency or 1), n)
@@ -87,7 +95,8 @@ def simulate(
         b = len(rid) + len(new)
         base = c["a"] + c["b"] * b + c["c"] * (ctx.sum() + prompts[new].sum()) / 1000
         if len(new):  # one step: prefill of the new requests, one decode step for the others
-            clock += base + c["p"] * prompts[new].sum() / 1000
+            jitter = rng.lognormal(0, model.noise) if model.noise else 1.0
+            clock += (base + c["p"] * prompts[new].sum() / 1000) * jitter
             first[new] = clock
             rem -= 1
             ctx += per_step[rid]

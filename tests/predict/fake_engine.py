@@ -57,8 +57,10 @@ def run_cell(
         sends = np.full(requests, np.inf)
         sends[: load.concurrency] = 0.0
     issued = min(load.concurrency or requests, requests)
-    recs = [RequestRecord(f"{law.name}-{i}", f"{i:032x}", bucket, "mixed", int(p), osl, 0, 0.0)
-            for i, p in enumerate(prompts)]  # fmt: skip
+    recs = [
+        RequestRecord(f"{law.name}-{i}", f"{i:032x}", bucket, "mixed", int(p), osl, 0, 0.0)
+        for i, p in enumerate(prompts)
+    ]
     running: dict[int, int] = {}  # id -> tokens so far
     clock, nxt = 0.0, 0
     while nxt < requests or running:
@@ -125,8 +127,14 @@ def write_cell(
     return cell
 
 
-def write_sweep(out: Path, laws: list[Law], buckets: list[str], loads: list[LoadPoint],
-                requests: int = 200, osl: int = 64) -> Path:  # fmt: skip
+def write_sweep(
+    out: Path,
+    laws: list[Law],
+    buckets: list[str],
+    loads: list[LoadPoint],
+    requests: int = 200,
+    osl: int = 64,
+) -> Path:
     seed = 0
     for law in laws:
         for bucket in buckets:
