@@ -186,7 +186,7 @@ def _add_predict(verbs: Any) -> None:
     pred.add_argument("--concurrency", nargs="*", type=int, default=[], help="extra loads")
     pred.add_argument("--rate", nargs="*", type=float, default=[], help="extra Poisson rates")
     pred.add_argument("--suggest", type=int, default=0, help="name N cells to measure next")
-    pred.add_argument("--draws", type=int, default=20, help="bootstrap refits for intervals")
+    pred.add_argument("--draws", type=int, default=10, help="bootstrap refits for intervals")
     pred.add_argument(
         "--holdout",
         nargs="*",

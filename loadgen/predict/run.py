@@ -28,7 +28,7 @@ class PredictOptions:
     concurrencies: tuple[int, ...] = ()
     rates: tuple[float, ...] = ()
     suggest: int = 0
-    draws: int = 20
+    draws: int = 10
     holdout: tuple[str, ...] = ()
 
 
@@ -76,7 +76,17 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
             for ld in loads
         ],
         "crossover": [
-            crossover(fitted[sd], fitted[base], b, ladder) for sd, base in pairs for b in buckets
+            crossover(
+                sd,
+                b,
+                {
+                    c: preds[(sd, b, LoadPoint.closed(c))]["tok_s"]
+                    / preds[(base, b, LoadPoint.closed(c))]["tok_s"]
+                    for c in ladder
+                },
+            )
+            for sd, base in pairs
+            for b in buckets
         ],
         "slo": opts.slo.to_dict(),
     }
