@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loadgen.data.embed import (
     DEFAULT_EMBEDDER,
@@ -164,6 +164,41 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from loadgen.predict.capacity import Slo
+    from loadgen.predict.run import PredictOptions, render, run_predict
+
+    slo = Slo(args.ttft_ms, args.tpot_ms, args.percentile)
+    extra = (tuple(args.bucket), tuple(args.concurrency), tuple(args.rate))
+    opts = PredictOptions(
+        slo, args.target_rps, *extra, args.suggest, args.draws, tuple(args.holdout)
+    )
+    print(render(run_predict(Path(args.dir), opts)))
+    return 0
+
+
+def _add_predict(verbs: Any) -> None:
+    pred = verbs.add_parser("predict", help="fit a serving model to DIR's records; predict")
+    pred.add_argument("dir")
+    pred.add_argument("--ttft-ms", type=float, help="SLO: TTFT percentile limit, ms")
+    pred.add_argument("--tpot-ms", type=float, help="SLO: TPOT percentile limit, ms")
+    pred.add_argument("--percentile", default="p90", choices=["p50", "p90", "p99"])
+    pred.add_argument("--target-rps", type=float, help="requests/s to size replicas for")
+    pred.add_argument("--bucket", nargs="*", default=[], help="extra ISL buckets to predict")
+    pred.add_argument("--concurrency", nargs="*", type=int, default=[], help="extra loads")
+    pred.add_argument("--rate", nargs="*", type=float, default=[], help="extra Poisson rates")
+    pred.add_argument("--suggest", type=int, default=0, help="name N cells to measure next")
+    pred.add_argument("--draws", type=int, default=10, help="bootstrap refits for intervals")
+    pred.add_argument(
+        "--holdout",
+        nargs="*",
+        default=[],
+        choices=["cell", "load"],
+        help="validate: leave one cell / load out, predict it, print errors",
+    )
+    pred.set_defaults(func=_predict)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="speedbench", description=__doc__)
     verbs = parser.add_subparsers(dest="verb", required=True)
@@ -257,6 +292,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("dir")
     report.set_defaults(func=_report)
+    _add_predict(verbs)
     return parser
 
 

@@ -1,0 +1,3 @@
+"""``speedbench predict``: a small physical serving model fitted from a sweep's per-request records,
+simulated to answer what was not measured (speedup, latency, SLO capacity), and checked on held-out
+cells."""

@@ -1,0 +1,86 @@
+"""Validation on held-out cells: refit without them, predict them as they ran, compare.
+
+``cell``: leave one (bucket, load) point out -- every server's cell there, so the speedup at that
+point is predicted too. ``load``: leave one load point out across all buckets (the harder test:
+the model must interpolate or extrapolate along the load axis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from loadgen.predict.forecast import MAX_SIM_REQUESTS, fit_all
+from loadgen.predict.model import CannotFit
+from loadgen.predict.observe import CellObs
+from loadgen.predict.simulate import simulate
+
+FIGURES = ("tok_s", "tpot_mean_ms", "ttft_p90_ms")
+
+
+def holdout(cells: Sequence[CellObs], mode: str) -> dict[str, Any]:
+    key = (lambda c: (c.bucket, c.load)) if mode == "cell" else (lambda c: c.load)
+    rows: list[dict[str, Any]] = []
+    for held in sorted({key(c) for c in cells}, key=str):
+        train = [c for c in cells if key(c) != held]
+        try:
+            fitted = fit_all(train, draws=0)
+        except CannotFit:
+            continue  # e.g. only one load left to fit from: not a prediction this model makes
+        out = [c for c in cells if key(c) == held and c.server in fitted]
+        predicted = {}
+        for cell in out:
+            n = int(min(MAX_SIM_REQUESTS, cell.measured["requests"]))
+            model = fitted[cell.server].point
+            sim = simulate(model, cell.bucket, cell.load, n, cell.osl, 0, cell.sends_ms)
+            predicted[cell.key] = figures = sim.figures()
+            rows.append(_row(cell, figures))
+        for cell in out:
+            base = next(
+                (
+                    b
+                    for b in out
+                    if b.server == cell.baseline and b.bucket == cell.bucket and b.load == cell.load
+                ),
+                None,
+            )
+            if base is not None:
+                measured = cell.measured["tok_s"] / base.measured["tok_s"]
+                pred = predicted[cell.key]["tok_s"] / predicted[base.key]["tok_s"]
+                rows.append(_row(cell, {"speedup": pred}, {"speedup": measured}))
+    return {"mode": mode, "rows": rows, "errors": _summary(rows)}
+
+
+def _row(
+    cell: CellObs, predicted: dict[str, float], measured: dict[str, float] | None = None
+) -> dict[str, Any]:
+    truth = measured or cell.measured
+    figs = [f for f in predicted if f in truth and (f in FIGURES or f == "speedup")]
+    return {
+        "server": cell.server,
+        "bucket": cell.bucket,
+        "load": cell.load.label,
+        **{
+            f: {
+                "measured": truth[f],
+                "predicted": predicted[f],
+                "error": predicted[f] / truth[f] - 1,
+            }
+            for f in figs
+        },
+    }
+
+
+def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    out = {}
+    for figure in (*FIGURES, "speedup"):
+        errs = np.abs([r[figure]["error"] for r in rows if figure in r])
+        if len(errs):
+            out[figure] = {
+                "median_abs": float(np.median(errs)),
+                "max_abs": float(errs.max()),
+                "cells": len(errs),
+            }
+    return out

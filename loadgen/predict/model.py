@@ -1,0 +1,178 @@
+"""The serving model of one server, fitted by non-negative least squares (every term is a cost).
+
+    step_ms(batch, context, prefill) = a + b * batch + c * context_k + p * prefill_k
+    TTFT on an idle server            = o + step_ms(1, P/1000, P/1000)
+
+batch: sequences in the step (for SD each verifies ``width`` = k+1 tokens, so b / width is the cost
+per verified token and a holds the draft's fixed cost); context_k: thousands of tokens attended;
+prefill_k: thousands of prompt tokens prefilled in the step; o: per-request overhead outside the
+engine's steps (HTTP, tokenizing, detokenizing). Tokens per step follow the measured distribution
+per bucket; ``batch_limit`` is where the engine stopped admitting (None: never seen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from scipy.optimize import nnls
+
+from loadgen.predict.observe import MAX_STEP_TOKENS, CellObs
+
+COEFFICIENTS = {
+    "a": "ms per step",
+    "b": "ms per sequence per step",
+    "c": "ms per 1000 context tokens per step",
+    "p": "ms per 1000 prompt tokens prefilled",
+    "o": "ms per request outside steps",
+}
+
+
+class CannotFit(ValueError):
+    """Too little was measured to fit; the message names what to measure next."""
+
+
+@dataclass(frozen=True)
+class ServerModel:
+    server: str
+    baseline: str | None
+    coef: dict[str, float]
+    step_pmf: dict[str, np.ndarray]  # bucket -> P(tokens per step = i), i = 0..MAX_STEP_TOKENS
+    prompt_tokens: dict[str, float]  # bucket -> mean prompt tokens
+    osl: float  # median output tokens measured
+    batch_limit: int | None
+    width: int  # tokens verified per sequence per step (k+1; 1 for a baseline)
+    rel_rmse: float  # of the step-time fit, relative
+    noise: float  # lognormal sigma of one step's time, from idle TTFTs around the fit
+
+    def pmf(self, bucket: str) -> np.ndarray:
+        """A bucket's tokens-per-step distribution; unmeasured buckets pool the measured ones."""
+        if bucket in self.step_pmf:
+            return self.step_pmf[bucket]
+        pooled = np.sum(list(self.step_pmf.values()), axis=0)
+        return np.asarray(pooled / pooled.sum())
+
+    def prompt(self, bucket: str) -> float:
+        if bucket in self.prompt_tokens:
+            return self.prompt_tokens[bucket]
+        scale = np.median([v / _kilo(b) for b, v in self.prompt_tokens.items()])
+        return float(scale * _kilo(bucket))
+
+    def describe(self) -> dict[str, Any]:
+        tps = {b: float(np.arange(len(p)) @ p) for b, p in self.step_pmf.items()}
+        return {
+            "coefficients": {
+                k: {"value": v, "unit": COEFFICIENTS[k]} for k, v in self.coef.items()
+            },
+            "verification_width": self.width,
+            "ms_per_verified_token": self.coef["b"] / self.width,
+            "tokens_per_step": tps,
+            "batch_limit": self.batch_limit,
+            "step_fit_relative_rmse": self.rel_rmse,
+            "step_noise_sigma": self.noise,
+        }
+
+
+def _kilo(bucket: str) -> float:
+    return float(bucket[:-1]) if bucket[:-1].replace(".", "").isdigit() else 1.0
+
+
+def check_enough(server: str, cells: Sequence[CellObs]) -> None:
+    """Refuse, naming the next cells to measure, when the batch term cannot be identified."""
+    closed = sorted({c.load.concurrency for c in cells if c.load.concurrency is not None})
+    loads = {c.load for c in cells}
+    if len(cells) < 2 or len(loads) < 2:
+        where = ", ".join(sorted({c.load.label for c in cells})) or "nothing"
+        have = closed[-1] if closed else 1
+        raise CannotFit(
+            f"{server}: {len(cells)} cell(s) at {len(loads)} load point(s) ({where}): the step "
+            f"time's growth with batch size cannot be fitted from one load. Measure {server} at "
+            f"another concurrency too, e.g. c={max(2, have * 4)} (and c=1 if missing)"
+        )
+
+
+def fit_server(cells: Sequence[CellObs], weights: np.ndarray | None = None) -> ServerModel:
+    """One server's model; ``weights`` (one per cell) refit it on a Bayesian-bootstrap draw."""
+    server = cells[0].server
+    check_enough(server, cells)
+    w = np.ones(len(cells)) if weights is None else weights
+    xs, ys, ws = [], [], []
+    for cell, wc in zip(cells, w, strict=True):
+        if len(cell.decode_y):
+            xs.append(np.column_stack([cell.decode_x, np.zeros(len(cell.decode_y))]))
+            ys.append(cell.decode_y)
+            ws.append(np.full(len(cell.decode_y), wc / len(cell.decode_y) / cell.decode_y.mean()))
+        if len(cell.idle_ttft):
+            pk = cell.idle_prompt / 1000
+            ones = np.ones(len(pk))
+            xs.append(np.column_stack([ones, ones, pk, pk, ones]))
+            ys.append(cell.idle_ttft)
+            ws.append(np.full(len(pk), wc / len(pk) / max(cell.idle_ttft.mean(), 1e-9)))
+    x, y, sw = np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
+    root = np.sqrt(sw)
+    sol, _ = nnls(x * root[:, None], y * root)
+    decode = x[:, 4] == 0
+    resid = (x[decode] @ sol - y[decode]) / y[decode]
+    idle = ~decode & (y > 0) & (x @ sol > 0)
+    noise = float(np.std(np.log(y[idle] / (x[idle] @ sol)))) if idle.sum() > 2 else 0.0
+    counts: dict[str, np.ndarray] = {}
+    prompts: dict[str, list[float]] = {}
+    for cell in cells:
+        counts[cell.bucket] = counts.get(cell.bucket, 0) + cell.step_tokens
+        prompts.setdefault(cell.bucket, []).append(float(cell.prompts.mean()))
+    pmf = {b: _normalised(c) for b, c in counts.items()}
+    width = max(int(np.flatnonzero(c)[-1]) if c.any() else 1 for c in counts.values())
+    return ServerModel(
+        server=server,
+        baseline=cells[0].baseline,
+        coef=dict(zip(COEFFICIENTS, map(float, sol), strict=True)),
+        step_pmf=pmf,
+        prompt_tokens={b: float(np.mean(v)) for b, v in prompts.items()},
+        osl=float(np.median(np.concatenate([c.osl for c in cells]))),
+        batch_limit=_batch_limit(cells),
+        width=max(width, 1),
+        rel_rmse=float(np.sqrt(np.mean(resid**2))) if len(resid) else float("nan"),
+        noise=noise,
+    )
+
+
+def _normalised(counts: np.ndarray) -> np.ndarray:
+    if counts.sum() == 0:  # one-token outputs only: a step makes one token
+        counts = np.eye(MAX_STEP_TOKENS + 1)[1]
+    return np.asarray(counts / counts.sum())
+
+
+def _batch_limit(cells: Sequence[CellObs]) -> int | None:
+    """Seen when a closed loop kept fewer than 80% of its users decoding at its busiest."""
+    limited = [
+        c.max_decoding
+        for c in cells
+        if c.load.concurrency is not None and c.max_decoding < 0.8 * c.load.concurrency
+    ]
+    return max(limited) if limited else None
+
+
+def bootstrap_models(
+    cells: Sequence[CellObs], draws: int, seed: int = 0
+) -> tuple[ServerModel, list[ServerModel]]:
+    """The point fit and ``draws`` refits on Bayesian-bootstrap cell weights (Dirichlet(1): every
+    cell stays in, so a refit never loses a bucket or load and becomes unidentifiable)."""
+    point = fit_server(cells)
+    rng = np.random.default_rng(seed)
+    refits = [
+        fit_server(cells, rng.dirichlet(np.ones(len(cells))) * len(cells)) for _ in range(draws)
+    ]
+    return point, [replace(r, step_pmf=_resampled_pmf(r, cells, rng)) for r in refits]
+
+
+def _resampled_pmf(
+    model: ServerModel, cells: Sequence[CellObs], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Tokens-per-step distributions redrawn per bucket (their sampling error is part of SD's)."""
+    out = {}
+    for bucket, pmf in model.step_pmf.items():
+        n = int(sum(c.step_tokens.sum() for c in cells if c.bucket == bucket))
+        out[bucket] = _normalised(rng.multinomial(max(n, 1), pmf).astype(float))
+    return out

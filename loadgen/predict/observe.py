@@ -1,0 +1,188 @@
+"""What the fit needs from one cell's records: per-request step rows, idle TTFT rows, the tokens
+per step and the measured figures to compare predictions with.
+
+Chunks are steps: during one engine step every running request streams one chunk, so the chunks of
+*all* requests that fall inside request j's decode interval (first chunk, last chunk] count the
+sequence-steps the engine ran meanwhile, their contexts sum the attention work, and the first
+chunks inside it are the prefills that shared those steps. Dividing by j's own steps gives, per
+request, the average step's batch, context and prefill: exact work counts, no guessed batch size.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from loadgen.analysis.columns import from_table
+from loadgen.client.sink import RECORDS_PARQUET
+from loadgen.loadpoint import LoadPoint
+
+NS_PER_MS = 1e6
+MAX_ROWS = 1500  # requests per cell kept for the regression: the fit is cheap, the read is not
+MAX_STEP_TOKENS = 16
+_READ = [
+    "prompt_len",
+    "usage_prompt_tokens",
+    "category",
+    "intended_send_ns",
+    "send_ns",
+    "end_ns",
+    "chunk_ns",
+    "chunk_tokens",
+    "usage_output_tokens",
+    "error_kind",
+]
+
+
+@dataclass
+class CellObs:
+    server: str
+    baseline: str | None
+    bucket: str
+    load: LoadPoint
+    path: str
+    decode_x: (
+        np.ndarray
+    )  # per request: [steps, sequence-steps, context k-token-steps, prefill k-tokens] / steps
+    decode_y: np.ndarray  # per request: mean step time, ms
+    idle_prompt: np.ndarray  # prompt tokens of requests sent to an idle server
+    idle_ttft: np.ndarray  # their TTFT, ms
+    step_tokens: np.ndarray  # counts of tokens per step, index = tokens (last chunk left out)
+    prompts: np.ndarray  # prompt tokens of every ok request
+    osl: np.ndarray  # output tokens of every ok request
+    max_decoding: int  # most requests decoding at once
+    sends_ms: np.ndarray  # open loop: the intended send offsets (replayed when predicting it)
+    measured: dict[str, float]  # tok_s, ttft_p90_ms, tpot_mean_ms, ... as the harness defines them
+
+    @property
+    def key(self) -> tuple[str, str, LoadPoint]:
+        return self.server, self.bucket, self.load
+
+
+def read_cell(summary_path: Path) -> CellObs:
+    cell = summary_path.parent
+    summary = json.loads(summary_path.read_text())
+    manifest = json.loads((cell / "manifest.json").read_text())
+    run = manifest.get("run") or manifest["cell"]
+    load = LoadPoint.of_summary(summary)
+    everything = pq.read_table(cell / RECORDS_PARQUET, columns=_READ)
+    cols = from_table(everything, from_intended=load.is_open)
+    table = everything.filter(pc.is_null(everything["error_kind"]))
+    n = table.num_rows
+    if n == 0:
+        raise ValueError(f"{cell}: no successful requests to fit from")
+    usage = table["usage_prompt_tokens"].to_numpy(zero_copy_only=False).astype(float)
+    prompts = np.where(np.isnan(usage), table["prompt_len"].to_numpy().astype(float), usage)
+    times = pc.list_flatten(table["chunk_ns"]).to_numpy().astype(np.int64)
+    tokens = pc.list_flatten(table["chunk_tokens"]).to_numpy().astype(np.int64)
+    lengths = pc.list_value_length(table["chunk_ns"]).fill_null(0).to_numpy()
+    parent = np.repeat(np.arange(n), lengths)
+    keep = tokens > 0
+    times, tokens, parent = times[keep], tokens[keep], parent[keep]
+    count = np.bincount(parent, minlength=n)
+    start = np.cumsum(count) - count
+    before = np.cumsum(tokens) - tokens - np.repeat(np.cumsum(tokens)[start] - tokens[start], count)
+    ctx = prompts[parent] + before  # context each chunk's step attended over
+    has2 = count >= 2
+    got = count > 0
+    first_at = np.minimum(start, len(times) - 1)
+    first = np.where(got, times[first_at], 0)
+    last = np.where(got, times[np.minimum(start + count - 1, len(times) - 1)], 0)
+    step = _step_ids(times, parent, count)
+    per_step = np.cumsum(np.bincount(step))
+    ctx_step = np.cumsum(np.bincount(step, weights=ctx))
+    new_step = np.cumsum(
+        np.bincount(step[first_at[got]], weights=prompts[got], minlength=len(per_step))
+    )
+    osl = cols.output_tokens
+    rows = np.flatnonzero(has2)
+    if len(rows) > MAX_ROWS:
+        rows = np.sort(np.random.default_rng(0).choice(rows, MAX_ROWS, replace=False))
+    lo, hi = step[start[rows]], step[start[rows] + count[rows] - 1]  # steps (lo, hi]
+    steps = (count[rows] - 1).astype(float)
+    decode_x = np.column_stack(
+        [
+            np.ones(len(rows)),
+            (per_step[hi] - per_step[lo]) / steps,
+            (ctx_step[hi] - ctx_step[lo]) / steps / 1000,
+            (new_step[hi] - new_step[lo]) / steps / 1000,
+        ]
+    )
+    decode_y = (last[rows] - first[rows]) / NS_PER_MS / steps
+    send = table["send_ns"].to_numpy().astype(np.int64)
+    end = table["end_ns"].to_numpy().astype(np.int64)
+    intended = everything["intended_send_ns"].to_numpy().astype(np.int64)
+    # alone from send to first token: its prefill step had no other request in it
+    started = np.searchsorted(np.sort(send), first, "left")
+    others = started - np.searchsorted(np.sort(end), send, "right")
+    idle = (others <= 1) & got
+    is_last = np.zeros(len(tokens), dtype=bool)
+    is_last[(start + count - 1)[count > 0]] = True
+    is_first = np.zeros(len(tokens), dtype=bool)
+    is_first[start[count > 0]] = True
+    middle = tokens[~is_first & ~is_last]
+    decoding = np.searchsorted(
+        np.sort(first[count > 0]), first[count > 0], "right"
+    ) - np.searchsorted(np.sort(last[count > 0]), first[count > 0], "left")
+    return CellObs(
+        server=summary["server"],
+        baseline=run.get("baseline"),
+        bucket=summary["bucket"],
+        load=load,
+        path=str(cell),
+        decode_x=decode_x,
+        decode_y=decode_y,
+        idle_prompt=prompts[idle],
+        idle_ttft=(first[idle] - send[idle]) / NS_PER_MS,
+        step_tokens=np.bincount(np.minimum(middle, MAX_STEP_TOKENS), minlength=MAX_STEP_TOKENS + 1),
+        prompts=prompts,
+        osl=osl,
+        max_decoding=int(decoding.max(initial=0)),
+        sends_ms=np.sort(intended - intended.min()) / NS_PER_MS if load.is_open else np.empty(0),
+        measured=measured_figures(cols.ttft_ms, cols.tpot_ms, cols.e2e_ms, osl, summary),
+    )
+
+
+def measured_figures(
+    ttft: np.ndarray, tpot: np.ndarray, e2e: np.ndarray, osl: np.ndarray, summary: dict[str, object]
+) -> dict[str, float]:
+    """The figures a prediction is judged on, defined as the harness defines them (tok/s: tokens
+    over the window from first send to last end, the ``summary.json`` headline)."""
+    tps = summary.get("output_tokens_per_s")
+    return {
+        "tok_s": float(tps) if isinstance(tps, int | float) else float("nan"),
+        "ttft_p50_ms": float(np.nanquantile(ttft, 0.5)),
+        "ttft_p90_ms": float(np.nanquantile(ttft, 0.9)),
+        "tpot_mean_ms": float(np.nanmean(tpot)),
+        "tpot_p90_ms": float(np.nanquantile(tpot, 0.9)),
+        "e2e_mean_ms": float(np.mean(e2e)),
+        "requests": float(len(osl)),
+    }
+
+
+def read_cells(results_dir: Path) -> list[CellObs]:
+    from loadgen.analysis.parallel import parallel_map
+
+    paths = [p for p in sorted(results_dir.rglob("summary.json")) if p.parent != results_dir]
+    paths = [p for p in paths if (p.parent / RECORDS_PARQUET).is_file()]
+    if not paths:
+        raise FileNotFoundError(
+            f"no cells (*/summary.json with requests.parquet) under {results_dir}"
+        )
+    return parallel_map(read_cell, paths, min_items=8)
+
+
+def _step_ids(times: np.ndarray, parent: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Each chunk's engine step: chunks closer in time than half the shortest usual gap between
+    one request's chunks (its 5th percentile) came out of the same step."""
+    own = np.diff(times)[parent[1:] == parent[:-1]]
+    threshold = 0.5 * float(np.quantile(own, 0.05)) if len(own) else 0.0
+    order = np.argsort(times, kind="stable")
+    ids = np.empty(len(times), dtype=np.int64)
+    ids[order] = np.concatenate([[0], np.cumsum(np.diff(times[order]) > threshold)])
+    return ids

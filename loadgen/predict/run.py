@@ -1,0 +1,156 @@
+"""``speedbench predict DIR``: fit, predict the grid, answer capacity questions, write
+``prediction.json`` into DIR and return the console text."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loadgen.analysis.groups import bucket_order
+from loadgen.atomic import write_text
+from loadgen.loadpoint import LoadPoint
+from loadgen.predict.capacity import Slo, capacity, crossover, suggest
+from loadgen.predict.forecast import fit_all, predict, public, speedup
+from loadgen.predict.holdout import holdout
+from loadgen.predict.observe import read_cells
+
+SCHEMA_VERSION = 1
+PREDICTION_FILE = "prediction.json"
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    slo: Slo
+    target_rps: float | None = None
+    buckets: tuple[str, ...] = ()
+    concurrencies: tuple[int, ...] = ()
+    rates: tuple[float, ...] = ()
+    suggest: int = 0
+    draws: int = 10
+    holdout: tuple[str, ...] = ()
+
+
+def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
+    cells = read_cells(results)
+    fitted = fit_all(cells, opts.draws)
+    buckets = sorted({c.bucket for c in cells} | set(opts.buckets), key=bucket_order)
+    measured_c = {c.load.concurrency for c in cells if c.load.concurrency}
+    top = max(measured_c, default=1)
+    ladder = sorted(
+        measured_c | set(opts.concurrencies) | {2**i for i in range(12) if 2**i <= 4 * top}
+    )
+    loads = [LoadPoint.closed(c) for c in ladder]
+    rates = {c.load for c in cells if c.load.is_open} | {LoadPoint.open(r) for r in opts.rates}
+    loads += sorted(rates, key=LoadPoint.sort_key)
+    preds = {
+        (s, b, ld): predict(f, b, ld) for s, f in fitted.items() for b in buckets for ld in loads
+    }
+    pairs = [(s, f.point.baseline) for s, f in fitted.items() if f.point.baseline in fitted]
+    doc: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "kind": "speedbench prediction (fitted model + simulation; not measurements)",
+        "estimator": "tok/s = output tokens / (last end - first send), as summary.json",
+        "models": {s: f.point.describe() for s, f in fitted.items()},
+        "predictions": [
+            {
+                "server": s,
+                "bucket": b,
+                "load": ld.to_dict(),
+                "measured": (m.measured if (m := fitted[s].measured(b, ld)) else None),
+                "predicted": public(p),
+            }
+            for (s, b, ld), p in preds.items()
+        ],
+        "speedup": [
+            {
+                "variant": sd,
+                "baseline": base,
+                "bucket": b,
+                "load": ld.label,
+                **speedup(preds[(sd, b, ld)], preds[(base, b, ld)]),
+            }
+            for sd, base in pairs
+            for b in buckets
+            for ld in loads
+        ],
+        "crossover": [
+            crossover(
+                sd,
+                b,
+                {
+                    c: preds[(sd, b, LoadPoint.closed(c))]["tok_s"]
+                    / preds[(base, b, LoadPoint.closed(c))]["tok_s"]
+                    for c in ladder
+                },
+            )
+            for sd, base in pairs
+            for b in buckets
+        ],
+        "slo": opts.slo.to_dict(),
+    }
+    if opts.slo.ttft_ms is not None or opts.slo.tpot_ms is not None:
+        doc["capacity"] = [
+            capacity(f, b, opts.slo, opts.target_rps) for f in fitted.values() for b in buckets
+        ]
+    if opts.suggest:
+        doc["suggest"] = suggest(fitted, buckets, loads, opts.suggest)
+    if opts.holdout:
+        doc["validation"] = [holdout(cells, mode) for mode in opts.holdout]
+    write_text(results / PREDICTION_FILE, json.dumps(doc, indent=1))
+    return doc
+
+
+def render(doc: dict[str, Any]) -> str:
+    """The console text: coefficients with units, predicted grid, speedup, capacity."""
+    out = ["PREDICTED (fitted model + simulation, not measured); tok/s = tokens/window"]
+    for server, m in doc["models"].items():
+        coefs = ", ".join(f"{k}={v['value']:.4g} {v['unit']}" for k, v in m["coefficients"].items())
+        tps = ", ".join(f"{b}: {v:.2f}" for b, v in m["tokens_per_step"].items())
+        out += [
+            f"\n{server}: step_ms = a + b*batch + c*context_k + p*prefill_k; TTFT += o",
+            f"  {coefs}",
+            f"  width {m['verification_width']}, tokens/step {tps}, batch limit "
+            f"{m['batch_limit'] or 'not seen'}, step fit rel. RMSE "
+            f"{m['step_fit_relative_rmse']:.3f}",
+        ]
+    out.append(
+        f"\n{'server':<14}{'bucket':<7}{'load':<16}{'tok/s':>20}{'TTFT p90 ms':>14}"
+        f"{'TPOT mean ms':>14}  measured tok/s"
+    )
+    for p in doc["predictions"]:
+        f, (lo, hi) = p["predicted"], p["predicted"]["intervals"].get("tok_s", [0, 0])
+        seen = f"{p['measured']['tok_s']:.1f}" if p["measured"] else "-"
+        out.append(
+            f"{p['server']:<14}{p['bucket']:<7}{p['load']['label']:<16}"
+            f"{f['tok_s']:>8.1f} [{lo:.0f}-{hi:.0f}]".ljust(57)
+            + f"{f['ttft_p90_ms']:>14.1f}{f['tpot_mean_ms']:>14.2f}  {seen}"
+        )
+    for s in doc["speedup"]:
+        lo, hi = s["interval"]
+        out.append(
+            f"speedup {s['variant']}/{s['baseline']} {s['bucket']} {s['load']}: "
+            f"{s['value']:.3f} [{lo:.3f}-{hi:.3f}]"
+        )
+    out += [
+        f"crossover {c['variant']} {c['bucket']}: c={c['concurrency']}" for c in doc["crossover"]
+    ]
+    for c in doc.get("capacity", []):
+        lo, hi = c["interval"] or [float("nan")] * 2
+        more = f", replicas for {c['target_rps']}/s: {c['replicas']}" if "target_rps" in c else ""
+        out.append(
+            f"SLO capacity {c['server']} {c['bucket']}: {c['max_rate_rps']:.2f} req/s "
+            f"[{lo:.2f}-{hi:.2f}]{more}"
+        )
+    out += [
+        f"measure next: {s['bucket']} {s['load']} (interval width {s['relative_width']:.1%})"
+        for s in doc.get("suggest", [])
+    ]
+    for v in doc.get("validation", []):
+        for fig, e in v["errors"].items():
+            out.append(
+                f"leave-one-{v['mode']}-out {fig}: median |err| {e['median_abs']:.1%}, "
+                f"max {e['max_abs']:.1%} over {e['cells']} cells"
+            )
+    return "\n".join(out)

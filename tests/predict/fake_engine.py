@@ -1,0 +1,146 @@
+"""FAKE ENGINE with a known step-time law, run step by step: cells of synthetic records.
+
+Not measurements. An independent, step-driven implementation (not loadgen/predict/simulate.py):
+each step costs ``(a + b*batch + c*context/1000 + p*prefill/1000) * lognormal(0, noise)`` ms,
+every running request streams one chunk per step (SD: 1 + accepted drafts, geometric acceptance
+capped at k), new requests wait ``o`` ms then join at a step boundary up to ``batch_limit``, and
+their prefill lengthens that step. Closed loop (users) or open loop (arrivals), like the harness.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from loadgen.analysis.summary import summarize_cell
+from loadgen.client.record import RequestRecord
+from loadgen.client.sink import RECORDS_PARQUET, write_parquet
+from loadgen.loadpoint import LoadPoint
+from loadgen.metrics.acceptance import Acceptance
+from loadgen.swarm.arrivals import arrival_offsets_ns
+
+MS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Law:
+    name: str
+    baseline: str | None = None
+    a: float = 6.0  # ms per step
+    b: float = 0.5  # ms per sequence
+    c: float = 0.4  # ms per 1000 context tokens
+    p: float = 30.0  # ms per 1000 prompt tokens prefilled
+    o: float = 3.0  # ms per request outside steps
+    k: int = 0  # draft tokens
+    accept: float = 0.7
+    noise: float = 0.08  # lognormal sigma of each step's duration
+    batch_limit: int = 1 << 30
+
+
+def run_cell(
+    law: Law, bucket: str, load: LoadPoint, requests: int, osl: int, seed: int
+) -> list[RequestRecord]:
+    rng = np.random.default_rng(seed)
+    prompt = int(bucket.rstrip("k")) * 1000
+    prompts = rng.integers(int(prompt * 0.9), int(prompt * 1.1), requests)
+    if load.is_open:
+        sends = (
+            np.asarray(
+                arrival_offsets_ns(load.arrivals, load.rate or 1, requests, seed=seed), float
+            )
+            / MS
+        )
+    else:
+        sends = np.full(requests, np.inf)
+        sends[: load.concurrency] = 0.0
+    issued = min(load.concurrency or requests, requests)
+    recs = [
+        RequestRecord(f"{law.name}-{i}", f"{i:032x}", bucket, "mixed", int(p), osl, 0, 0.0)
+        for i, p in enumerate(prompts)
+    ]
+    running: dict[int, int] = {}  # id -> tokens so far
+    clock, nxt = 0.0, 0
+    while nxt < requests or running:
+        new = []
+        while (
+            nxt < requests
+            and len(running) + len(new) < law.batch_limit
+            and sends[nxt] + law.o <= clock
+        ):
+            new.append(nxt)
+            nxt += 1
+        if not running and not new:
+            clock = sends[nxt] + law.o
+            continue
+        ctx = sum(int(prompts[i]) + t for i, t in running.items()) + sum(
+            int(prompts[i]) for i in new
+        )
+        prefill = sum(int(prompts[i]) for i in new)
+        batch = len(running) + len(new)
+        clock += (
+            law.a + law.b * batch + law.c * ctx / 1000 + law.p * prefill / 1000
+        ) * rng.lognormal(0, law.noise)
+        for i in list(running):
+            made = 1 + min(int(rng.geometric(1 - law.accept)) - 1, law.k) if law.k else 1
+            made = min(made, osl - running[i])
+            running[i] += made
+            _chunk(recs[i], clock, made, rng)
+            if running[i] >= osl:
+                del running[i]
+                recs[i].end_ns = int((clock + 0.1) * MS)
+                if not load.is_open and issued < requests:
+                    sends[issued] = clock + 0.1
+                    issued += 1
+        for i in new:
+            recs[i].send_ns = recs[i].intended_send_ns = int(sends[i] * MS)
+            _chunk(recs[i], clock, 1, rng)
+            running[i] = 1
+    for r, s in zip(recs, sends, strict=True):
+        r.send_ns = r.intended_send_ns = int(s * MS)
+        r.usage_prompt_tokens, r.usage_output_tokens = r.prompt_len, osl
+    return recs
+
+
+def _chunk(rec: RequestRecord, clock: float, tokens: int, rng: np.random.Generator) -> None:
+    rec.chunk_ns.append(int((clock + rng.uniform(0, 0.05)) * MS))
+    rec.chunk_tokens.append(tokens)
+
+
+def write_cell(
+    out: Path, law: Law, bucket: str, load: LoadPoint, requests: int, osl: int, seed: int
+) -> Path:
+    cell = out / "cells" / law.name / bucket / load.slug / "r0"
+    cell.mkdir(parents=True, exist_ok=True)
+    records = run_cell(law, bucket, load, requests, osl, seed)
+    write_parquet(records, cell / RECORDS_PARQUET)
+    (cell / "manifest.json").write_text(
+        json.dumps({"cell": {"server": law.name, "baseline": law.baseline}})
+    )
+    summary = summarize_cell(
+        law.name, bucket, load.concurrency, records, Acceptance(source="FAKE"), None
+    )
+    summary["load"] = load.to_dict()
+    (cell / "summary.json").write_text(json.dumps(summary))
+    return cell
+
+
+def write_sweep(
+    out: Path,
+    laws: list[Law],
+    buckets: list[str],
+    loads: list[LoadPoint],
+    requests: int = 200,
+    osl: int = 64,
+) -> Path:
+    seed = 0
+    for law in laws:
+        for bucket in buckets:
+            for load in loads:
+                seed += 1
+                n = max(requests, 4 * (load.concurrency or 0))
+                write_cell(out, law, bucket, load, n, osl, seed)
+    (out / "manifest.json").write_text(json.dumps({"kind": "FAKE step-law sweep"}))
+    return out

@@ -1,0 +1,85 @@
+"""The predictor against a FAKE engine whose step-time law is known (fake_engine.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from loadgen.cli import main
+from loadgen.loadpoint import LoadPoint
+from loadgen.predict.model import CannotFit, ServerModel, fit_server
+from loadgen.predict.observe import read_cell, read_cells
+from loadgen.predict.simulate import simulate
+from tests.predict.fake_engine import Law, run_cell, write_cell, write_sweep
+
+BASE = Law("base", noise=0.05)
+SD = Law("sd", "base", a=9.0, b=0.9, k=3, noise=0.05)
+LOADS = [LoadPoint.closed(c) for c in (1, 4, 16)] + [LoadPoint.open(6.0)]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_sweep(tmp_path_factory.mktemp("sweep"), [BASE, SD], ["1k", "2k"], LOADS, 80)
+
+
+def test_fit_recovers_the_law(sweep: Path) -> None:
+    cells = read_cells(sweep)
+    for law in (BASE, SD):
+        model = fit_server([c for c in cells if c.server == law.name])
+        truth = {"a": law.a, "b": law.b, "c": law.c, "p": law.p}
+        for name, value in truth.items():
+            assert model.coef[name] == pytest.approx(value, rel=0.12), name
+        assert model.width == law.k + 1
+
+
+def test_simulation_reproduces_the_fake_law_within_its_noise(tmp_path: Path) -> None:
+    law = SD
+    model = ServerModel("sd", "base", {"a": law.a, "b": law.b, "c": law.c, "p": law.p, "o": law.o},
+                        {}, {"1k": 1000.0}, 64.0, None, 4, 0.0, law.noise)  # fmt: skip
+    load = LoadPoint.closed(8)
+    cell = read_cell(write_cell(tmp_path, law, "1k", load, 160, 64, seed=3) / "summary.json")
+    model = ServerModel(**{**vars(model), "step_pmf": {"1k": _pmf(cell.step_tokens)}})
+    got = simulate(model, "1k", load, 160, 64.0, seed=1).figures()
+    assert got["tok_s"] == pytest.approx(cell.measured["tok_s"], rel=0.04)
+    assert got["tpot_mean_ms"] == pytest.approx(cell.measured["tpot_mean_ms"], rel=0.05)
+
+
+def _pmf(counts: np.ndarray) -> np.ndarray:
+    return np.asarray(counts / counts.sum())
+
+
+def test_one_load_point_is_refused_naming_what_to_measure(tmp_path: Path) -> None:
+    write_cell(tmp_path, BASE, "1k", LoadPoint.closed(4), 40, 32, seed=1)
+    write_cell(tmp_path, BASE, "2k", LoadPoint.closed(4), 40, 32, seed=2)
+    with pytest.raises(CannotFit, match=r"Measure base at another concurrency too, e\.g\. c=16"):
+        fit_server(read_cells(tmp_path))
+
+
+def test_cli_writes_prediction_json_and_validates(
+    sweep: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["predict", str(sweep), "--ttft-ms", "400", "--tpot-ms", "30", "--target-rps", "20",
+            "--draws", "4", "--suggest", "2", "--holdout", "cell"]  # fmt: skip
+    assert main(args) == 0
+    doc = json.loads((sweep / "prediction.json").read_text())
+    assert doc["schema_version"] == 1
+    assert {c["server"] for c in doc["capacity"]} == {"base", "sd"}
+    assert len(doc["suggest"]) == 2
+    errors = doc["validation"][0]["errors"]
+    assert errors["tok_s"]["median_abs"] < 0.05 and errors["speedup"]["max_abs"] < 0.1
+    out = capsys.readouterr().out
+    assert "ms per sequence per step" in out and "SLO capacity sd 1k" in out
+
+
+def test_refusal_is_a_clear_cli_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_cell(tmp_path, BASE, "1k", LoadPoint.closed(2), 20, 16, seed=1)
+    assert main(["predict", str(tmp_path)]) == 2
+    assert "measure base at another concurrency" in capsys.readouterr().err.lower()
+
+
+def test_fake_engine_respects_its_batch_limit() -> None:
+    records = run_cell(Law("lim", batch_limit=2), "1k", LoadPoint.closed(4), 12, 8, seed=0)
+    assert all(r.ttft_ms is not None for r in records)
