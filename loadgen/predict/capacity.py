@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from loadgen.loadpoint import LoadPoint
+from loadgen.load.point import LoadPoint
 from loadgen.predict.forecast import Fitted, predict
 from loadgen.predict.model import ServerModel
 from loadgen.predict.simulate import simulate

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from loadgen.loadpoint import LoadPoint
+from loadgen.load.point import LoadPoint
 from loadgen.predict.model import CannotFit, ServerModel, bootstrap_models
 from loadgen.predict.observe import CellObs
 from loadgen.predict.simulate import simulate

@@ -10,7 +10,6 @@ request, the average step's batch, context and prefill: exact work counts, no gu
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,9 @@ import pyarrow.parquet as pq
 
 from loadgen.analysis.columns import from_table
 from loadgen.client.sink import RECORDS_PARQUET
-from loadgen.loadpoint import LoadPoint
+from loadgen.load.point import LoadPoint
+from loadgen.results.io import SUMMARY_FILE, cell_dirs, read_cell_manifest, read_cell_summary
+from loadgen.results.schemas import CellSummary
 
 NS_PER_MS = 1e6
 MAX_ROWS = 1500  # requests per cell kept for the regression: the fit is cheap, the read is not
@@ -66,10 +67,8 @@ class CellObs:
 
 def read_cell(summary_path: Path) -> CellObs:
     cell = summary_path.parent
-    summary = json.loads(summary_path.read_text())
-    manifest = json.loads((cell / "manifest.json").read_text())
-    run = manifest.get("run") or manifest["cell"]
-    load = LoadPoint.of_summary(summary)
+    summary = read_cell_summary(cell)
+    load = summary.load_point()
     everything = pq.read_table(cell / RECORDS_PARQUET, columns=_READ)
     cols = from_table(everything, from_intended=load.is_open)
     table = everything.filter(pc.is_null(everything["error_kind"]))
@@ -130,9 +129,9 @@ def read_cell(summary_path: Path) -> CellObs:
         np.sort(first[count > 0]), first[count > 0], "right"
     ) - np.searchsorted(np.sort(last[count > 0]), first[count > 0], "left")
     return CellObs(
-        server=summary["server"],
-        baseline=run.get("baseline"),
-        bucket=summary["bucket"],
+        server=summary.server,
+        baseline=read_cell_manifest(cell).baseline,
+        bucket=summary.bucket,
         load=load,
         path=str(cell),
         decode_x=decode_x,
@@ -149,13 +148,13 @@ def read_cell(summary_path: Path) -> CellObs:
 
 
 def measured_figures(
-    ttft: np.ndarray, tpot: np.ndarray, e2e: np.ndarray, osl: np.ndarray, summary: dict[str, object]
+    ttft: np.ndarray, tpot: np.ndarray, e2e: np.ndarray, osl: np.ndarray, summary: CellSummary
 ) -> dict[str, float]:
     """The figures a prediction is judged on, defined as the harness defines them (tok/s: tokens
     over the window from first send to last end, the ``summary.json`` headline)."""
-    tps = summary.get("output_tokens_per_s")
+    tps = summary.output_tokens_per_s
     return {
-        "tok_s": float(tps) if isinstance(tps, int | float) else float("nan"),
+        "tok_s": float("nan") if tps is None else tps,
         "ttft_p50_ms": float(np.nanquantile(ttft, 0.5)),
         "ttft_p90_ms": float(np.nanquantile(ttft, 0.9)),
         "tpot_mean_ms": float(np.nanmean(tpot)),
@@ -168,8 +167,7 @@ def measured_figures(
 def read_cells(results_dir: Path) -> list[CellObs]:
     from loadgen.analysis.parallel import parallel_map
 
-    paths = [p for p in sorted(results_dir.rglob("summary.json")) if p.parent != results_dir]
-    paths = [p for p in paths if (p.parent / RECORDS_PARQUET).is_file()]
+    paths = [d / SUMMARY_FILE for d in cell_dirs(results_dir) if (d / RECORDS_PARQUET).is_file()]
     if not paths:
         raise FileNotFoundError(
             f"no cells (*/summary.json with requests.parquet) under {results_dir}"

@@ -10,7 +10,7 @@ from typing import Any
 
 from loadgen.analysis.groups import bucket_order
 from loadgen.atomic import write_text
-from loadgen.loadpoint import LoadPoint
+from loadgen.load.point import LoadPoint
 from loadgen.predict.capacity import Slo, capacity, crossover, suggest
 from loadgen.predict.forecast import fit_all, predict, public, speedup
 from loadgen.predict.holdout import holdout

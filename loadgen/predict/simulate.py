@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from loadgen.loadpoint import LoadPoint
+from loadgen.load.arrivals import arrival_offsets_ns
+from loadgen.load.point import LoadPoint
 from loadgen.predict.model import ServerModel
-from loadgen.swarm.arrivals import arrival_offsets_ns
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ their prefill lengthens that step. Closed loop (users) or open loop (arrivals), 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +17,12 @@ import numpy as np
 from loadgen.analysis.summary import summarize_cell
 from loadgen.client.record import RequestRecord
 from loadgen.client.sink import RECORDS_PARQUET, write_parquet
-from loadgen.loadpoint import LoadPoint
+from loadgen.load.arrivals import arrival_offsets_ns
+from loadgen.load.point import LoadPoint
 from loadgen.metrics.acceptance import Acceptance
-from loadgen.swarm.arrivals import arrival_offsets_ns
+from loadgen.results.io import write_cell_manifest, write_cell_summary
+from loadgen.results.schemas import CellManifest, LoadBlock
+from loadgen.runspec import RunSpec
 
 MS = 1_000_000
 
@@ -116,14 +118,17 @@ def write_cell(
     cell.mkdir(parents=True, exist_ok=True)
     records = run_cell(law, bucket, load, requests, osl, seed)
     write_parquet(records, cell / RECORDS_PARQUET)
-    (cell / "manifest.json").write_text(
-        json.dumps({"cell": {"server": law.name, "baseline": law.baseline}})
-    )
+    run = RunSpec(
+        url="http://fake", server=law.name, baseline=law.baseline, data_dir=cell, bucket=bucket,
+        requests=requests, osl=osl, concurrency=load.concurrency or requests, rate=load.rate,
+        arrivals=load.arrivals, burstiness=load.burstiness, warmup=0,
+    )  # fmt: skip
+    write_cell_manifest(cell, CellManifest(run=run, locust_command=[], started_wall=0.0))
     summary = summarize_cell(
         law.name, bucket, load.concurrency, records, Acceptance(source="FAKE"), None
     )
-    summary["load"] = load.to_dict()
-    (cell / "summary.json").write_text(json.dumps(summary))
+    summary.load = LoadBlock.model_validate(load.to_dict())
+    write_cell_summary(cell, summary)
     return cell
 
 
@@ -142,5 +147,4 @@ def write_sweep(
                 seed += 1
                 n = max(requests, 4 * (load.concurrency or 0))
                 write_cell(out, law, bucket, load, n, osl, seed)
-    (out / "manifest.json").write_text(json.dumps({"kind": "FAKE step-law sweep"}))
     return out

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from loadgen.cli import main
-from loadgen.loadpoint import LoadPoint
+from loadgen.load.point import LoadPoint
 from loadgen.predict.model import CannotFit, ServerModel, fit_server
 from loadgen.predict.observe import read_cell, read_cells
 from loadgen.predict.simulate import simulate
