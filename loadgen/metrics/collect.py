@@ -20,7 +20,7 @@ import requests
 from loadgen.metrics.acceptance import Acceptance
 from loadgen.metrics.adapter import EngineAdapter
 from loadgen.metrics.crosscheck import restart_flags
-from loadgen.metrics.exposition import scrape
+from loadgen.metrics.exposition import parse_exposition, scrape
 from loadgen.metrics.promql import PromQL, PromQLError
 from loadgen.metrics.sampler import POLLS_JSONL, Sampler
 from loadgen.metrics.window import Deltas, WindowCounters, text_deltas
@@ -31,7 +31,8 @@ SOURCE_AGREEMENT_TOLERANCE = 1e-6
 
 
 class MetricsUnavailable(RuntimeError):
-    """A metrics endpoint did not answer within the scrape timeout."""
+    """A metrics endpoint did not answer within the scrape timeout, or answered something that is
+    not Prometheus text (a proxy's HTML error page): either way the window has no engine side."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,15 @@ class MetricsWindow:
                 raise MetricsUnavailable(
                     f"cannot scrape engine metrics at {url} ({stage} the cell): {exc}"
                 ) from exc
-            _scrape_file(out_dir, stage, index).write_text(texts[-1])
+            _scrape_file(out_dir, stage, index).write_text(texts[-1])  # evidence, readable or not
+            try:
+                parse_exposition(texts[-1])
+            except ValueError as exc:
+                raise MetricsUnavailable(
+                    f"engine metrics at {url} ({stage} the cell) are not Prometheus text "
+                    f"({str(exc)[:80]!r}; kept in {_scrape_file(out_dir, stage, index).name}): "
+                    "a proxy's error page or the wrong path"
+                ) from exc
         return texts
 
     def _prom(self) -> PromQL:

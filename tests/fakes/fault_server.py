@@ -16,7 +16,8 @@ an ``"ok"`` request streams ``max_tokens`` tokens in vLLM's wire format. Faults:
 
 ``/metrics`` carries vLLM-named counters that count what was streamed. ``restart_at=k`` drops them
 to zero when request ``k`` arrives, as a restarted engine does; ``metrics_broken_at=k`` makes
-``/metrics`` hang (``metrics_fault="hang"``) or reset its connections (``"reset"``) from then on.
+``/metrics`` hang (``metrics_fault="hang"``), reset its connections (``"reset"``) or answer 200 with
+an HTML error page, as a proxy in front of a dead engine does (``"html"``), from then on.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class FaultPlan:
     step_s: float = 0.005
     tokens_per_chunk: int = 2
     restart_at: int | None = None
-    metrics_broken_at: int | None = None
+    metrics_broken_at: int | None = None  # -1: broken from the start (before any request)
     metrics_fault: str = "hang"
 
     def __post_init__(self) -> None:
@@ -111,6 +112,9 @@ def _handler(plan: FaultPlan, state: ServerState) -> type[BaseHTTPRequestHandler
                 self._send(200, json.dumps({"data": [card]}).encode())
             elif self.path != "/metrics":
                 self._send(200 if self.path == "/health" else 404, b"")
+            elif broken and plan.metrics_fault == "html":
+                page = b"<html><body><h1>502 Bad Gateway</h1></body></html>\n"
+                self._send(200, page, {"Content-Type": "text/html"})
             elif broken and plan.metrics_fault == "hang":
                 state.stopping.wait()
                 self.close_connection = True
