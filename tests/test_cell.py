@@ -151,6 +151,6 @@ def test_an_unreadable_opening_scrape_refuses_the_cell_with_the_fix(
     tmp_path: Path,
 ) -> None:
     with FaultServer(FaultPlan(metrics_broken_at=-1, metrics_fault="html")) as server:
-        with pytest.raises(RuntimeError, match="not Prometheus text.*fix --metrics-url"):
+        with pytest.raises(RuntimeError, match=r"not Prometheus text.*fix --metrics-url"):
             run_cell(spec(server.url, prepared, warmup=0), tmp_path / "c", progress=False)
         assert server.state.arrived == 0  # no load sent

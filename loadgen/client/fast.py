@@ -209,7 +209,7 @@ def request_bytes(url: str, body: dict[str, Any], headers: dict[str, str] | None
     payload = json.dumps(body, separators=(",", ":")).encode()
     lines = [
         f"POST {parts.path or '/'} HTTP/1.1",
-        f"Host: {parts.netloc}",
+        f"Host: {parts.netloc.rpartition('@')[2]}",  # never userinfo (loadgen.urls refuses it)
         "Content-Type: application/json",
         "Accept: text/event-stream",
         f"Content-Length: {len(payload)}",

@@ -20,12 +20,14 @@ from pydantic import (
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
+    field_validator,
     model_validator,
 )
 
 from loadgen.client.transport import TransportName
 from loadgen.loadpoint import LoadPoint
 from loadgen.swarm.arrivals import Arrivals
+from loadgen.urls import check_url
 
 EngineName = Literal["vllm", "sglang", "trtllm"]
 
@@ -124,6 +126,16 @@ class RunSpec(BaseModel):
         description="seconds after which the run stops, measured or not (Locust: -t)",
         json_schema_extra=flag("--max-duration"),
     )
+
+    @field_validator("url", "prometheus_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value, "the URL")
+
+    @field_validator("metrics_urls")
+    @classmethod
+    def _metrics_urls(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_url(value, "the URL") for value in values)
 
     @model_validator(mode="after")
     def _consistent(self) -> RunSpec:

@@ -129,3 +129,34 @@ def test_requests_per_user_scales_closed_loop_cells_and_their_prompt_slices() ->
     assert sizes == [6, 16, 6]  # max(requests, 4 x c); a rate keeps `requests`
     starts = [plan.prompt_start(r, i) for r in range(2) for i in range(3)]
     assert starts == [2, 8, 24, 30, 36, 52] and plan.prompts_per_bucket() == 2 + 2 * 28
+
+
+URL_SERVER = {"name": "s", "url": "http://127.0.0.1:8000"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"osl": True}, "field 'osl': Input should be a valid integer"),
+        ({"port": -5}, "field 'port': Input should be greater than or equal to 1"),
+        ({"port": 70000}, "field 'port': Input should be less than or equal to 65535"),
+        ({"requests": "8"}, "field 'requests': Input should be a valid integer"),
+        ({"servers": [{**URL_SERVER, "no_metrics": "yes"}]}, "should be a valid boolean"),
+        ({"servers": [{**URL_SERVER, "name": "../../x"}]}, "a server name '../../x' names a dir"),
+        ({"servers": [{"variant": "../vllm-cpu-base"}]}, "a server name '../vllm-cpu-base'"),
+        ({"buckets": ["../1k"]}, "a bucket '../1k' names a directory under --out"),
+        ({"servers": [{"name": "s", "url": "127.0.0.1:8000"}]}, "needs a scheme and a host"),
+        (
+            {"servers": [{"name": "s", "url": "http://u:hunter2@h:1"}]},
+            "'http://u:<redacted>@h:1' holds credentials",
+        ),
+    ],
+)
+def test_plan_values_are_strict_and_names_are_safe_path_components(
+    tmp_path: Path, changes: dict, message: str
+) -> None:
+    """Issue 17 items 7 and 12: refused at load, naming the field and the fix; never echoing a
+    password."""
+    with pytest.raises(PlanError) as refused:
+        load_plan(write(tmp_path, {**BASE, **changes}))
+    assert message in str(refused.value) and "hunter2" not in str(refused.value)
