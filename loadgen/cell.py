@@ -90,8 +90,26 @@ def measured_count(spec: RunSpec) -> int:
     return len(PreparedSet.read(spec.data_dir).bucket(spec.bucket)) - spec.prompt_start
 
 
+def refuse_other_results(out_dir: Path) -> None:
+    """A cell is written only where no other kind of result is (a sweep's or demo's manifest
+    and summary would be overwritten, and that sweep could not resume)."""
+    manifest = out_dir / MANIFEST_FILE
+    if not manifest.is_file():
+        return
+    try:
+        kind = json.loads(manifest.read_text()).get("kind", "cell")
+    except (ValueError, AttributeError):
+        kind = "unreadable"
+    if kind != "cell":
+        raise ValueError(
+            f"{out_dir} holds the results of a {kind} ({manifest}); a cell written there would "
+            "overwrite them: give --out a new directory (or a cell directory of its own)"
+        )
+
+
 def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> dict[str, Any]:
     """Warm-up (its own prompts, before the window), then the measured window."""
+    refuse_other_results(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / RECORDS_JSONL).unlink(missing_ok=True)
     if spec.warmup:
@@ -108,6 +126,7 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> dict[str, A
     write_json(
         out_dir / MANIFEST_FILE,
         {
+            "kind": "cell",
             "run": spec.model_dump(mode="json"),
             "locust_command": command,
             "started_wall": time.time(),

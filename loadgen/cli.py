@@ -77,6 +77,7 @@ def _diverse(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from loadgen.cell import run_cell
     from loadgen.preflight import preflight
+    from loadgen.results_lock import results_lock
     from loadgen.runspec.flags import spec_from_flags
 
     spec = spec_from_flags(args, "run")
@@ -87,7 +88,8 @@ def _run(args: argparse.Namespace) -> int:
         spec.osl,
     )  # fmt: skip
     print(checked.describe(), flush=True)
-    summary = run_cell(spec, Path(args.out))
+    with results_lock(Path(args.out)):
+        summary = run_cell(spec, Path(args.out))
     print(
         json.dumps(
             {

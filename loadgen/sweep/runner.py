@@ -25,6 +25,7 @@ from loadgen.loadpoint import LoadPoint
 from loadgen.preflight import check_prompts, preflight
 from loadgen.redact import redact
 from loadgen.report.build import build_report
+from loadgen.results_lock import results_lock
 from loadgen.runspec import RunSpec
 from loadgen.servers.launcher import LocalServer
 from loadgen.sweep.plan import PlanError, ResolvedServer, SweepPlan
@@ -100,6 +101,11 @@ def open_manifest(plan: SweepPlan, out: Path, data_dir: Path) -> dict[str, Any]:
     path = out / MANIFEST_FILE
     if path.is_file():
         manifest: dict[str, Any] = json.loads(path.read_text())
+        if manifest.get("kind") not in ("sweep", "demo"):
+            raise PlanError(
+                f"{out} holds a single cell's results (speedbench run), not a sweep's: give "
+                "--out a new directory"
+            )
         if manifest.get("plan_sha256") != plan.digest():
             raise PlanError(
                 f"{out} holds results of a different plan ({manifest.get('plan', {}).get('name')!r}"
@@ -158,8 +164,9 @@ def endpoint(
 
 
 def run_sweep(plan: SweepPlan, plan_dir: Path, out: Path) -> list[SpeedupRow]:
-    run_cells(plan, plan_dir, out)
-    return build_report(out, {"results": str(out), "plan": plan.name, "model": plan.model})
+    with results_lock(out):
+        run_cells(plan, plan_dir, out)
+        return build_report(out, {"results": str(out), "plan": plan.name, "model": plan.model})
 
 
 def run_cells(plan: SweepPlan, plan_dir: Path, out: Path, repeat_dirs: bool = True) -> None:
