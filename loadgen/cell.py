@@ -7,7 +7,10 @@ while the load runs and as Parquet afterwards, the Locust log, ``summary.json`` 
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -160,10 +163,30 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> dict[str, A
     return summary
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+
+
+def _die_with_parent(parent: int) -> None:
+    """Runs in the Locust child before it starts: the kernel sends it SIGKILL when the harness
+    dies, even by ``kill -9`` (no clean-up of ours runs then), so an orphan never keeps loading
+    the server into the next run. If the harness died before this line, the child ends now."""
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _drive(command: list[str], out_dir: Path, expected: int, progress: bool) -> None:
     jsonl = out_dir / RECORDS_JSONL
+    parent = os.getpid()
     with (out_dir / "locust.log").open("wb") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(  # preexec_fn only calls prctl: safe beside our threads
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=lambda: _die_with_parent(parent),
+        )
         try:
             while proc.poll() is None:
                 time.sleep(1.0)

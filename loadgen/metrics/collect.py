@@ -28,6 +28,7 @@ from loadgen.metrics.window import Deltas, WindowCounters, text_deltas
 # Direct and PromQL figures of one window agree exactly when scrapes are aligned (see promql.py)
 # and within this fraction otherwise (replicas scraped at different offsets).
 SOURCE_AGREEMENT_TOLERANCE = 1e-6
+CLOSING_SCRAPE_FAILED = "none: the closing scrape failed"  # a resumed sweep redoes such a cell
 
 
 class MetricsUnavailable(RuntimeError):
@@ -99,7 +100,7 @@ class MetricsWindow:
         try:
             after = self._scrape(out_dir, "after")
         except MetricsUnavailable as exc:  # engine died or endpoint hung: records are kept
-            none = Acceptance(source="none: the closing scrape failed")
+            none = Acceptance(source=CLOSING_SCRAPE_FAILED)
             flag = (
                 f"engine metrics missing for this cell: {exc}. Its figures are client-side only "
                 "(the engine died or restarted, or its metrics endpoint hung)"

@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.analysis.speedup import SpeedupRow
+from loadgen.analysis.summary import SERVER_GONE_KINDS
 from loadgen.cell import MANIFEST_FILE, SUMMARY_FILE, run_cell, send_unmeasured, write_json
 from loadgen.client.access import ServerAccess
+from loadgen.client.sink import RECORDS_PARQUET, read_parquet
 from loadgen.data.prepared import PreparedSet
 from loadgen.hostinfo import host_description
 from loadgen.loadpoint import LoadPoint
+from loadgen.metrics.collect import CLOSING_SCRAPE_FAILED
 from loadgen.preflight import check_prompts, preflight
 from loadgen.redact import redact
 from loadgen.report.build import build_report
@@ -71,20 +74,39 @@ def planned_cells(plan: SweepPlan, repeat_dirs: bool = True) -> list[PlannedCell
 def pending_cells(
     plan: SweepPlan, out: Path, server: str, repeat_dirs: bool = True
 ) -> list[PlannedCell]:
-    """Cells without a summary, or whose server stopped answering mid-cell; a half-written or
-    cut-short cell directory is cleared to be redone."""
+    """Cells without a summary, or damaged (``redo_reason``); a half-written, cut-short or damaged
+    cell directory is cleared to be redone."""
     pending = []
     for cell in planned_cells(plan, repeat_dirs):
         directory = cell.directory(out, server)
-        summary = directory / SUMMARY_FILE
-        if summary.is_file():
-            if not json.loads(summary.read_text()).get("server_stopped_answering"):
+        if (directory / SUMMARY_FILE).is_file():
+            reason = redo_reason(directory)
+            if reason is None:
                 continue
-            say(f"{server} {cell.bucket} {cell.load.label}: the server stopped answering: redone")
+            say(f"{server} {cell.bucket} {cell.load.label}: {reason}: redone")
         if directory.exists():
             shutil.rmtree(directory)
         pending.append(cell)
     return pending
+
+
+def redo_reason(directory: Path) -> str | None:
+    """Why a finished cell cannot be kept: its server stopped answering or went away at the end
+    (even one request: a kill during the last one), its engine figures are missing because the
+    closing scrape failed, or another client's requests reached the server in its window (an
+    orphaned load generator). None: keep it."""
+    summary = json.loads((directory / SUMMARY_FILE).read_text())
+    if summary.get("server_stopped_answering"):
+        return "the server stopped answering"
+    if str(summary.get("acceptance", {}).get("source")) == CLOSING_SCRAPE_FAILED:
+        return "its closing metrics scrape failed (engine figures missing)"
+    if any(flag.endswith(": foreign traffic") for flag in summary.get("flags", [])):
+        return "the server finished requests the cell did not send (foreign traffic)"
+    records = read_parquet(directory / RECORDS_PARQUET)
+    last = max(records, key=lambda r: r.send_ns, default=None)
+    if last is not None and last.error_kind in SERVER_GONE_KINDS:
+        return f"its last request failed ({last.error_kind}): the server may have gone"
+    return None
 
 
 def warm_up(url: str, data_dir: Path, plan: SweepPlan) -> None:
