@@ -156,6 +156,13 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> dict[str, A
         summary["flags"].append(summary["schedule"]["flag"])
     # per category (qualitative) or entropy tier, from per-request figures, source-labelled
     summary["category_acceptance"] = [row.to_dict() for row in category_acceptance(records)]
+    noted = [r for r in records if r.token_count_note]
+    if noted:
+        summary["flags"].append(
+            f"{len(noted)} of {len(records)} requests: the server's usage disagreed with the "
+            f"stream ({noted[0].token_count_note}): token counts are the server's; both are in "
+            "requests.parquet (usage_output_tokens, stream_output_tokens, token_count_note)"
+        )
     missing = expected - sum(r.ends_prompt for r in records)  # a prompt = all its turns
     if missing:
         summary["flags"].append(f"{missing} of {expected} requests never completed")

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from loadgen.data.embed import (
     DEFAULT_EMBEDDER,
@@ -111,7 +111,23 @@ def _run(args: argparse.Namespace) -> int:
             indent=2,
         )
     )
-    return 0
+    return _failed_cell_exit(summary, Path(args.out))
+
+
+def _failed_cell_exit(summary: dict[str, Any], out: Path) -> int:
+    """1 when more requests failed than a cell's figures can stand (as Locust's
+    ``--exit-code-on-error``), so that a pipeline notices; the cell is on disk either way."""
+    from loadgen.analysis.summary import MAX_FAILED_SHARE
+
+    failed, done = summary["requests_failed"], summary["requests_ok"] + summary["requests_failed"]
+    if done and failed / done <= MAX_FAILED_SHARE:
+        return 0
+    print(
+        f"speedbench: {failed} of {done} requests failed (above {MAX_FAILED_SHARE:.0%}): the "
+        f"cell describes a failing server, not its speed; see errors_by_kind in {out}/summary.json",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _access(args: argparse.Namespace, url: str) -> ServerAccess:

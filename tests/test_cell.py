@@ -154,3 +154,17 @@ def test_an_unreadable_opening_scrape_refuses_the_cell_with_the_fix(
         with pytest.raises(RuntimeError, match=r"not Prometheus text.*fix --metrics-url"):
             run_cell(spec(server.url, prepared, warmup=0), tmp_path / "c", progress=False)
         assert server.state.arrived == 0  # no load sent
+
+
+def test_usage_that_disagrees_with_the_stream_flags_the_cell(
+    prepared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Issue 17 item 8, end to end through Locust."""
+    with FaultServer(FaultPlan(["usage_double"] + ["ok"] * 3)) as server:
+        summary = run_cell(spec(server.url, prepared), tmp_path / "c", progress=False)
+    (flag,) = [f for f in summary["flags"] if "usage disagreed" in f]
+    assert flag.startswith("1 of 4 requests") and "usage 62 is above the 31 asked for" in flag
+    records = read_parquet(tmp_path / "c" / RECORDS_PARQUET)
+    # text chunks: a lower bound under SD (2 tokens a chunk), one a token without it
+    assert sorted(r.stream_output_tokens for r in records) == [16, 16, 16, 31]

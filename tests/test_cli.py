@@ -192,3 +192,23 @@ def test_bad_run_settings_are_refused_with_the_fix_before_the_output_exists(
     proc = speedbench("run", *args)
     refused(proc, message)
     assert "hunter2" not in proc.stdout + proc.stderr and not out.exists()
+
+
+def test_run_exits_non_zero_when_the_cell_failed_beyond_the_threshold(tmp_path: Path) -> None:
+    """Issue 17 item 11: 503 on every request is a failed cell for a pipeline too; one failure in
+    forty (2.5 %, under the 5 % threshold) is not."""
+    from tests.fakes.fault_server import FaultPlan, FaultServer
+
+    data = write_set(tmp_path / "d", [5] * 40)
+    outcomes = {}
+    for faults, requests in ((["http_503"] * 4, 4), (["http_503"], 40)):
+        out = tmp_path / f"out{requests}"
+        with FaultServer(FaultPlan(faults)) as server:
+            proc = speedbench("run", "--url", server.url, "--data", str(data), "--out", str(out),
+                              "--requests", str(requests), "--osl", "4", "--warmup", "0",
+                              "--concurrency", "4")  # fmt: skip
+        outcomes[requests] = proc.returncode
+        assert (out / "summary.json").is_file() and "Traceback" not in proc.stderr
+        if requests == 4:
+            assert "speedbench: 4 of 4 requests failed (above 5%)" in proc.stderr
+    assert outcomes == {4: 1, 40: 0}
