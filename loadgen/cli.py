@@ -36,14 +36,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from loadgen.data.prepare import isl_table, prepare_to_disk
+    from loadgen.data.prepare import default_configs, isl_table, prepare_to_disk
     from loadgen.data.tokenize import TokenizeOptions
 
     kwargs = json.loads(args.chat_template_kwargs) if args.chat_template_kwargs else {}
     options = TokenizeOptions(raw=args.raw, template_kwargs=kwargs, exact_isl=args.exact_isl)
     prepared = prepare_to_disk(
         args.source,
-        args.config,
+        args.config or default_configs(args.source),
         args.model,
         Path(args.out),
         args.revision,
@@ -55,6 +55,8 @@ def _prepare(args: argparse.Namespace) -> int:
     print(json.dumps({"counts": manifest["counts"], "revision": manifest["revision"]}))
     print("ISL in target tokens:")
     print(isl_table(manifest["isl_stats"]))
+    for warning in manifest.get("warnings", []):
+        print(f"speedbench: warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -206,7 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prep = data.add_parser("prepare", help="load, validate, template and tokenize")
     prep.add_argument("--source", default="nvidia/SPEED-Bench", help="hub id, or local file/dir")
-    prep.add_argument("--config", nargs="+", default=["throughput_1k"], help="e.g. throughput_2k")
+    prep.add_argument(
+        "--config",
+        nargs="+",
+        help="split(s), e.g. throughput_2k or qualitative (default: a local file's own name, "
+        "else throughput_1k)",
+    )
     prep.add_argument("--revision", help="hub revision to pin")
     prep.add_argument("--model", required=True, help="target model (its tokenizer + template)")
     prep.add_argument("--out", required=True, help="prepared data set directory")
