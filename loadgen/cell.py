@@ -7,6 +7,10 @@ while the load runs and as Parquet afterwards, the Locust log, ``summary.json`` 
 
 from __future__ import annotations
 
+import ctypes
+import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -23,7 +27,7 @@ from loadgen.client.transport import run_prompt
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
 from loadgen.engines import engine_for
 from loadgen.metrics.collect import MetricsWindow
-from loadgen.results.io import write_cell_manifest, write_cell_summary
+from loadgen.results.io import MANIFEST_FILE, write_cell_manifest, write_cell_summary
 from loadgen.results.schemas import CellManifest, CellSummary, LoadBlock
 from loadgen.runspec import RunSpec
 
@@ -83,8 +87,26 @@ def measured_count(spec: RunSpec) -> int:
     return len(PreparedSet.read(spec.data_dir).bucket(spec.bucket)) - spec.prompt_start
 
 
+def refuse_other_results(out_dir: Path) -> None:
+    """A cell is written only where no other kind of result is (a sweep's or demo's manifest
+    and summary would be overwritten, and that sweep could not resume)."""
+    manifest = out_dir / MANIFEST_FILE
+    if not manifest.is_file():
+        return
+    try:
+        kind = json.loads(manifest.read_text()).get("kind", "cell")
+    except (ValueError, AttributeError):
+        kind = "unreadable"
+    if kind != "cell":
+        raise ValueError(
+            f"{out_dir} holds the results of a {kind} ({manifest}); a cell written there would "
+            "overwrite them: give --out a new directory (or a cell directory of its own)"
+        )
+
+
 def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary:
     """Warm-up (its own prompts, before the window), then the measured window."""
+    refuse_other_results(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / RECORDS_JSONL).unlink(missing_ok=True)
     if spec.warmup:
@@ -122,6 +144,13 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary
         summary.flags.append(schedule["flag"])
     # per category (qualitative) or entropy tier, from per-request figures, source-labelled
     summary.category_acceptance = [row.to_dict() for row in category_acceptance(records)]
+    noted = [r for r in records if r.token_count_note]
+    if noted:
+        summary.flags.append(
+            f"{len(noted)} of {len(records)} requests: the server's usage disagreed with the "
+            f"stream ({noted[0].token_count_note}): token counts are the server's; both are in "
+            "requests.parquet (usage_output_tokens, stream_output_tokens, token_count_note)"
+        )
     missing = expected - sum(r.ends_prompt for r in records)  # a prompt = all its turns
     if missing:
         summary.flags.append(f"{missing} of {expected} requests never completed")
@@ -129,10 +158,30 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary
     return summary
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+
+
+def _die_with_parent(parent: int) -> None:
+    """Runs in the Locust child before it starts: the kernel sends it SIGKILL when the harness
+    dies, even by ``kill -9`` (no clean-up of ours runs then), so an orphan never keeps loading
+    the server into the next run. If the harness died before this line, the child ends now."""
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def _drive(command: list[str], out_dir: Path, expected: int, progress: bool) -> None:
     jsonl = out_dir / RECORDS_JSONL
+    parent = os.getpid()
     with (out_dir / "locust.log").open("wb") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(  # preexec_fn only calls prctl: safe beside our threads
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=lambda: _die_with_parent(parent),
+        )
         try:
             while proc.poll() is None:
                 time.sleep(1.0)

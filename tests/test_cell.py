@@ -130,3 +130,41 @@ def test_locust_gets_the_open_loop_load_point_in_one_spec(tmp_path: Path) -> Non
     assert restored == gamma
     assert command[command.index("-u") + 1] == "16"  # the cap on requests in flight
     assert gamma.load.label == "rate=2.0/s gamma b=0.5"
+
+
+def test_an_unreadable_closing_scrape_keeps_the_cell_with_client_figures(
+    prepared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Issue 17 item 1: a proxy's HTML page where the metrics were is a failed scrape."""
+    with FaultServer(FaultPlan(metrics_broken_at=0, metrics_fault="html")) as server:
+        summary = run_cell(spec(server.url, prepared), tmp_path / "c", progress=False)
+    assert summary.requests_ok == 4 and (summary.output_tokens_per_s or 0) > 0
+    assert summary.acceptance.source == "none: the closing scrape failed"
+    (flag,) = [f for f in summary.flags if f.startswith("engine metrics missing")]
+    assert "not Prometheus text" in flag and "<html>" in flag
+    assert (tmp_path / "c" / "summary.json").is_file()
+
+
+def test_an_unreadable_opening_scrape_refuses_the_cell_with_the_fix(
+    prepared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    with FaultServer(FaultPlan(metrics_broken_at=-1, metrics_fault="html")) as server:
+        with pytest.raises(RuntimeError, match=r"not Prometheus text.*fix --metrics-url"):
+            run_cell(spec(server.url, prepared, warmup=0), tmp_path / "c", progress=False)
+        assert server.state.arrived == 0  # no load sent
+
+
+def test_usage_that_disagrees_with_the_stream_flags_the_cell(
+    prepared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Issue 17 item 8, end to end through Locust."""
+    with FaultServer(FaultPlan(["usage_double"] + ["ok"] * 3)) as server:
+        summary = run_cell(spec(server.url, prepared), tmp_path / "c", progress=False)
+    (flag,) = [f for f in summary.flags if "usage disagreed" in f]
+    assert flag.startswith("1 of 4 requests") and "usage 62 is above the 31 asked for" in flag
+    records = read_parquet(tmp_path / "c" / RECORDS_PARQUET)
+    # text chunks: a lower bound under SD (2 tokens a chunk), one a token without it
+    assert sorted(r.stream_output_tokens for r in records) == [16, 16, 16, 31]

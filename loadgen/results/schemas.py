@@ -120,6 +120,7 @@ class CellManifest(_Model):
     """A cell's ``manifest.json``: what was run (``run``: the run spec's JSON dump) and how."""
 
     schema_version: Literal[1] = CELL_MANIFEST_VERSION
+    kind: Literal["cell"] = "cell"  # beside a sweep's "sweep" / a demo's "demo"
     run: RunSpec
     locust_command: list[str]
     started_wall: float

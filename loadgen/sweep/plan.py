@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import (
@@ -19,8 +20,10 @@ from pydantic import (
     ConfigDict,
     Field,
     PositiveFloat,
-    PositiveInt,
+    StrictBool,
+    StrictInt,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -29,6 +32,23 @@ from loadgen.engines import DEFAULT_ENGINE, EngineName, engine_for
 from loadgen.load.arrivals import Arrivals
 from loadgen.load.point import LoadPoint
 from loadgen.servers.variant import ServerVariant, load_variant, yaml_problem
+from loadgen.urls import check_url
+
+# YAML's `true` is not 1 and `"8"` is not 8 in a plan: counts are integers written as such.
+Count = Annotated[StrictInt, Field(gt=0)]
+Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+# A name that becomes a directory under --out (servers, buckets): no separators, no `..`.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def safe_name(value: str, what: str) -> str:
+    if not SAFE_NAME.fullmatch(value):
+        raise ValueError(
+            f"{what} {value!r} names a directory under --out: use letters, digits, '.', '_' and "
+            "'-' only, starting with a letter or digit"
+        )
+    return value
+
 
 # Settings added after the first plans: left out of the digest while unset (old plans keep theirs).
 LATER_FIELDS = (
@@ -73,7 +93,22 @@ class PlanServer(BaseModel):
     prometheus_url: str | None = Field(
         default=None, description="read this server's window through this Prometheus (PromQL)"
     )
-    no_metrics: bool = False
+    no_metrics: StrictBool = False
+
+    @field_validator("name", "variant")
+    @classmethod
+    def _safe(cls, value: str | None) -> str | None:
+        return None if value is None else safe_name(value, "a server name")
+
+    @field_validator("url", "metrics_url", "prometheus_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value, "the URL")
+
+    @field_validator("replica_metrics_urls")
+    @classmethod
+    def _urls(cls, values: list[str]) -> list[str]:
+        return [check_url(value, "the URL") for value in values]
 
     @model_validator(mode="after")
     def _named(self) -> PlanServer:
@@ -139,7 +174,7 @@ class SweepPlan(BaseModel):
     data: str = Field(description="prepared data set directory, relative to the plan file")
     servers: list[PlanServer] = Field(min_length=1)
     buckets: list[str] = Field(min_length=1)
-    concurrencies: list[PositiveInt] = Field(
+    concurrencies: list[Count] = Field(
         default_factory=list, description="closed-loop cells: users sending back to back"
     )
     rates: list[PositiveFloat] = Field(
@@ -149,26 +184,31 @@ class SweepPlan(BaseModel):
     burstiness: PositiveFloat | None = Field(
         default=None, description="gamma arrivals' shape (1 = Poisson, < 1 burstier)"
     )
-    max_in_flight: PositiveInt | None = Field(
+    max_in_flight: Count | None = Field(
         default=None, description="open loop: cap on requests in flight; default `requests`"
     )
-    osl: PositiveInt = 256
-    requests: PositiveInt = Field(description="measured requests per cell")
-    requests_per_user: PositiveInt | None = Field(
+    osl: Count = 256
+    requests: Count = Field(description="measured requests per cell")
+    requests_per_user: Count | None = Field(
         default=None,
         description="closed loop: at least this many requests per user (c x this), so high "
         "concurrencies are measured past their ramp-up",
     )
-    warmup: int = Field(2, ge=0, description="unmeasured prompts per bucket and server")
-    repeats: PositiveInt = 1
+    warmup: StrictInt = Field(2, ge=0, description="unmeasured prompts per bucket and server")
+    repeats: Count = 1
     slos: Slos = Slos()
-    port: int = 8000
+    port: Port = 8000
     # Run settings of every cell; unset = the run spec's default (loadgen.runspec).
     request_timeout_s: PositiveFloat | None = None
     transport: TransportName | None = None
     poll_interval_s: PositiveFloat | None = None
-    seed: int | None = None
-    max_duration_s: PositiveInt | None = None
+    seed: StrictInt | None = None
+    max_duration_s: Count | None = None
+
+    @field_validator("buckets")
+    @classmethod
+    def _safe_buckets(cls, values: list[str]) -> list[str]:
+        return [safe_name(value, "a bucket") for value in values]
 
     @model_validator(mode="after")
     def _pairs(self) -> SweepPlan:
