@@ -6,7 +6,10 @@ import itertools
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
+
 from loadgen.analysis.stats import distribution
+from loadgen.analysis.steady import cold_start_flag, steady_figures
 from loadgen.client import figures
 from loadgen.client.figures import NS_PER_MS
 from loadgen.client.record import RequestRecord
@@ -70,6 +73,16 @@ def summarize_cell(
     # a resumed sweep redoes such a cell (loadgen/sweep/runner.py): its figures end mid-way
     summary.server_stopped_answering = len(gone) >= GONE_AT_LEAST
     summary.flags = _flags(summary, records, gone, counters, acceptance)
+    send = np.array([r.send_ns for r in ok], dtype=np.int64)
+    if concurrency is not None and ok:
+        end = np.array([r.end_ns for r in ok], dtype=np.int64)
+        tokens = np.array([r.output_tokens for r in ok], dtype=float)
+        for key, value in steady_figures(send, end, tokens, (end - send) / NS_PER_MS,
+                                         concurrency).items():  # fmt: skip
+            setattr(summary, key, value)
+    ttft = np.array([np.nan if r.ttft_ms is None else r.ttft_ms for r in ok], dtype=float)
+    if cold := cold_start_flag(send, ttft, concurrency):
+        summary.flags.append(cold)
     return summary
 
 

@@ -68,11 +68,12 @@ def heatmaps(rows: Sequence[SpeedupRow]) -> list[str]:
         cells = {
             (r.bucket, r.load.label): (
                 r.speedup_output_tps if r.speedup_output_tps is not None else float("nan"),
-                "n/a" if r.ci_low is None else f"[{r.ci_low:.2f}, {r.ci_high:.2f}]",
+                "too few" if r.ci_low is None else f"[{r.ci_low:.2f}, {r.ci_high:.2f}]",
+                r.ci_low is not None and r.ci_high is not None and not r.ci_low <= 1 <= r.ci_high,
             )
             for r in mine
         }
-        title = f"tok/s speedup, {variant} vs {mine[0].baseline}" if mine else variant
+        title = f"steady tok/s speedup, {variant} vs {mine[0].baseline}" if mine else variant
         out.append(svg.heatmap(f"heatmap-{variant}", title, buckets, loads, cells))
     return out
 
@@ -87,7 +88,8 @@ def throughput_plots(groups: Sequence[CellGroup]) -> list[str]:
         plots.append(
             svg.line_chart(
                 name,
-                f"Output tok/s vs {'concurrency' if closed else 'rate'}, {bucket}",
+                f"Output tok/s ({'steady state' if closed else 'window'}) vs "
+                f"{'concurrency' if closed else 'rate'}, {bucket}",
                 _per_server(cells, lambda g: (g.load.level, g.output_tps)),
                 axis,
                 "output tok/s",

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.analysis.bootstrap import ALL
+from loadgen.analysis.calibration import AaSpread
 from loadgen.analysis.capacity import BestDraft, Crossover, SloCapacity
 from loadgen.analysis.groups import CellGroup
+from loadgen.analysis.intervals import REQUESTS_ONLY
 from loadgen.analysis.speedup import SpeedupRow
 from loadgen.atomic import replacing
 
@@ -32,9 +34,16 @@ def fmt(value: float | None, digits: int = 2) -> str:
 
 
 def ratio_ci(value: float | None, low: float | None, high: float | None) -> str:
-    """A ratio with its interval next to it, as every ratio in the report is shown."""
-    ci = "" if low is None or high is None else f" [{low:.2f}, {high:.2f}]"
+    """A ratio with its interval next to it, as every ratio in the report is shown; a ratio
+    whose sides have too few requests for an interval says so."""
+    if value is None:
+        return "n/a"
+    ci = " [too few]" if low is None or high is None else f" [{low:.2f}, {high:.2f}]"
     return fmt(value) + ci
+
+
+def pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
 
 
 def write_speedup_csv(rows: Sequence[SpeedupRow], path: Path) -> Path:
@@ -50,40 +59,53 @@ def write_speedup_csv(rows: Sequence[SpeedupRow], path: Path) -> Path:
 def console_table(rows: Sequence[SpeedupRow]) -> str:
     header = (
         f"{'bucket':>6} {'load':>10} {'base tok/s':>10} {'SD tok/s':>9} {'speedup':>7} "
-        f"{'95% CI':>14} {'AL':>5}  variant"
+        f"{'95% CI':>14} {'AL':>5}  variant  (steady-state tok/s)"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
         if r.category != ALL:
             continue
         ci = (
-            "n/a" if r.ci_low is None or r.ci_high is None else f"[{r.ci_low:.2f}, {r.ci_high:.2f}]"
+            "too few"
+            if r.ci_low is None or r.ci_high is None
+            else f"[{r.ci_low:.2f}, {r.ci_high:.2f}]"
+            + ("*" if r.interval_method == REQUESTS_ONLY else "")
         )
         lines.append(
             f"{r.bucket:>6} {r.load.label:>10} {fmt(r.baseline_output_tps, 1):>10} "
             f"{fmt(r.variant_output_tps, 1):>9} {fmt(r.speedup_output_tps):>7} "
             f"{ci:>14} {fmt(r.acceptance_length):>5}  {r.variant}"
         )
+    if any(r.interval_method == REQUESTS_ONLY for r in rows):
+        lines.append(f"* {REQUESTS_ONLY}")
     return "\n".join(lines)
 
 
 def speedup_table(rows: Sequence[SpeedupRow]) -> Table:
     return Table(
         "Speedup of SD over its baseline",
-        "> 1 means SD is better. Each ratio is followed by its 95% per-request bootstrap interval "
-        "(repeats combined). tok/s: concurrency x sum(tokens) / sum(E2E) (closed loop c=N, "
-        "Little's law); window: the ratio of tokens / measured window. Open loop (rate=R/s): "
+        "> 1 means SD is better. tok/s (the headline, closed loop c=N): steady state, "
+        "N x sum(tokens) / sum(E2E) over the requests sent after all N users started and ended "
+        "before the drain (share kept in 'steady kept'). Its 95% interval is over repeats "
+        "(Welch t of per-repeat estimates) with two or more repeats per side, else the "
+        "per-request bootstrap, which ignores between-run variance ('interval' says which); "
+        "MDE: smallest speedup detectable (80% power) at this spread, repeats and requests. "
+        "Labelled estimators beside it: 'Little all' (N x tokens / E2E over every request, "
+        "drain included); 'window' (tokens / first send to last end, ramp-up and drain "
+        "included). Other ratios: 95% per-request bootstrap intervals. Open loop (rate=R/s): "
         "both sides get the same schedule, so the delivered (window) tok/s is the offered rate's "
         "while both keep up; tok/s speedup is then per request, sum(tokens) / sum(E2E), with "
         "latency from the intended send time. TPOT and E2E: baseline / SD. AL: engine "
         "acceptance length.",
         ["bucket", "load", "baseline", "variant", "tier", "base tok/s", "SD tok/s",
-         "tok/s speedup", "window", "mean TPOT speedup", "p90 TPOT speedup",
+         "tok/s speedup (steady)", "interval", "MDE", "Little all", "window",
+         "mean TPOT speedup", "p90 TPOT speedup",
          "mean E2E speedup", "AL", "client tok/chunk", "requests"],
         [
             [r.bucket, r.load.label, r.baseline, r.variant, r.category,
              fmt(r.baseline_output_tps, 1), fmt(r.variant_output_tps, 1),
-             ratio_ci(r.speedup_output_tps, r.ci_low, r.ci_high),
+             ratio_ci(r.speedup_output_tps, r.ci_low, r.ci_high), r.interval_method,
+             pct(r.mde_output_tps), fmt(r.littles_speedup_output_tps),
              fmt(r.window_speedup_output_tps),
              ratio_ci(r.tpot_speedup, r.tpot_ci_low, r.tpot_ci_high),
              ratio_ci(r.tpot_p90_speedup, r.tpot_p90_ci_low, r.tpot_p90_ci_high),
@@ -115,7 +137,7 @@ def slo_table(capacities: Sequence[SloCapacity], slos: Mapping[str, Any]) -> Tab
         "SLO capacity",
         f"SLOs: {wanted}. Highest measured concurrency (closed loop) or rate (open loop, TTFT "
         "from the intended send time, schedule kept) meeting them, and its output tok/s.",
-        ["bucket", "server", "baseline", "series", "max load", "output tok/s", "TTFT ms",
+        ["bucket", "server", "baseline", "series", "max load", "steady tok/s", "TTFT ms",
          "TPOT ms"],
         [
             [c.bucket, c.server, c.baseline or "-", c.series,
@@ -146,9 +168,10 @@ def cells_table(groups: Sequence[CellGroup], engines: Mapping[str, str]) -> Tabl
         "Per bucket x load, every server (engine) on the same token-id inputs; repeats pooled. "
         "Latency percentiles are over requests; open loop (rate=R/s) counts TTFT and E2E from "
         "the intended send time, and 'schedule' says whether requests left on time (p99 lag).",
-        ["bucket", "load", "server", "engine", "repeats", "ok", "failed", "tok/s",
+        ["bucket", "load", "server", "engine", "repeats", "ok", "failed",
+         "tok/s (steady; open loop: window)",
          "TTFT p50 / p90 ms", "TPOT mean / p90 ms", "E2E p50 / p90 ms", "AL",
-         "client tok/chunk", "schedule"],
+         "client tok/chunk", "schedule", "steady kept"],
         [
             [g.bucket, g.load.label, g.server, engines.get(g.server, "?"),
              str(len(g.summaries)), str(len(g.columns)), str(g.columns.failed),
@@ -159,8 +182,27 @@ def cells_table(groups: Sequence[CellGroup], engines: Mapping[str, str]) -> Tabl
              f"{fmt(g.summary_distribution('tpot_ms', 'p90'))}",
              f"{fmt(g.summary_distribution('e2e_ms', 'p50'), 0)} / "
              f"{fmt(g.summary_distribution('e2e_ms', 'p90'), 0)}",
-             fmt(g.acceptance_length), fmt(g.client_tokens_per_chunk), schedule_cell(g)]
+             fmt(g.acceptance_length), fmt(g.client_tokens_per_chunk), schedule_cell(g),
+             "-" if g.load.is_open else pct(g.steady_request_share)]
             for g in groups
+        ],
+    )  # fmt: skip
+
+
+def aa_table(aa: AaSpread) -> Table:
+    """A/A calibration rows (a server against itself): what noise alone does on this machine."""
+    return Table(
+        "A/A calibration",
+        f"Each baseline against itself (true speedup 1). A/A spread (max |speedup - 1|): "
+        f"{pct(aa.spread)}; intervals holding 1: {aa.holding} of {aa.with_interval}; largest "
+        f"MDE: {pct(aa.worst_mde)}. An SD speedup below the MDE is not evidence with this "
+        "plan's repeats and requests on this machine.",
+        ["bucket", "load", "server", "A/A speedup", "interval", "MDE"],
+        [
+            [r.bucket, r.load.label, r.baseline,
+             ratio_ci(r.speedup_output_tps, r.ci_low, r.ci_high), r.interval_method,
+             pct(r.mde_output_tps)]
+            for r in aa.rows
         ],
     )  # fmt: skip
 

@@ -86,7 +86,14 @@ class CellSummary(_Model):
     errors_by_kind: dict[str, int] = {}
     duration_s: float
     output_tokens: int
-    output_tokens_per_s: float | None
+    output_tokens_per_s: float | None  # window: tokens / (first send to last end)
+    # closed loop, the headline (loadgen/analysis/steady.py): Little's law over the steady
+    # requests, the share of requests and of the window they keep, and whether the cell was too
+    # short to have a steady state (then every request is used)
+    steady_output_tokens_per_s: float | None = None
+    steady_request_share: float | None = None
+    steady_time_share: float | None = None
+    steady_fallback: bool | None = None
     prompt_tokens: int = 0
     ttft_ms: Distribution
     tpot_ms: Distribution

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from loadgen.analysis.calibration import AA_SUFFIX
 from loadgen.client.transport import TransportName
 from loadgen.engines import DEFAULT_ENGINE, EngineName, engine_for
 from loadgen.load.arrivals import Arrivals
@@ -53,8 +54,11 @@ def safe_name(value: str, what: str) -> str:
 # Settings added after the first plans: left out of the digest while unset (old plans keep theirs).
 LATER_FIELDS = (
     "rates", "arrivals", "burstiness", "max_in_flight", "requests_per_user", "transport",
-    "poll_interval_s", "seed", "max_duration_s",
+    "poll_interval_s", "seed", "max_duration_s", "order", "order_seed", "aa",
 )  # fmt: skip
+# How a plan's cells are ordered in time (loadgen/sweep/order.py says what each costs).
+CellOrder = Literal["sequential", "interleaved", "random", "interleaved_launches"]
+INTERLEAVED_ONLY_URL = ("interleaved", "random")
 SERVER_LATER_FIELDS = ("prometheus_url", "replica_metrics_urls")
 
 
@@ -205,10 +209,38 @@ class SweepPlan(BaseModel):
     seed: StrictInt | None = None
     max_duration_s: Count | None = None
 
+    order: CellOrder | None = Field(
+        default=None,
+        description="sequential (default: each server's cells in a block, any drift between "
+        "blocks counts as speedup); interleaved (url servers: A B B A cell by cell, no extra "
+        "cost); random (url servers: shuffled per cell with `order_seed`); interleaved_launches "
+        "(launched variants: one launch per server per repeat, alternating; costs a start-up "
+        "and a warm-up per server and repeat)",
+    )
+    order_seed: StrictInt | None = Field(default=None, description="order: random; default 0")
+    aa: bool | None = Field(
+        default=None,
+        description="A/A calibration: every baseline is also run as its own 'variant' "
+        f"(<name>{AA_SUFFIX}); the true speedup is 1, so the report shows this machine's spread",
+    )
+
     @field_validator("buckets")
     @classmethod
     def _safe_buckets(cls, values: list[str]) -> list[str]:
         return [safe_name(value, "a bucket") for value in values]
+
+    @model_validator(mode="after")
+    def _order(self) -> SweepPlan:
+        launched = [s.variant for s in self.servers if s.url is None]
+        if self.order in INTERLEAVED_ONLY_URL and launched:
+            raise ValueError(
+                f"order {self.order!r} needs every server running (`url:`); {launched} are "
+                "launched one at a time: use `order: interleaved_launches` (one launch per "
+                "server and repeat) or give their URLs"
+            )
+        if self.order_seed is not None and self.order != "random":
+            raise ValueError("`order_seed` seeds `order: random` only")
+        return self
 
     @model_validator(mode="after")
     def _pairs(self) -> SweepPlan:
@@ -253,6 +285,15 @@ class SweepPlan(BaseModel):
 
     def resolved_servers(self) -> list[ResolvedServer]:
         servers = [s.resolved() for s in self.servers]
+        if self.aa:
+            twins = [
+                s.model_copy(update={"name": s.name + AA_SUFFIX, "baseline": s.name})
+                for s in servers
+                if s.baseline is None
+            ]
+            if not twins:
+                raise PlanError("`aa: true` pairs each baseline with itself: the plan has none")
+            servers += twins
         names = {s.name for s in servers}
         for s in servers:
             if s.baseline is not None and s.baseline not in names:

@@ -36,10 +36,11 @@ from loadgen.results.io import (
     read_sweep_manifest,
     write_sweep_manifest,
 )
-from loadgen.results.schemas import SweepManifest
+from loadgen.results.schemas import CellSummary, SweepManifest
 from loadgen.results_lock import results_lock
 from loadgen.runspec import RunSpec
 from loadgen.servers.launcher import LocalServer
+from loadgen.sweep.order import schedule
 from loadgen.sweep.plan import PlanError, ResolvedServer, SweepPlan
 from loadgen.sweep.provenance import engine_version, harness_version
 
@@ -208,40 +209,71 @@ def run_cells(plan: SweepPlan, plan_dir: Path, out: Path, repeat_dirs: bool = Tr
     out.mkdir(parents=True, exist_ok=True)
     manifest = open_manifest(plan, out, data_dir)
     write_sweep_manifest(out, manifest)
+    pending = {s.name: pending_cells(plan, out, s.name, repeat_dirs) for s in servers}
     for server in servers:
-        todo = pending_cells(plan, out, server.name, repeat_dirs)
-        if not todo:
+        if not pending[server.name]:
             say(f"{server.name}: all {len(planned_cells(plan, repeat_dirs))} cells done, skipped")
+    cells = planned_cells(plan, repeat_dirs)
+    ready: set[str] = set()  # url servers already preflighted and warmed up
+    for block in schedule(plan, servers, cells, {c: c.repeat for c in cells}):
+        server = block.server
+        todo = [c for c in block.cells if c in pending[server.name]]
+        if not todo:
             continue
         with endpoint(server, plan, out) as (url, launch):
-            manifest.servers[server.name] = {
-                **server.model_dump(mode="json", exclude={"variant"}),
-                "variant": redact(server.variant.model_dump()) if server.variant else None,
-                "url": url,
-                "version": engine_version(url),
-                **launch,
-            }
-            checked = preflight(
-                ServerAccess.resolve(url), server.engine, plan.served_model_name, data_dir,
-                plan.buckets, 0, plan.prompts_per_bucket(), plan.osl,
-            )  # fmt: skip
-            say(f"  {checked.describe()}")
-            manifest.servers[server.name]["preflight"] = vars(checked)
-            write_sweep_manifest(out, manifest)
-            if plan.warmup:
-                warm_up(url, data_dir, plan)
+            if server.url is None or server.name not in ready:
+                prepare_server(plan, server, url, launch, data_dir, manifest, out)
+                ready.add(server.name)
             for cell in todo:
                 summary = run_cell(
                     cell_spec(plan, server, url, data_dir, cell), cell.directory(out, server.name)
                 )
-                al = summary.acceptance.acceptance_length
-                say(
-                    f"  {server.name} {cell.bucket} {cell.load.label}"
-                    + (f" r{cell.repeat}" if repeat_dirs else "")
-                    + f": {summary.requests_ok} ok, {summary.requests_failed} failed, "
-                    f"{summary.output_tokens_per_s or 0:.1f} tok/s"
-                    + (f", AL {al:.2f}" if al else "")
+                where = f"{cell.bucket} {cell.load.label}" + (
+                    f" r{cell.repeat}" if repeat_dirs else ""
                 )
+                say(f"  {server.name} {where}: {cell_line(summary)}")
+
+
+def prepare_server(
+    plan: SweepPlan,
+    server: ResolvedServer,
+    url: str,
+    launch: dict[str, Any],
+    data_dir: Path,
+    manifest: SweepManifest,
+    out: Path,
+) -> None:
+    """Record the server in the manifest, check it (preflight) and warm it up."""
+    manifest.servers[server.name] = {
+        **server.model_dump(mode="json", exclude={"variant"}),
+        "variant": redact(server.variant.model_dump()) if server.variant else None,
+        "url": url,
+        "version": engine_version(url),
+        **launch,
+    }
+    checked = preflight(
+        ServerAccess.resolve(url), server.engine, plan.served_model_name, data_dir,
+        plan.buckets, 0, plan.prompts_per_bucket(), plan.osl,
+    )  # fmt: skip
+    say(f"  {checked.describe()}")
+    manifest.servers[server.name]["preflight"] = vars(checked)
+    write_sweep_manifest(out, manifest)
+    if plan.warmup:
+        warm_up(url, data_dir, plan)
+
+
+def cell_line(summary: CellSummary) -> str:
+    """The console line of a finished cell: the headline tok/s (steady state in a closed loop,
+    else the window's), named, and the share of requests it keeps."""
+    al = summary.acceptance.acceptance_length
+    if summary.steady_output_tokens_per_s is not None:
+        tps = (f"{summary.steady_output_tokens_per_s:.1f} tok/s steady "
+               f"({summary.steady_request_share or 0:.0%} of requests)")  # fmt: skip
+    else:
+        tps = f"{summary.output_tokens_per_s or 0:.1f} tok/s window"
+    return f"{summary.requests_ok} ok, {summary.requests_failed} failed, {tps}" + (
+        f", AL {al:.2f}" if al else ""
+    )
 
 
 def cell_spec(
