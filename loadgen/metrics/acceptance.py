@@ -16,6 +16,7 @@ The SD figures, defined once here (PRODUCT.md, "The measurements"):
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -81,7 +82,7 @@ def conditional_rates(reached: Sequence[float]) -> list[float | None]:
     """AR_k = reached_k / reached_(k-1) for k >= 1, where ``reached[k]`` counts (or is the share
     of) the steps that accepted at least k tokens (``reached[0]``: the drafts). None where no step
     reached k-1."""
-    return [b / a if a else None for a, b in zip(reached, reached[1:], strict=False)]
+    return [b / a if a else None for a, b in itertools.pairwise(reached)]
 
 
 def reached_from_histogram(histogram: Sequence[float]) -> list[float]:
@@ -111,9 +112,11 @@ def step_figures(acceptance: Acceptance, client_tokens: int, client_steps: int) 
     """The engine's step count when it has one, else the client's steps (tokens in the chunks
     after the first / those chunks)."""
     drafts = acceptance.drafts
+    steps: float | None
+    per_step: float | None
     if acceptance.target_steps and acceptance.accepted_tokens is not None:
         steps = acceptance.target_steps
-        per_step = 1.0 + acceptance.accepted_tokens / steps
+        per_step = 1.0 + acceptance.accepted_tokens / acceptance.target_steps
         source = f"{acceptance.source}: engine step count"
     else:
         steps = float(client_steps) if client_steps else None

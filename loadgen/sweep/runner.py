@@ -201,13 +201,15 @@ def run_cells(plan: SweepPlan, plan_dir: Path, out: Path, repeat_dirs: bool = Tr
                 summary = run_cell(
                     cell_spec(plan, server, url, data_dir, cell), cell.directory(out, server.name)
                 )
-                al = summary.acceptance.acceptance_length
+                acc = summary.acceptance
+                al, per_step = acc.al_while_drafting, acc.tokens_per_target_step
                 say(
                     f"  {server.name} {cell.bucket} {cell.load.label}"
                     + (f" r{cell.repeat}" if repeat_dirs else "")
                     + f": {summary.requests_ok} ok, {summary.requests_failed} failed, "
                     f"{summary.output_tokens_per_s or 0:.1f} tok/s"
-                    + (f", AL {al:.2f}" if al else "")
+                    + (f", AL while drafting {al:.2f}" if al else "")
+                    + (f", {per_step:.2f} tokens per target step" if al and per_step else "")
                 )
 
 

@@ -131,7 +131,7 @@ def write_cell(
     load = LoadPoint.closed(concurrency) if rate is None else LoadPoint.open(rate)
     summary = summarize_cell(server.name, bucket, load.concurrency, records, acceptance, None)
     summary.load = LoadBlock.model_validate(load.to_dict())
-    summary.schedule = schedule_report(records)
+    summary.schedule = schedule_report(records, closed=rate is None)
     write_cell_summary(cell_dir, summary)
 
 
