@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -28,12 +29,14 @@ from loadgen.data.prepared import PreparedPrompt, PreparedSet
 from loadgen.engines import engine_for
 from loadgen.metrics.collect import MetricsWindow
 from loadgen.results.io import MANIFEST_FILE, write_cell_manifest, write_cell_summary
-from loadgen.results.schemas import CellManifest, CellSummary, LoadBlock
+from loadgen.results.schemas import CellManifest, CellSummary, HarnessCpu, LoadBlock
 from loadgen.runspec import RunSpec
 
 LOCUSTFILE = Path(__file__).with_name("speed.py")
 SPEC_FILE = "run_spec.json"  # the spec the cell hands Locust
 NO_METRICS = {"no_metrics": True, "metrics_urls": (), "prometheus_url": None}
+# Locust runs one gevent loop: above this share of one core it is saturated and sends late.
+HARNESS_CPU_LIMIT = 0.9
 
 
 def metrics_window(spec: RunSpec) -> MetricsWindow:
@@ -124,7 +127,7 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary
     write_cell_manifest(out_dir, manifest)
     expected = measured_count(run)
     try:
-        _drive(command, out_dir, expected, progress)
+        harness = _drive(command, out_dir, expected, progress)
     except BaseException:
         window.abort()
         raise
@@ -136,9 +139,10 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary
         measured.counters,
     )  # fmt: skip
     summary.load = LoadBlock.model_validate(spec.load.to_dict())
-    summary.flags += measured.flags
+    summary.flags += measured.flags + harness_flags(harness)
     summary.metrics_window = measured.evidence
-    schedule = schedule_report(records)  # issue 4: open-loop lag, kept_up flag
+    summary.harness_cpu = harness
+    schedule = schedule_report(records, closed=not spec.load.is_open)
     summary.schedule = schedule
     if "flag" in schedule:
         summary.flags.append(schedule["flag"])
@@ -172,8 +176,25 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _drive(command: list[str], out_dir: Path, expected: int, progress: bool) -> None:
+def harness_flags(cpu: HarnessCpu) -> list[str]:
+    if cpu.cpu_share <= HARNESS_CPU_LIMIT:
+        return []
+    return [
+        f"the load generator used {cpu.cpu_share:.0%} of a core (Locust runs on one): it was "
+        "saturated, so its send times and latencies include its own delays"
+    ]
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's finished children (Locust, once it has been waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _drive(command: list[str], out_dir: Path, expected: int, progress: bool) -> HarnessCpu:
+    """Run Locust to its end; its CPU use is the change in the finished children's rusage."""
     jsonl = out_dir / RECORDS_JSONL
+    cpu_before, started = _children_cpu_s(), time.perf_counter()
     parent = os.getpid()
     with (out_dir / "locust.log").open("wb") as log:
         proc = subprocess.Popen(  # preexec_fn only calls prctl: safe beside our threads
@@ -197,6 +218,9 @@ def _drive(command: list[str], out_dir: Path, expected: int, progress: bool) -> 
         raise RuntimeError(
             f"locust exited with {proc.returncode}:\n" + _why(out_dir / "locust.log")
         )
+    wall = time.perf_counter() - started
+    cpu = _children_cpu_s() - cpu_before
+    return HarnessCpu(cpu_s=cpu, wall_s=wall, cpu_share=cpu / wall if wall else 0.0)
 
 
 def _why(log: Path) -> str:

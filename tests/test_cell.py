@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from loadgen.cell import locust_command, run_cell
+from loadgen.cell import harness_flags, locust_command, run_cell
 from loadgen.client.record import RequestRecord
 from loadgen.client.sink import RECORDS_PARQUET, read_parquet
 from loadgen.client.stream import completion_body, send_completion
+from loadgen.results.schemas import HarnessCpu
 from loadgen.runspec import RunSpec
 from loadgen.runspec.flags import validated
 from tests.fakes.fault_server import FaultPlan, FaultServer
@@ -168,3 +169,34 @@ def test_usage_that_disagrees_with_the_stream_flags_the_cell(
     records = read_parquet(tmp_path / "c" / RECORDS_PARQUET)
     # text chunks: a lower bound under SD (2 tokens a chunk), one a token without it
     assert sorted(r.stream_output_tokens for r in records) == [16, 16, 16, 31]
+
+
+def test_cell_reports_tokens_per_target_step_beside_al_while_drafting(
+    prepared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Every other decode step drafts nothing (as ngram without a match): the FAKE server's
+    counters are the truth for AL while drafting, steps, drafted share and AR_k."""
+    with FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.005, draft_every=2)) as server:
+        summary = run_cell(spec(server.url, prepared), tmp_path / "cell", progress=False)
+        truth = server.counters
+    acc = summary.acceptance
+    requests = summary.requests_ok
+    assert acc.al_while_drafting == pytest.approx(1 + truth.accepted / truth.drafts)
+    assert acc.target_steps == truth.steps
+    assert acc.tokens_per_target_step == pytest.approx((truth.generated - requests) / truth.steps)
+    assert acc.drafted_share == pytest.approx(truth.drafts / truth.steps)
+    assert acc.steps_source.startswith("client chunks")
+    ar_1, ar_2 = truth.per_pos[0] / truth.drafts, truth.per_pos[1] / truth.per_pos[0]
+    assert acc.conditional_per_position == [pytest.approx(ar_1), pytest.approx(ar_2)]
+    assert any(f.startswith("AL while drafting") for f in summary.flags), summary.flags
+    cpu = summary.harness_cpu
+    assert cpu is not None and cpu.cpu_s > 0 and cpu.wall_s > 0
+    assert cpu.cpu_share == pytest.approx(cpu.cpu_s / cpu.wall_s)
+
+
+def test_a_saturated_load_generator_is_flagged() -> None:
+    assert harness_flags(HarnessCpu(cpu_s=9.7, wall_s=10.0, cpu_share=0.97))[0].startswith(
+        "the load generator used 97% of a core"
+    )
+    assert harness_flags(HarnessCpu(cpu_s=2.0, wall_s=10.0, cpu_share=0.2)) == []

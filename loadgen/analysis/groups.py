@@ -82,6 +82,30 @@ class CellGroup:
         return 1 + sum(accepted) / total if total else None
 
     @property
+    def target_steps(self) -> float | None:
+        """Decode steps over the repeats (engine count or client chunks: ``steps_source``)."""
+        steps = [s.acceptance.target_steps for s in self.summaries]
+        return None if any(v is None for v in steps) else sum(v or 0.0 for v in steps)
+
+    @property
+    def tokens_per_target_step(self) -> float | None:
+        """Pooled over repeats, each weighted by its decode steps."""
+        steps = self.target_steps
+        per_step = [s.acceptance.tokens_per_target_step for s in self.summaries]
+        if not steps or any(v is None for v in per_step):
+            return None
+        weights = [s.acceptance.target_steps or 0.0 for s in self.summaries]
+        return sum((v or 0.0) * w for v, w in zip(per_step, weights, strict=True)) / steps
+
+    @property
+    def drafted_share(self) -> float | None:
+        drafts = [s.acceptance.drafts for s in self.summaries]
+        steps = self.target_steps
+        if not steps or any(d is None for d in drafts):
+            return None
+        return sum(d or 0.0 for d in drafts) / steps
+
+    @property
     def per_position(self) -> list[float]:
         """Per-position acceptance rates, averaged over repeats."""
         lists = [s.acceptance.per_position for s in self.summaries]
@@ -125,6 +149,8 @@ class CellGroup:
             "window_output_tokens_per_s": self.window_output_tps,
             "steady_request_share": self.steady_request_share,
             "acceptance_length": self.acceptance_length,
+            "tokens_per_target_step": self.tokens_per_target_step,
+            "drafted_share": self.drafted_share,
             "per_position": self.per_position,
             "client_tokens_per_chunk": self.client_tokens_per_chunk,
             "flags": self.flags,

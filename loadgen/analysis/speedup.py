@@ -68,6 +68,9 @@ class SpeedupRow:
     baseline_requests: int
     variant_requests: int
     flags: str
+    # beside acceptance_length (AL while drafting): what the speedup follows, all decode steps
+    tokens_per_target_step: float | None = None
+    drafted_share: float | None = None
 
     @property
     def concurrency(self) -> int | None:
@@ -185,6 +188,10 @@ class SpeedupAnalysis:
             baseline_requests=len(b_cols),
             variant_requests=len(v_cols),
             flags="; ".join(flags) if category == ALL else "",
+            tokens_per_target_step=(
+                variant.tokens_per_target_step if category == ALL else v_cols.tokens_per_step()
+            ),
+            drafted_share=variant.drafted_share if category == ALL else None,
         )
 
     @staticmethod

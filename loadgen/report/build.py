@@ -18,18 +18,21 @@ from loadgen.analysis.capacity import best_draft_lengths, crossovers, slo_capaci
 from loadgen.analysis.groups import load_groups
 from loadgen.analysis.speedup import SpeedupAnalysis, SpeedupRow
 from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
+from loadgen.analysis.variants import compare_variants, worse_flags
 from loadgen.report.html import render_html
 from loadgen.report.tables import (
     REPORT_MD,
     SPEEDUP_TIERS_CSV,
     aa_table,
     best_draft_table,
+    category_table,
     cells_table,
     crossover_table,
     flags_table,
     markdown,
     slo_table,
     speedup_table,
+    variant_category_table,
     write_speedup_csv,
 )
 from loadgen.results.io import SPEEDUP_CSV, read_sweep_manifest, write_report_summary
@@ -77,9 +80,12 @@ def build_report(
     best = best_draft_lengths(rows, {n: s.get("speculative") for n, s in servers.items()})
     engines = {n: s.get("engine", "?") for n, s in servers.items()}
     aa = aa_spread(rows)
+    variants = compare_variants(rows, groups, resamples)
     tables = [
         speedup_table(rows),
         *([aa_table(aa)] if aa.rows else []),
+        variant_category_table(variants, worse_flags(variants)),
+        category_table(groups),
         crossover_table(cross),
         slo_table(capacity, slos),
         best_draft_table(best),

@@ -15,7 +15,7 @@ from loadgen.analysis.groups import CellGroup, bucket_order, group_order
 from loadgen.analysis.speedup import SpeedupRow
 from loadgen.load.point import CLOSED, LoadPoint
 from loadgen.report import svg
-from loadgen.report.tables import Table
+from loadgen.report.tables import Table, mean_positions
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -191,6 +191,34 @@ def acceptance_plots(groups: Sequence[CellGroup]) -> list[str]:
                 "tokens per chunk",
             )
         )
+    plots += conditional_ar_plots(groups)
+    return plots
+
+
+def conditional_ar_plots(groups: Sequence[CellGroup]) -> list[str]:
+    """Conditional acceptance rate AR_k by position, one line per category, per SD server
+    (cells' ``category_acceptance`` averaged over buckets, loads and repeats)."""
+    plots = []
+    for server in sorted({g.server for g in groups if g.baseline}):
+        by_cat: dict[str, list[list[float | None]]] = {}
+        for s in (s for g in groups if g.server == server for s in g.summaries):
+            for row in s.category_acceptance or []:
+                if row.get("conditional_ar"):
+                    by_cat.setdefault(row["category"], []).append(row["conditional_ar"]["values"])
+        series = [
+            (cat, [(k + 1.0, v) for k, v in enumerate(mean_positions(lists)) if v is not None])
+            for cat, lists in sorted(by_cat.items())
+        ]
+        if series:
+            plots.append(
+                svg.line_chart(
+                    f"conditional-ar-{server}",
+                    f"Conditional acceptance rate by position, {server}",
+                    series,
+                    "draft position k",
+                    "AR_k = accepted_k / accepted_(k-1)",
+                )
+            )
     return plots
 
 

@@ -265,14 +265,17 @@ def prepare_server(
 def cell_line(summary: CellSummary) -> str:
     """The console line of a finished cell: the headline tok/s (steady state in a closed loop,
     else the window's), named, and the share of requests it keeps."""
-    al = summary.acceptance.acceptance_length
+    acc = summary.acceptance
+    al, per_step = acc.al_while_drafting, acc.tokens_per_target_step
     if summary.steady_output_tokens_per_s is not None:
         tps = (f"{summary.steady_output_tokens_per_s:.1f} tok/s steady "
                f"({summary.steady_request_share or 0:.0%} of requests)")  # fmt: skip
     else:
         tps = f"{summary.output_tokens_per_s or 0:.1f} tok/s window"
-    return f"{summary.requests_ok} ok, {summary.requests_failed} failed, {tps}" + (
-        f", AL {al:.2f}" if al else ""
+    return (
+        f"{summary.requests_ok} ok, {summary.requests_failed} failed, {tps}"
+        + (f", AL while drafting {al:.2f}" if al else "")
+        + (f", {per_step:.2f} tokens per target step" if al and per_step else "")
     )
 
 

@@ -114,7 +114,9 @@ def test_rate_alone_means_open_loop_and_shapes_without_a_rate_are_refused() -> N
 
 
 def test_the_spec_round_trips_through_json(tmp_path: Path) -> None:
-    spec = RunSpec(url="http://h", data_dir=tmp_path, rate=3.0, metrics_urls=("http://a/m", "http://b/m"))
+    spec = RunSpec(
+        url="http://h", data_dir=tmp_path, rate=3.0, metrics_urls=("http://a/m", "http://b/m")
+    )
     assert RunSpec.model_validate_json(spec.model_dump_json()) == spec
 
 
