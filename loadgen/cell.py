@@ -13,33 +13,20 @@ import time
 from pathlib import Path
 
 from loadgen import atomic
-from loadgen.analysis.categories import category_acceptance
-from loadgen.analysis.schedule import schedule_report
-from loadgen.analysis.summary import summarize_cell
+from loadgen.analysis.cell_figures import complete_summary
 from loadgen.client.access import ServerAccess
 from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, write_parquet
 from loadgen.client.stream import RequestsTransport
 from loadgen.client.transport import run_prompt
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
-from loadgen.engines import engine_for
-from loadgen.metrics.collect import MetricsWindow
 from loadgen.results.io import write_cell_manifest, write_cell_summary
-from loadgen.results.schemas import CellManifest, CellSummary, LoadBlock
+from loadgen.results.schemas import CellManifest, CellSummary
 from loadgen.runspec import RunSpec
+from loadgen.runspec.window import metrics_window
 
 LOCUSTFILE = Path(__file__).with_name("speed.py")
 SPEC_FILE = "run_spec.json"  # the spec the cell hands Locust
 NO_METRICS = {"no_metrics": True, "metrics_urls": (), "prometheus_url": None}
-
-
-def metrics_window(spec: RunSpec) -> MetricsWindow:
-    """Where the cell reads the engine: direct endpoints (replicas summed; default the engine's
-    metrics path on the server's URL), or a Prometheus server, or nothing (``no_metrics``)."""
-    engine = engine_for(spec.engine)
-    urls: tuple[str, ...] = ()
-    if not spec.no_metrics:
-        urls = spec.metrics_urls or (engine.metrics_url(spec.url),)
-    return MetricsWindow(engine.adapter, urls, spec.prometheus_url, spec.poll_interval_s)
 
 
 def send_unmeasured(
@@ -109,22 +96,7 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary
     measured = window.close(out_dir)
     records = read_jsonl(out_dir / RECORDS_JSONL) if (out_dir / RECORDS_JSONL).exists() else []
     write_parquet(records, out_dir / RECORDS_PARQUET)
-    summary = summarize_cell(
-        spec.server, spec.bucket, spec.load.concurrency, records, measured.acceptance,
-        measured.counters,
-    )  # fmt: skip
-    summary.load = LoadBlock.model_validate(spec.load.to_dict())
-    summary.flags += measured.flags
-    summary.metrics_window = measured.evidence
-    schedule = schedule_report(records)  # issue 4: open-loop lag, kept_up flag
-    summary.schedule = schedule
-    if "flag" in schedule:
-        summary.flags.append(schedule["flag"])
-    # per category (qualitative) or entropy tier, from per-request figures, source-labelled
-    summary.category_acceptance = [row.to_dict() for row in category_acceptance(records)]
-    missing = expected - sum(r.ends_prompt for r in records)  # a prompt = all its turns
-    if missing:
-        summary.flags.append(f"{missing} of {expected} requests never completed")
+    summary = complete_summary(spec, records, measured, expected)
     write_cell_summary(out_dir, summary)
     return summary
 
