@@ -103,23 +103,44 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary
 
 def _drive(command: list[str], out_dir: Path, expected: int, progress: bool) -> None:
     jsonl = out_dir / RECORDS_JSONL
+    report = _Progress(expected) if progress else None
     with (out_dir / "locust.log").open("wb") as log:
         proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         try:
             while proc.poll() is None:
                 time.sleep(1.0)
-                if progress:
-                    done = sum(1 for _ in jsonl.open()) if jsonl.exists() else 0
-                    print(f"\r    {done}/{expected} requests", end="", flush=True)
+                if report is not None:
+                    report.show(sum(1 for _ in jsonl.open()) if jsonl.exists() else 0)
         except BaseException:  # interrupted (SIGINT/SIGTERM): Locust must not outlive the cell
             _stop(proc)
             raise
-        if progress:
-            print("\r", end="")
+        if report is not None:
+            report.end()
     if proc.returncode != 0:
         raise RuntimeError(
             f"locust exited with {proc.returncode}:\n" + _why(out_dir / "locust.log")
         )
+
+
+class _Progress:
+    """One line rewritten in place on a terminal; in a log file, a line every 10 s of change."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.tty = sys.stdout.isatty()
+        self._last: tuple[int, float] = (-1, 0.0)
+
+    def show(self, done: int) -> None:
+        text = f"    {done}/{self.expected} requests"
+        if self.tty:
+            print(f"\r{text}", end="", flush=True)
+        elif done != self._last[0] and time.monotonic() - self._last[1] >= 10:
+            print(text, flush=True)
+            self._last = (done, time.monotonic())
+
+    def end(self) -> None:
+        if self.tty:
+            print("\r", end="")
 
 
 def _why(log: Path) -> str:
