@@ -108,6 +108,7 @@ def check_server(environment: Environment, spec: RunSpec) -> None:
 
 @events.test_start.add_listener
 def on_test_start(environment: Environment, **_: Any) -> None:
+    test_start_ns = time.perf_counter_ns()  # Locust's -t clock runs from about now
     process = process_of(environment)
     opts = environment.parsed_options
     _end_sender(process)
@@ -120,7 +121,7 @@ def on_test_start(environment: Environment, **_: Any) -> None:
         check_server(environment, spec)
         out = Path(opts.out if opts else "speedbench-locust")
         reuse = bool(opts.reuse_prompts) if opts is not None else False
-        run = lifecycle.begin(environment, process, spec, reuse, out)
+        run = lifecycle.begin(environment, process, spec, reuse, out, test_start_ns)
         process.run = run
         if process.role == "master":
             opts.speedbench_run = lifecycle.handover(run)  # type: ignore[union-attr]

@@ -110,9 +110,15 @@ def open_window(spec: RunSpec, out: Path) -> tuple[MetricsWindow | None, list[st
 
 
 def begin(
-    environment: Environment, process: SwarmProcess, spec: RunSpec, reuse: bool, out: Path
+    environment: Environment,
+    process: SwarmProcess,
+    spec: RunSpec,
+    reuse: bool,
+    out: Path,
+    test_start_ns: int,
 ) -> SwarmRun:
-    """Master or stand-alone: a new run (own id and directory), warmed up, window open."""
+    """Master or stand-alone: a new run (own id and directory), warmed up, window open;
+    ``test_start_ns`` is when Locust started the test (and its -t clock)."""
     opts = environment.parsed_options
     spec, flags = process.unsent_spec(spec, reuse)
     for note in flags:
@@ -136,7 +142,7 @@ def begin(
         Collector(directory, len(measured), lambda: all_done(environment, process)),
         window, flags + window_flags,
     )  # fmt: skip
-    run.collector.live.ended = None
+    run.started_ns = test_start_ns
     if window is not None and window.metrics_urls:
         run.watcher = LiveAcceptance(window, run.collector.live).start()
     manifest = CellManifest(
