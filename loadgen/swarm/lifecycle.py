@@ -179,10 +179,12 @@ def all_done(environment: Environment, process: SwarmProcess) -> None:
 def why_stopped(environment: Environment, run: SwarmRun, interrupted: bool) -> str:
     done = run.collector.prompts_done
     elapsed = (time.perf_counter_ns() - run.started_ns) / 1e9
-    run_time = getattr(environment.parsed_options, "run_time", None)
+    opts = environment.parsed_options
+    run_time = getattr(opts, "run_time", None)
+    headless = opts is None or bool(opts.headless)  # only -t stops a headless run from inside
     if interrupted:
         cause = "interrupted (Ctrl-C or SIGTERM)"
-    elif run_time and elapsed >= float(run_time) - 1:
+    elif run_time and (headless or elapsed >= float(run_time) - 1):
         cause = f"time limit: -t {run_time}s reached"
     else:
         cause = "stopped (web UI STOP, or the run was stopped from outside)"
