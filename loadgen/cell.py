@@ -18,35 +18,22 @@ import time
 from pathlib import Path
 
 from loadgen import atomic
-from loadgen.analysis.categories import category_acceptance
-from loadgen.analysis.schedule import schedule_report
-from loadgen.analysis.summary import summarize_cell
+from loadgen.analysis.cell_figures import complete_summary
 from loadgen.client.access import ServerAccess
 from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, write_parquet
 from loadgen.client.stream import RequestsTransport
 from loadgen.client.transport import run_prompt
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
-from loadgen.engines import engine_for
-from loadgen.metrics.collect import MetricsWindow
 from loadgen.results.io import MANIFEST_FILE, write_cell_manifest, write_cell_summary
-from loadgen.results.schemas import CellManifest, CellSummary, HarnessCpu, LoadBlock
+from loadgen.results.schemas import CellManifest, CellSummary, HarnessCpu
 from loadgen.runspec import RunSpec
+from loadgen.runspec.window import metrics_window
 
 LOCUSTFILE = Path(__file__).with_name("speed.py")
 SPEC_FILE = "run_spec.json"  # the spec the cell hands Locust
 NO_METRICS = {"no_metrics": True, "metrics_urls": (), "prometheus_url": None}
 # Locust runs one gevent loop: above this share of one core it is saturated and sends late.
 HARNESS_CPU_LIMIT = 0.9
-
-
-def metrics_window(spec: RunSpec) -> MetricsWindow:
-    """Where the cell reads the engine: direct endpoints (replicas summed; default the engine's
-    metrics path on the server's URL), or a Prometheus server, or nothing (``no_metrics``)."""
-    engine = engine_for(spec.engine)
-    urls: tuple[str, ...] = ()
-    if not spec.no_metrics:
-        urls = spec.metrics_urls or (engine.metrics_url(spec.url),)
-    return MetricsWindow(engine.adapter, urls, spec.prometheus_url, spec.poll_interval_s)
 
 
 def send_unmeasured(
@@ -79,7 +66,7 @@ def locust_options(spec: RunSpec, out_dir: Path) -> list[str]:
     return [
         "-u", users, "-r", users, "-t", f"{spec.max_duration_s}s", "--host", spec.url,
         "--only-summary", "--exit-code-on-error", "0", "--stop-timeout", "30",
-        "--spec", str(spec_file), "--out", str(out_dir),
+        "--spec", str(spec_file), "--out", str(out_dir), "--cell-owned",
     ]  # fmt: skip
 
 
@@ -134,30 +121,9 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary
     measured = window.close(out_dir)
     records = read_jsonl(out_dir / RECORDS_JSONL) if (out_dir / RECORDS_JSONL).exists() else []
     write_parquet(records, out_dir / RECORDS_PARQUET)
-    summary = summarize_cell(
-        spec.server, spec.bucket, spec.load.concurrency, records, measured.acceptance,
-        measured.counters,
-    )  # fmt: skip
-    summary.load = LoadBlock.model_validate(spec.load.to_dict())
-    summary.flags += measured.flags + harness_flags(harness)
-    summary.metrics_window = measured.evidence
+    summary = complete_summary(spec, records, measured, expected)
+    summary.flags += harness_flags(harness)
     summary.harness_cpu = harness
-    schedule = schedule_report(records, closed=not spec.load.is_open)
-    summary.schedule = schedule
-    if "flag" in schedule:
-        summary.flags.append(schedule["flag"])
-    # per category (qualitative) or entropy tier, from per-request figures, source-labelled
-    summary.category_acceptance = [row.to_dict() for row in category_acceptance(records)]
-    noted = [r for r in records if r.token_count_note]
-    if noted:
-        summary.flags.append(
-            f"{len(noted)} of {len(records)} requests: the server's usage disagreed with the "
-            f"stream ({noted[0].token_count_note}): token counts are the server's; both are in "
-            "requests.parquet (usage_output_tokens, stream_output_tokens, token_count_note)"
-        )
-    missing = expected - sum(r.ends_prompt for r in records)  # a prompt = all its turns
-    if missing:
-        summary.flags.append(f"{missing} of {expected} requests never completed")
     write_cell_summary(out_dir, summary)
     return summary
 
@@ -196,6 +162,7 @@ def _drive(command: list[str], out_dir: Path, expected: int, progress: bool) -> 
     jsonl = out_dir / RECORDS_JSONL
     cpu_before, started = _children_cpu_s(), time.perf_counter()
     parent = os.getpid()
+    report = _Progress(expected) if progress else None
     with (out_dir / "locust.log").open("wb") as log:
         proc = subprocess.Popen(  # preexec_fn only calls prctl: safe beside our threads
             command,
@@ -206,14 +173,13 @@ def _drive(command: list[str], out_dir: Path, expected: int, progress: bool) -> 
         try:
             while proc.poll() is None:
                 time.sleep(1.0)
-                if progress:
-                    done = sum(1 for _ in jsonl.open()) if jsonl.exists() else 0
-                    print(f"\r    {done}/{expected} requests", end="", flush=True)
+                if report is not None:
+                    report.show(sum(1 for _ in jsonl.open()) if jsonl.exists() else 0)
         except BaseException:  # interrupted (SIGINT/SIGTERM): Locust must not outlive the cell
             _stop(proc)
             raise
-        if progress:
-            print("\r", end="")
+        if report is not None:
+            report.end()
     if proc.returncode != 0:
         raise RuntimeError(
             f"locust exited with {proc.returncode}:\n" + _why(out_dir / "locust.log")
@@ -221,6 +187,27 @@ def _drive(command: list[str], out_dir: Path, expected: int, progress: bool) -> 
     wall = time.perf_counter() - started
     cpu = _children_cpu_s() - cpu_before
     return HarnessCpu(cpu_s=cpu, wall_s=wall, cpu_share=cpu / wall if wall else 0.0)
+
+
+class _Progress:
+    """One line rewritten in place on a terminal; in a log file, a line every 10 s of change."""
+
+    def __init__(self, expected: int) -> None:
+        self.expected = expected
+        self.tty = sys.stdout.isatty()
+        self._last: tuple[int, float] = (-1, 0.0)
+
+    def show(self, done: int) -> None:
+        text = f"    {done}/{self.expected} requests"
+        if self.tty:
+            print(f"\r{text}", end="", flush=True)
+        elif done != self._last[0] and time.monotonic() - self._last[1] >= 10:
+            print(text, flush=True)
+            self._last = (done, time.monotonic())
+
+    def end(self) -> None:
+        if self.tty:
+            print("\r", end="")
 
 
 def _why(log: Path) -> str:

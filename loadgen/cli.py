@@ -20,6 +20,7 @@ from loadgen.runspec.flags import add_run_arguments
 
 if TYPE_CHECKING:
     from loadgen.client.access import ServerAccess
+    from loadgen.results.schemas import CellSummary
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -92,38 +93,22 @@ def _run(args: argparse.Namespace) -> int:
         spec.osl,
     )  # fmt: skip
     print(checked.describe(), flush=True)
-    with results_lock(Path(args.out)):
-        summary = run_cell(spec, Path(args.out)).model_dump(mode="json")
-    print(
-        json.dumps(
-            {
-                k: summary[k]
-                for k in (
-                    "server",
-                    "bucket",
-                    "concurrency",
-                    "requests_ok",
-                    "requests_failed",
-                    "output_tokens_per_s",
-                    "ttft_ms",
-                    "tpot_ms",
-                    "acceptance",
-                    "category_acceptance",
-                    "flags",
-                )
-            },
-            indent=2,
-        )
-    )
-    return _failed_cell_exit(summary, Path(args.out))
+    from loadgen.analysis.console import console_block
+
+    out = Path(args.out)
+    with results_lock(out):
+        summary = run_cell(spec, out)
+    print(console_block(summary))  # the JSON is in summary.json
+    print(f"wrote {out / 'summary.json'}, {out / 'requests.parquet'}, {out / 'manifest.json'}")
+    return _failed_cell_exit(summary, out)
 
 
-def _failed_cell_exit(summary: dict[str, Any], out: Path) -> int:
+def _failed_cell_exit(summary: CellSummary, out: Path) -> int:
     """1 when more requests failed than a cell's figures can stand (as Locust's
     ``--exit-code-on-error``), so that a pipeline notices; the cell is on disk either way."""
     from loadgen.analysis.summary import MAX_FAILED_SHARE
 
-    failed, done = summary["requests_failed"], summary["requests_ok"] + summary["requests_failed"]
+    failed, done = summary.requests_failed, summary.requests_ok + summary.requests_failed
     if done and failed / done <= MAX_FAILED_SHARE:
         return 0
     print(
@@ -164,6 +149,12 @@ def _add_access_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from loadgen.servers.serve import serve
+
+    return serve(args.variant, args.model, args.port, args.run)
+
+
 def _sweep(args: argparse.Namespace) -> int:
     from loadgen.client.access import export_for_children
     from loadgen.report.tables import console_table
@@ -173,6 +164,7 @@ def _sweep(args: argparse.Namespace) -> int:
     plan_path = Path(args.plan)
     export_for_children(args.api_key_file, args.ca_bundle)
     print(console_table(run_sweep(load_plan(plan_path), plan_path.parent, Path(args.out))))
+    _say_written(Path(args.out))
     return 0
 
 
@@ -181,7 +173,17 @@ def _report(args: argparse.Namespace) -> int:
     from loadgen.report.tables import console_table
 
     print(console_table(build_report(Path(args.dir))))
+    _say_written(Path(args.dir))
     return 0
+
+
+def _say_written(results: Path) -> None:
+    """The report files the verb (re)wrote, so a user knows where to look."""
+    from loadgen.report.build import REPORT_FILES
+
+    for name in REPORT_FILES:
+        if (results / name).is_file():
+            print(f"wrote {results / name}")
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -304,6 +306,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, help="the cell's results directory")
     _add_access_options(run)
     run.set_defaults(func=_run)
+
+    srv = verbs.add_parser(
+        "serve", help="print (or --run) the exact command and environment of a server variant"
+    )
+    srv.add_argument("variant", help="a servers/<variant>.yaml name, e.g. vllm-cpu-ngram")
+    srv.add_argument("--model", help="HF id or path (default: the variant's model)")
+    srv.add_argument("--port", type=int, help="listen port (default: the variant's)")
+    srv.add_argument("--run", action="store_true", help="run it in the foreground")
+    srv.set_defaults(func=_serve)
 
     sweep = verbs.add_parser("sweep", help="a plan's grid of cells, servers one at a time")
     sweep.add_argument("--plan", required=True, help="plan YAML (see docs/plans/)")

@@ -1,19 +1,21 @@
 """Locust entry point: ``locust -f loadgen/speed.py --host URL --data PREPARED --bucket 1k ...``.
 
-A thin edge, the same in every Locust mode (web UI, ``--headless``, ``--master``/``--worker``):
-``swarm.plan`` says which prompts this process sends and when (closed loop, or open loop on an
-absolute clock), ``conversation.iter_turns`` streams each one (every turn of a multi-turn row, the
-model's reply appended before the next), ``swarm.collector`` keeps the records
-(workers send theirs to the master), and Locust events show TTFT and end-to-end latency; the web UI
-gets a "speedbench" tab with live tokens/s and tokens per chunk. Locust's own stats round to ~2
-significant digits; the exact per-token timings are the records in ``OUT/requests.jsonl``.
+A thin edge, the same in every Locust mode (web UI, ``--headless``, ``--master``/``--worker``).
+The process's state lives on Locust's ``Environment`` (``environment.speedbench``, its role
+decided once at init). Each test start is a new run (``swarm.lifecycle``): the master or
+stand-alone process sends the warm-up, opens the engine's metrics window and, at test stop,
+writes the complete cell (records, ``summary.json`` with engine acceptance, manifest) and prints
+a console summary with the reason the run ended. Users stream their process's share of the
+measured prompts (``swarm.sender``); Locust shows one entry per request (its end-to-end time);
+tokens and per-token latencies are in the "speedbench" tab and the records.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,45 +23,19 @@ import gevent
 from locust import User, constant, events, task
 from locust.env import Environment
 from locust.exception import StopUser
-from locust.runners import MasterRunner, WorkerRunner
 
 from loadgen.client.access import KEY_VALUE_REFUSED, ServerAccess
-from loadgen.client.conversation import Templating, iter_turns
-from loadgen.client.fast import KernelStampKeeper
+from loadgen.client.conversation import iter_turns
 from loadgen.client.record import RequestRecord
-from loadgen.client.transport import (
-    RequestSettings,
-    choose_transport,
-    new_transport,
-    prepare_process,
-)
+from loadgen.client.transport import RequestSettings, choose_transport, new_transport
 from loadgen.metrics import exporter
-from loadgen.metrics.exposition import scrape
 from loadgen.preflight import preflight
 from loadgen.runspec import RunSpec
-from loadgen.swarm import options
-from loadgen.swarm.collector import ERROR_MESSAGE, RECORD_MESSAGE, Collector
-from loadgen.swarm.live_tokens import LiveTokens
-from loadgen.swarm.share import ProcessPlan, bucket_slice
-from loadgen.swarm.turns import load_templating
+from loadgen.swarm import lifecycle, options
+from loadgen.swarm.collector import ERROR_MESSAGE, RECORD_MESSAGE
+from loadgen.swarm.process import SwarmProcess, attach, process_of
+from loadgen.swarm.sender import Sender, new_sender, worker_sender
 from loadgen.swarm.webui import extend_web_ui
-
-
-@dataclass
-class RunState:
-    spec: RunSpec  # the run's settings, one typed object
-    plan: ProcessPlan | None  # None on the master: it sends nothing
-    collector: Collector
-    templating: Templating  # later turns of multi-turn rows
-    transport: str  # the HTTP client chosen for this run (transport.choose_transport)
-    stamps: KernelStampKeeper | None = None  # kept open for the run (fast transport)
-
-
-STATE: dict[str, RunState] = {}
-
-
-def current_live() -> LiveTokens | None:
-    return STATE["run"].collector.live if "run" in STATE else None
 
 
 @events.init_command_line_parser.add_listener
@@ -69,53 +45,46 @@ def add_arguments(parser: Any) -> None:
 
 @events.init.add_listener
 def on_init(environment: Environment, **_: Any) -> None:
-    extend_web_ui(environment, current_live)
+    process = attach(environment)
+    extend_web_ui(environment, lambda: _live(process))
     runner = environment.runner
-    if isinstance(runner, MasterRunner):
-        runner.register_message(RECORD_MESSAGE, lambda msg, **kw: _on_record(msg))
+    if process.role == "master" and runner is not None:
+        runner.register_message(RECORD_MESSAGE, lambda msg, **kw: _on_record(process, msg))
         runner.register_message(
             ERROR_MESSAGE, lambda msg, **kw: _fail(environment, msg.data["error"])
         )
+    if process.role != "worker":
+        # Ctrl-C: Locust's own SIGTERM shutdown, in every mode (the web UI ignored SIGINT)
+        gevent.signal_handler(signal.SIGINT, os.kill, os.getpid(), signal.SIGTERM)
 
 
-def _on_record(msg: Any) -> None:
-    if "run" in STATE:
-        STATE["run"].collector.on_message(STATE["run"].collector.environment, msg)
+def _live(process: SwarmProcess) -> Any:
+    run = process.run or process.last
+    return run.collector.live if run is not None else None
+
+
+def _on_record(process: SwarmProcess, msg: Any) -> None:
+    if process.run is not None:
+        process.run.collector.on_message(msg)
 
 
 def _fail(environment: Environment, message: str) -> None:
-    """Bad options end the run at once with a clear message, exit code 2."""
+    """Bad options: headless runs end at once with exit code 2; the web UI stops the run and
+    shows why (the process stays up for a corrected start)."""
     logging.error("speedbench: %s", message)
-    environment.process_exit_code = 2
-    runner = environment.runner
-    if isinstance(runner, WorkerRunner):
-        runner.send_message(ERROR_MESSAGE, {"error": f"worker {runner.worker_index}: {message}"})
+    process, runner = process_of(environment), environment.runner
+    if process.role == "worker" and runner is not None:
+        runner.send_message(ERROR_MESSAGE, {"error": f"worker: {message}"})
+        return
+    if process.run is not None:
+        process.run.ended = f"refused: {message}"
+    opts = environment.parsed_options
+    if opts is None or opts.headless:
+        environment.process_exit_code = 2
+        if runner is not None:
+            gevent.spawn(runner.quit)
     elif runner is not None:
-        gevent.spawn(runner.quit)
-
-
-def build_plan(environment: Environment, spec: RunSpec) -> tuple[ProcessPlan, int, str]:
-    """This process's share, the whole run's measured count and the transport it uses."""
-    warm, measured = bucket_slice(
-        spec.data_dir, spec.bucket, spec.prompt_start, spec.warmup, spec.requests
-    )
-    index, share = 0, 1
-    runner = environment.runner
-    if isinstance(runner, WorkerRunner):
-        opts = environment.parsed_options
-        index, share = runner.worker_index, max(1, int(opts.expect_workers if opts else 1))
-        if index >= share:
-            raise ValueError(
-                f"worker index {index} but --expect-workers {share}: start the master with "
-                "--expect-workers equal to the number of workers (prompts are split by index)"
-            )
-    transport = choose_transport(spec.transport, spec.url)
-    load = spec.load
-    arrivals = load.arrivals if load.is_open else None
-    plan = ProcessPlan.share_of(
-        warm, measured, index, share, arrivals, spec.rate or 0.0, spec.burstiness, spec.seed
-    )
-    return plan, len(measured), transport
+        gevent.spawn(runner.stop)
 
 
 def server_access(environment: Environment) -> ServerAccess:
@@ -125,11 +94,9 @@ def server_access(environment: Environment) -> ServerAccess:
 
 
 def check_server(environment: Environment, spec: RunSpec) -> None:
-    """Bad input refused before any load (``loadgen.preflight``), by the processes that send."""
+    """Bad input refused before any load (``loadgen.preflight``), by the process that starts it."""
     opts = environment.parsed_options
-    if opts is None or isinstance(environment.runner, MasterRunner):
-        return
-    if opts.refused_api_key:
+    if opts is not None and opts.refused_api_key:
         raise ValueError(KEY_VALUE_REFUSED)
     count = spec.warmup + spec.requests if spec.requests else None
     checked = preflight(
@@ -141,82 +108,72 @@ def check_server(environment: Environment, spec: RunSpec) -> None:
 
 @events.test_start.add_listener
 def on_test_start(environment: Environment, **_: Any) -> None:
+    test_start_ns = time.perf_counter_ns()  # Locust's -t clock runs from about now
+    process = process_of(environment)
     opts = environment.parsed_options
-    is_master = isinstance(environment.runner, MasterRunner)
+    _end_sender(process)
     try:
+        if process.role == "worker":
+            process.sender = worker_sender(environment, opts.speedbench_run if opts else "")
+            return
         spec = options.run_spec(opts, environment.host or "")  # refuses a run without --data
-        plan, total, transport = build_plan(environment, spec)
+        choose_transport(spec.transport, spec.url)  # refuses what the transport cannot do
         check_server(environment, spec)
-        templating = (
-            Templating()
-            if is_master
-            else load_templating(spec.data_dir, plan.warmup + plan.measured)
-        )
+        out = Path(opts.out if opts else "speedbench-locust")
+        reuse = bool(opts.reuse_prompts) if opts is not None else False
+        run = lifecycle.begin(environment, process, spec, reuse, out, test_start_ns)
+        process.run = run
+        if process.role == "master":
+            opts.speedbench_run = lifecycle.handover(run)  # type: ignore[union-attr]
+        else:
+            process.sender = new_sender(environment, run.spec, run.collector)
     except (ValueError, FileNotFoundError) as exc:
         _fail(environment, str(exc))
         return
-    out = Path(opts.out if opts else "speedbench-locust")
-    is_worker = isinstance(environment.runner, WorkerRunner)
-    expected = len(plan.measured) if is_worker else total
-    if spec.metrics_urls and not is_worker:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics_before.txt").write_text(scrape(spec.metrics_urls[0]))
-    if opts is not None and opts.metrics_port and not is_master:
-        exporter.serve(opts.metrics_port)  # the harness's own live metrics for Prometheus
-    stamps = None
-    if not isinstance(environment.runner, MasterRunner):
-        stamps = prepare_process(environment.host or "", transport)
-        logging.info("speedbench: transport %s", transport)
-    _close_stamps()  # a run started again from the web UI: the new keeper replaces the old
-    STATE["run"] = RunState(
-        spec, None if is_master else plan, Collector(environment, out, expected), templating,
-        transport, stamps,
-    )  # fmt: skip
+    if opts is not None and opts.metrics_port and process.exporter is None:
+        process.exporter = exporter.serve(opts.metrics_port)  # live metrics for Prometheus
 
 
-def _close_stamps() -> None:
-    state = STATE.get("run")
-    if state is not None and state.stamps is not None:
-        state.stamps.close()
+def _end_sender(process: SwarmProcess) -> None:
+    if process.sender is not None:
+        process.sender.close()
+        if process.role == "worker":
+            process.sender.collector.close()
+        process.sender = None
+
+
+def _finish(environment: Environment, interrupted: bool) -> None:
+    process = process_of(environment)
+    run = process.run
+    if run is not None and not run.finished:
+        process.run, process.last = None, run
+        lifecycle.finish(environment, run, interrupted)
+
+
+@events.test_stop.add_listener
+def on_test_stop(environment: Environment, **_: Any) -> None:
+    _finish(environment, interrupted=False)
 
 
 @events.quitting.add_listener
 def on_quitting(environment: Environment, **_: Any) -> None:
-    if "run" not in STATE:
-        return
-    _close_stamps()
-    state = STATE.pop("run")
-    state.collector.close()
-    opts = environment.parsed_options
-    if (
-        opts is not None
-        and state.spec.metrics_urls
-        and not isinstance(environment.runner, WorkerRunner)
-    ):
-        (Path(opts.out) / "metrics_after.txt").write_text(scrape(state.spec.metrics_urls[0]))
+    """Locust's shutdown (SIGTERM, Ctrl-C) fires this before it stops the runner."""
+    _finish(environment, interrupted=True)
+    _end_sender(process_of(environment))
 
 
-def fire_events(environment: Environment, record: RequestRecord) -> None:
-    """Locust UI entries: end-to-end (with the error, if any) and TTFT."""
+def fire_event(environment: Environment, record: RequestRecord) -> None:
+    """One Locust entry per request: its end-to-end time (and its error, if any). Tokens and
+    per-token latencies are the speedbench tab's, so no byte column shows tokens."""
     exception = None if record.ok else RuntimeError(f"{record.error_kind}: {record.error}")
-    name = f"{record.bucket} completion"
     environment.events.request.fire(
         request_type="SSE",
-        name=f"{name} e2e",
+        name=f"{record.bucket} completion",
         response_time=record.e2e_ms,
-        response_length=record.output_tokens,
+        response_length=0,
         exception=exception,
-        context={},
+        context={"output_tokens": record.output_tokens, "ttft_ms": record.ttft_ms},
     )
-    if record.ok and record.ttft_ms is not None:
-        environment.events.request.fire(
-            request_type="SSE",
-            name=f"{name} ttft",
-            response_time=record.ttft_ms,
-            response_length=0,
-            exception=None,
-            context={},
-        )
 
 
 class SpeedUser(User):
@@ -227,8 +184,8 @@ class SpeedUser(User):
 
     def on_start(self) -> None:
         # API key for the server's origin only, TLS verified, no proxy / netrc look-ups
-        state = STATE.get("run")
-        transport = state.transport if state is not None else "requests"
+        sender = process_of(self.environment).sender
+        transport = sender.transport if sender is not None else "requests"
         self.session = new_transport(transport, server_access(self.environment))
 
     def on_stop(self) -> None:
@@ -236,32 +193,26 @@ class SpeedUser(User):
 
     @task
     def complete(self) -> None:
-        state = STATE.get("run")
-        slot = state.plan.take() if state is not None and state.plan is not None else None
-        if state is None or slot is None:
+        process = process_of(self.environment)
+        sender: Sender | None = process.sender
+        slot = sender.plan.take() if sender is not None else None
+        if sender is None or slot is None:
             raise StopUser()
         if slot.intended_send_ns is not None:
             gevent.sleep(max(0.0, (slot.intended_send_ns - time.perf_counter_ns()) / 1e9))
-        spec = state.spec
-        settings = RequestSettings(
-            self.environment.host or "", spec.osl, spec.model, spec.request_timeout_s
-        )
-        t = state.templating
-        exporter.request_started()
+        spec = sender.spec
+        settings = RequestSettings(spec.url, spec.osl, spec.model, spec.request_timeout_s)
+        t, live = sender.templating, process.exporter
+        if live is not None:
+            live.request_started()
         for turn in iter_turns(
-            self.session,
-            settings,
-            slot.prompt,
-            t.tokenizer,
-            t.template_kwargs,
+            self.session, settings, slot.prompt, t.tokenizer, t.template_kwargs,
             slot.intended_send_ns,
-        ):
+        ):  # fmt: skip
             record = turn.record
-            exporter.request_finished(record)
-            if not slot.warmup:
-                fire_events(self.environment, record)
-            state.collector.record_ended(record, slot.warmup)
-            if not record.ends_prompt:
-                exporter.request_started()  # the next turn
-        if slot.warmup:
-            state.plan.warmup_ended()  # type: ignore[union-attr]
+            if live is not None:
+                live.request_finished(record)
+            fire_event(self.environment, record)
+            sender.collector.record_ended(record)
+            if not record.ends_prompt and live is not None:
+                live.request_started()  # the next turn

@@ -143,6 +143,10 @@ def test_https_is_verified_and_a_ca_bundle_lets_a_whole_cell_through(tmp_path: P
     assert ok.returncode == 0, ok.stderr[-2000:]
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert summary["requests_ok"] == 3 and summary["requests_failed"] == 0
+    # a human block on the console, the JSON in the file, and where the files are
+    assert "Successful requests:" in ok.stdout and "Median TPOT (ms):" in ok.stdout
+    assert f"wrote {tmp_path / 'b' / 'summary.json'}" in ok.stdout
+    assert "\r" not in ok.stdout  # progress lines, not carriage returns, when piped
 
 
 def test_run_takes_an_open_loop_rate_and_the_fast_transport(tmp_path: Path) -> None:

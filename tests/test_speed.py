@@ -120,7 +120,8 @@ def test_closed_loop_timings_match_the_servers_truth(
     assert median(delays_ms) < 20 / 4, sorted(delays_ms)
     # per token: a chunk's gap over its 3 tokens; merged or split chunks would be off by ~7 ms
     assert median(itl_errors) < 1 and max(itl_errors) < 10, sorted(itl_errors)
-    assert "1k completion ttft" in proc.stdout + proc.stderr
+    # one Locust entry per request (its end-to-end time), not one per figure
+    assert "1k completion" in proc.stderr and "ttft" not in proc.stderr.lower()
 
 
 def test_http_errors_are_recorded_by_kind(prepared: Path, tmp_path: Path) -> None:
@@ -279,7 +280,7 @@ def test_web_ui_shows_live_tokens_and_tokens_per_chunk(prepared: Path, tmp_path:
                 table = [t for t in stats.get("extendedStats", []) if t["key"] == "speedbench"]
                 rows = {row["name"]: row["value"] for row in table[0]["data"]} if table else {}
                 names = {entry["name"] for entry in stats["stats"]}
-                if rows.get("measured requests ended") == 6 and len(names) == 3:
+                if rows.get("measured requests ended") == 6 and len(names) == 2:
                     break  # Locust caches its stats JSON for a moment: wait for both
             with urllib.request.urlopen(base + "/", timeout=5) as page:
                 html = page.read().decode()
@@ -292,9 +293,10 @@ def test_web_ui_shows_live_tokens_and_tokens_per_chunk(prepared: Path, tmp_path:
             proc.terminate()
             proc.wait(timeout=30)
     assert rows["measured requests ended"] == 6 and rows["output tokens"] == 6 * 13
-    assert rows["chunks of 3 tokens"] == 6 * 4  # 1 + 3*4 tokens: the prefill chunk left out
+    assert rows["chunks of   3 tokens"] == 6 * 4  # 1 + 3*4 tokens: the prefill chunk left out
     assert rows["mean tokens per chunk"] == 3
     assert rows["output tokens/s (last 10 s)"] > 0
     assert "extendedTabs" in html and "speedbench" in html
     assert state == "stopped"  # the UI stays up when the run is complete
-    assert {"1k completion ttft", "1k completion e2e"} <= names
+    assert names == {"1k completion", "Aggregated"}  # one entry per request
+    assert "speedbench/charts.js" in html

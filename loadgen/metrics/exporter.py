@@ -4,9 +4,9 @@ Locust's statistics round and know nothing of tokens; these follow every request
 requests in flight, TTFT and per-token latency histograms (a chunk's gap spread over its
 tokens, as in the records), output tokens (``rate()`` of it is tokens/s), tokens per chunk (the
 client's view of acceptance), and errors by kind. The Locust file calls ``serve`` once when
-``--metrics-port`` is given, then ``request_started`` / ``request_finished`` per request; without
-``serve`` both are no-ops. The Grafana dashboard (docker/grafana/) plots them next to the
-engines' SD metrics.
+``--metrics-port`` is given and keeps the exporter on its Environment, then calls
+``request_started`` / ``request_finished`` per request. The Grafana dashboard
+(docker/grafana/) plots them next to the engines' SD metrics.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def exported_names() -> set[str]:
 
 class LiveMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.port = 0
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.in_flight = Gauge("speedbench_requests_in_flight", "Requests not ended", registry=r)
@@ -89,27 +90,11 @@ class LiveMetrics:
         return int(server.server_port)
 
 
-_LIVE: LiveMetrics | None = None
-_PORT = 0
-
-
-def serve(port: int, addr: str | None = None) -> int:
-    """Starts the process's exporter once (Locust's UI may start a test several times).
-    ``addr`` defaults to $SPEEDBENCH_METRICS_ADDR or all interfaces (a cluster's Prometheus must
-    reach the Locust pods). In Locust's distributed mode give each worker its own port."""
-    global _LIVE, _PORT
-    if _LIVE is None:
-        live = LiveMetrics()
-        _PORT = live.serve(port, addr or os.environ.get("SPEEDBENCH_METRICS_ADDR", "0.0.0.0"))
-        _LIVE = live
-    return _PORT
-
-
-def request_started() -> None:
-    if _LIVE is not None:
-        _LIVE.request_started()
-
-
-def request_finished(record: RequestRecord) -> None:
-    if _LIVE is not None:
-        _LIVE.request_finished(record)
+def serve(port: int, addr: str | None = None) -> LiveMetrics:
+    """A new exporter serving on ``port``; the Locust process keeps it on its Environment and
+    starts it once (its web UI may start a test several times). ``addr`` defaults to
+    $SPEEDBENCH_METRICS_ADDR or all interfaces (a cluster's Prometheus must reach the Locust
+    pods). In Locust's distributed mode give each worker its own port."""
+    live = LiveMetrics()
+    live.port = live.serve(port, addr or os.environ.get("SPEEDBENCH_METRICS_ADDR", "0.0.0.0"))
+    return live

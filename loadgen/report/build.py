@@ -39,6 +39,7 @@ from loadgen.results.io import SPEEDUP_CSV, read_sweep_manifest, write_report_su
 from loadgen.results.schemas import ReportSummary
 
 REPORT_HTML = "report.html"
+REPORT_FILES = (REPORT_HTML, REPORT_MD, SPEEDUP_CSV, SPEEDUP_TIERS_CSV, "summary.json")
 
 
 def read_manifest(results_dir: Path) -> dict[str, Any]:

@@ -37,7 +37,7 @@ class Cell:
 
     path: Path
     summary: CellSummary
-    manifest: CellManifest | None  # None: a cell written without one (e.g. locust_run)
+    manifest: CellManifest | None  # None: a cell written without one (e.g. by hand)
 
     @property
     def baseline(self) -> str | None:

@@ -130,6 +130,8 @@ class CellSummary(_Model):
     schedule: dict[str, Any] | None = None
     category_acceptance: list[dict[str, Any]] | None = None
     harness_cpu: HarnessCpu | None = None
+    run_id: str | None = None  # a Locust run: one per test start (its records are its own)
+    ended: str | None = None  # why the run ended (prompts exhausted, time limit, stopped, errors)
 
     def load_point(self) -> LoadPoint:
         """The cell's load point (cells written before open-loop plans have only
@@ -150,6 +152,7 @@ class CellManifest(_Model):
     run: RunSpec
     locust_command: list[str]
     started_wall: float
+    run_id: str | None = None  # a Locust run: one per test start
 
     @property
     def baseline(self) -> str | None:

@@ -22,7 +22,7 @@ from loadgen.servers.command import (
     server_args,
 )
 from loadgen.servers.variant import REPO_SERVERS_DIR, ServerVariant, all_variants
-from loadgen.swarm.locust_run import METRICS_PORT, LoadPlan, master_command, worker_command
+from loadgen.swarm.cluster import METRICS_PORT, LoadPlan, master_command, worker_command
 
 REPO_ROOT = REPO_SERVERS_DIR.parent
 COMPOSE_FILE = REPO_ROOT / "compose.yaml"

@@ -61,10 +61,15 @@ class LocalServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> None:
-        env = {**os.environ, **self.variant.env}
+    def environment(self, base: dict[str, str]) -> dict[str, str]:
+        """``base`` with the variant's variables and its preloaded libraries (``LD_PRELOAD``)."""
+        env = {**base, **self.variant.env}
         if self.preloaded:
             env["LD_PRELOAD"] = ":".join([*self.preloaded, env.get("LD_PRELOAD", "")]).rstrip(":")
+        return env
+
+    def start(self) -> None:
+        env = self.environment(dict(os.environ))
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self._proc = subprocess.Popen(

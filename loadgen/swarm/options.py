@@ -14,6 +14,12 @@ from loadgen.runspec.flags import add_run_arguments as add_spec_arguments
 from loadgen.runspec.flags import env_name, given, read_spec, validated
 
 SURFACE = "locust"
+# Settings of one run, shown in the web UI's start form (validated as on the command line by
+# swarm.webui before the run starts); the others belong to the process (data, server access).
+PER_RUN = (
+    "bucket", "prompt_start", "warmup", "requests", "osl", "rate", "arrivals", "burstiness",
+    "seed", "request_timeout_s", "reuse_prompts",
+)  # fmt: skip
 
 
 def add_arguments(parser: Any) -> None:
@@ -23,7 +29,8 @@ def add_arguments(parser: Any) -> None:
 
     def add(option: str, help: str, **kwargs: Any) -> None:
         name = env_name(option)
-        group.add_argument(option, env_var=name, help=f"{help} [env {name}]", **kwargs)
+        action = group.add_argument(option, env_var=name, help=f"{help} [env {name}]", **kwargs)
+        action.include_in_web_ui = action.dest in PER_RUN  # Locust's form shows these
 
     add_spec_arguments(add, SURFACE, required=False)  # --data is checked at test start
     add(
@@ -31,7 +38,22 @@ def add_arguments(parser: Any) -> None:
         help="a run spec as JSON (what `speedbench run` and sweeps hand Locust); replaces every "
         "run setting above",
     )
-    add("--out", default="speedbench-locust", help="directory for requests.jsonl")
+    add(
+        "--out",
+        default="speedbench-locust",
+        help="results: headless, the run's cell directory; web UI, one <run id>/ per start",
+    )
+    add(
+        "--reuse-prompts",
+        action="store_true",
+        help="send prompts this process already sent to the server again (flagged: the "
+        "server's prefix cache flatters TTFT); without it a new run starts after them",
+    )
+    # a cell (`speedbench run`, sweeps) started this Locust and writes the cell's summary and
+    # manifest itself, once its engine window is closed: an interrupted cell must have none
+    group.add_argument("--cell-owned", action="store_true", help=argparse.SUPPRESS)
+    # the master hands its workers the run it started (through Locust's parsed options)
+    group.add_argument("--speedbench-run", default="", help=argparse.SUPPRESS)
     add(
         "--metrics-port",
         type=int,

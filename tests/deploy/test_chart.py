@@ -16,7 +16,7 @@ import yaml
 from loadgen.servers.command import ENGINE_CONFIG_PATH, server_args
 from loadgen.servers.helm_values import MODEL_REF, render
 from loadgen.servers.variant import ServerVariant, all_variants
-from loadgen.swarm.locust_run import METRICS_PORT, LoadPlan, master_command, worker_command
+from loadgen.swarm.cluster import METRICS_PORT, LoadPlan, master_command, worker_command
 from tests.deploy.tools import (
     CHART,
     REPO,

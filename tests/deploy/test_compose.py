@@ -22,7 +22,7 @@ from loadgen.servers.compose import (
 )
 from loadgen.servers.launcher import LocalServer
 from loadgen.servers.variant import ServerVariant, all_variants
-from loadgen.swarm.locust_run import LoadPlan, master_command, worker_command
+from loadgen.swarm.cluster import LoadPlan, master_command, worker_command
 from tests.deploy.tools import REPO, compose_schema_check
 
 VARIANTS = all_variants()

@@ -1,8 +1,7 @@
-"""Which prompts each process sends: warm-up first, no prompt twice across workers."""
+"""Which prompts each process sends: warm-up apart, no prompt twice across workers."""
 
 from pathlib import Path
 
-import gevent
 import pytest
 
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
@@ -27,26 +26,18 @@ def test_too_many_requests_names_the_fix(prepared: Path) -> None:
 
 
 def test_workers_shares_cover_the_run_exactly_once(prepared: Path) -> None:
-    warm, measured = bucket_slice(prepared, "1k", 0, 3, 0)
-    plans = [ProcessPlan.share_of(warm, measured, i, 3, None, 0, 1, 0) for i in range(3)]
+    _, measured = bucket_slice(prepared, "1k", 0, 3, 0)
+    plans = [ProcessPlan.share_of(measured, i, 3, None, 0, 1, 0) for i in range(3)]
     sent = []
     for plan in plans:
         while (slot := plan.take()) is not None:
-            sent.append((slot.warmup, slot.prompt.prompt_token_ids[0]))
-            if slot.warmup:
-                plan.warmup_ended()
-    assert sorted(sent) == [(False, i) for i in range(3, 10)] + [(True, i) for i in range(3)]
+            sent.append(slot.prompt.prompt_token_ids[0])
+    assert sorted(sent) == list(range(3, 10))
 
 
-def test_measured_slots_wait_for_the_warmup_to_end(prepared: Path) -> None:
-    warm, measured = bucket_slice(prepared, "1k", 0, 1, 2)
-    plan = ProcessPlan.share_of(warm, measured, 0, 1, "constant", 10.0, 1, 0)
-    assert plan.take().warmup  # type: ignore[union-attr]
-    waiting = gevent.spawn(plan.take)
-    gevent.sleep(0.05)
-    assert not waiting.ready()
-    plan.warmup_ended()
-    first = waiting.get(timeout=1)
-    second = plan.take()
-    assert first is not None and second is not None
+def test_open_loop_slots_follow_the_schedule(prepared: Path) -> None:
+    _, measured = bucket_slice(prepared, "1k", 0, 1, 2)
+    plan = ProcessPlan.share_of(measured, 0, 1, "constant", 10.0, 1, 0)
+    first, second = plan.take(), plan.take()
+    assert first is not None and second is not None and plan.take() is None
     assert second.intended_send_ns - first.intended_send_ns == 100_000_000  # type: ignore[operator]
