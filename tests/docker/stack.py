@@ -25,13 +25,15 @@ from typing import Any
 from tests.deploy.tools import REPO
 
 BASE_IMAGE = "speedbench-base:bookworm"
+ENGINE_BASE_IMAGE = "speedbench-base-engine:bookworm"
 LOADGEN_IMAGE = "speedbench/loadgen:0.1.0"
 ENGINE_IMAGE = "speedbench/vllm-cpu:0.1.0"
 PROMETHEUS_IMAGE = "speedbench/prometheus:local"
 PROJECT = "speedbench-test"
 WHEELHOUSE = REPO / "docker" / "wheelhouse"
-# What the cached wheelhouse and base are made from: any change makes new ones.
-CACHE_INPUTS = ("pyproject.toml", "docker/Dockerfile", "docker/base.sh", "docker/wheelhouse.sh")
+# What the cached wheelhouse and bases are made from: any change makes new ones.
+WHEELHOUSE_INPUTS = ("pyproject.toml", "docker/Dockerfile", "docker/wheelhouse.sh")
+BASE_INPUTS = ("docker/Dockerfile", "docker/base.sh")
 CACHE_ROOT = Path(
     os.environ.get("SPEEDBENCH_DOCKER_CACHE", Path.home() / ".cache/speedbench-docker")
 )
@@ -101,9 +103,9 @@ def compose_available() -> None:
         )
 
 
-def cache_key() -> str:
+def cache_key(inputs: Sequence[str]) -> str:
     digest = hashlib.sha256()
-    for name in CACHE_INPUTS:
+    for name in inputs:
         digest.update(name.encode() + b"\0" + (REPO / name).read_bytes())
     return digest.hexdigest()[:16]
 
@@ -133,19 +135,22 @@ def image_size(image: str) -> int:
 
 
 def build_images(work: Path) -> BuildReport:
-    """Base (debootstrap, cached tarball), wheelhouse (cached), then the three images, offline."""
-    cache = CACHE_ROOT / cache_key()
-    cache.mkdir(parents=True, exist_ok=True)
-    report = BuildReport(str(cache))
-    wheels = cache / "wheelhouse"
+    """Bases (debootstrap, cached tarballs), wheelhouse (cached), then the three images, offline."""
+    wheels = CACHE_ROOT / f"wheelhouse-{cache_key(WHEELHOUSE_INPUTS)}"
+    bases = CACHE_ROOT / f"base-{cache_key(BASE_INPUTS)}"
+    bases.mkdir(parents=True, exist_ok=True)
+    report = BuildReport(str(CACHE_ROOT))
     report.cached["wheelhouse"] = (wheels / "complete").is_file()
     if not report.cached["wheelhouse"]:
         shutil.rmtree(wheels, ignore_errors=True)
         _timed(report, "wheelhouse", ["bash", "docker/wheelhouse.sh", str(wheels)])
         (wheels / "complete").write_text("")
-    tar = cache / "base-rootfs.tar"
-    report.cached["base"] = tar.is_file()
-    _timed(report, "base", ["bash", "docker/base.sh", BASE_IMAGE, str(tar)])
+    report.cached["base"] = (bases / "rootfs.tar").is_file()
+    _timed(report, "base", ["bash", "docker/base.sh", BASE_IMAGE, str(bases / "rootfs.tar")])
+    report.cached["engine_base"] = (bases / "engine-rootfs.tar").is_file()
+    _timed(report, "engine_base", [
+        "bash", "docker/base.sh", "--engine", ENGINE_BASE_IMAGE, str(bases / "engine-rootfs.tar"),
+    ])  # fmt: skip
     # the build context takes the wheels from docker/wheelhouse (hard links: no copy)
     for old in WHEELHOUSE.glob("*.whl"):
         old.unlink()
@@ -156,10 +161,16 @@ def build_images(work: Path) -> BuildReport:
             shutil.copy(wheel, WHEELHOUSE / wheel.name)
     try:
         env = {"DOCKER_BUILDKIT": "0"}  # the daemon's own builder: no buildx plugin needed
+        bases_args = [
+            "--build-arg",
+            f"BASE={BASE_IMAGE}",
+            "--build-arg",
+            f"ENGINE_BASE={ENGINE_BASE_IMAGE}",
+        ]
         for target, image in (("loadgen", LOADGEN_IMAGE), ("vllm-cpu", ENGINE_IMAGE)):
             _timed(report, target, [
-                "docker", "build", "-q", "-f", "docker/Dockerfile", "--build-arg",
-                f"BASE={BASE_IMAGE}", "--target", target, "-t", image, ".",
+                "docker", "build", "-q", "-f", "docker/Dockerfile", *bases_args,
+                "--target", target, "-t", image, ".",
             ], env=env, timeout=3000)  # fmt: skip
     finally:
         for wheel in WHEELHOUSE.glob("*.whl"):
@@ -175,7 +186,7 @@ def build_images(work: Path) -> BuildReport:
         "docker", "build", "-q", "--build-arg", f"BASE={BASE_IMAGE}", "-t", PROMETHEUS_IMAGE,
         str(context),
     ], env={"DOCKER_BUILDKIT": "0"})  # fmt: skip
-    for image in (BASE_IMAGE, LOADGEN_IMAGE, ENGINE_IMAGE, PROMETHEUS_IMAGE):
+    for image in (BASE_IMAGE, ENGINE_BASE_IMAGE, LOADGEN_IMAGE, ENGINE_IMAGE, PROMETHEUS_IMAGE):
         report.sizes[image] = image_size(image)
     return report
 
