@@ -39,6 +39,7 @@ pytestmark = pytest.mark.docker
 RESULTS = REPO / "results"  # where compose.yaml mounts the load's /results
 USER_ID = 10001  # the images' non-root user
 REQUESTS, USERS, WORKERS, OSL, BUCKET = 16, 4, 2, 128, "1k"
+SERVED_MODEL = "/models/speedbench-demo"  # where compose mounts the demo's model
 FIGURES: dict[str, Any] = {}
 
 
@@ -108,6 +109,9 @@ def compose_env(demo: dict[str, Path], **extra: str) -> dict[str, str]:
         "SPEEDBENCH_OSL": str(OSL),
         "SPEEDBENCH_BUCKET": BUCKET,
         "SPEEDBENCH_RUN_TIME": "15m",
+        # the name the engine serves and the load sends (left empty, the load sends model '',
+        # which the preflight refuses)
+        "SPEEDBENCH_MODEL": SERVED_MODEL,
         **extra,
     }
 
@@ -248,7 +252,7 @@ def test_a_sweep_against_the_containers(
     plan = {
         "name": "containers",
         "model": str(demo["model"]),
-        "served_model_name": "/models/speedbench-demo",
+        "served_model_name": SERVED_MODEL,
         "data": str(demo["prepared"]),
         "servers": [
             {
