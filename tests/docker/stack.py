@@ -130,6 +130,11 @@ def _timed(report: BuildReport, name: str, args: Sequence[str], **kwargs: Any) -
     report.seconds[name] = round(time.monotonic() - started, 1)
 
 
+def image_id(image: str) -> str:
+    proc = run(["docker", "image", "inspect", "-f", "{{.Id}}", image], check=False)
+    return proc.stdout.strip()
+
+
 def image_size(image: str) -> int:
     return int(run(["docker", "image", "inspect", "-f", "{{.Size}}", image]).stdout.strip())
 
@@ -145,12 +150,17 @@ def build_images(work: Path) -> BuildReport:
         shutil.rmtree(wheels, ignore_errors=True)
         _timed(report, "wheelhouse", ["bash", "docker/wheelhouse.sh", str(wheels)])
         (wheels / "complete").write_text("")
-    report.cached["base"] = (bases / "rootfs.tar").is_file()
-    _timed(report, "base", ["bash", "docker/base.sh", BASE_IMAGE, str(bases / "rootfs.tar")])
-    report.cached["engine_base"] = (bases / "engine-rootfs.tar").is_file()
-    _timed(report, "engine_base", [
-        "bash", "docker/base.sh", "--engine", ENGINE_BASE_IMAGE, str(bases / "engine-rootfs.tar"),
-    ])  # fmt: skip
+    for name, image, flags in (
+        ("base", BASE_IMAGE, []),
+        ("engine_base", ENGINE_BASE_IMAGE, ["--engine"]),
+    ):
+        tar, imported = bases / f"{name}-rootfs.tar", bases / f"{name}.image-id"
+        report.cached[name] = tar.is_file()
+        # an image imported again gets a new id, which would void Docker's layer cache
+        if tar.is_file() and imported.is_file() and imported.read_text() == image_id(image):
+            continue
+        _timed(report, name, ["bash", "docker/base.sh", *flags, image, str(tar)])
+        imported.write_text(image_id(image))
     # the build context takes the wheels from docker/wheelhouse (hard links: no copy)
     for old in WHEELHOUSE.glob("*.whl"):
         old.unlink()
