@@ -227,18 +227,23 @@ def _check_prometheus(port: int, engine_job: str) -> dict[str, Any]:
         assert reply["status"] == "success", reply
         return list(reply["data"]["result"])
 
-    deadline = time.monotonic() + 60
-    while True:
-        engine = query(f'max_over_time(up{{job="{engine_job}"}}[30m])')
-        load = query('max_over_time(up{job="loadgen"}[30m])')
-        if engine and load and engine[0]["value"][1] == "1" and load[0]["value"][1] == "1":
-            break
-        assert time.monotonic() < deadline, (engine, load)
+    def seen(expr: str) -> bool:
+        result = query(expr)
+        return bool(result) and float(result[0]["value"][1]) > 0
+
+    checks = {  # the engine's SD counters after the load, and the exporter's series
+        "engine up": f'max_over_time(up{{job="{engine_job}"}}[30m])',
+        "loadgen up": 'max_over_time(up{job="loadgen"}[30m])',
+        "engine drafts": (
+            f'max_over_time(vllm:spec_decode_num_drafts_total{{job="{engine_job}"}}[30m])'
+        ),
+        "loadgen series": 'count({job="loadgen"})',
+    }
+    deadline = time.monotonic() + 90  # scrapes every 5 s; the last one may still be due
+    while missing := [name for name, expr in checks.items() if not seen(expr)]:
+        assert time.monotonic() < deadline, f"Prometheus never saw: {missing}"
         time.sleep(5)
-    drafts = query(f'max_over_time(vllm:spec_decode_num_drafts_total{{job="{engine_job}"}}[30m])')
-    locust = query('count({job="loadgen"})')
-    assert drafts and float(drafts[0]["value"][1]) > 0
-    assert locust and float(locust[0]["value"][1]) > 0
+    locust = query(checks["loadgen series"])
     return {"engine_up": True, "loadgen_up": True, "loadgen_series": locust[0]["value"][1]}
 
 
