@@ -33,7 +33,8 @@ HF_CACHE = "/hf-cache"
 # CPU variants name the demo's locally built model; compose mounts the demo's output there.
 DEMO_MODEL = "speedbench-demo"
 DEMO_MODEL_DIR = "/models/speedbench-demo"
-PROMETHEUS_IMAGE = "prom/prometheus:v2.55.1"
+# No registry: SPEEDBENCH_PROMETHEUS_IMAGE names a local build (docker/prometheus/Dockerfile).
+PROMETHEUS_IMAGE = "${SPEEDBENCH_PROMETHEUS_IMAGE:-prom/prometheus:v2.55.1}"
 LOADGEN_IMAGE = "speedbench/loadgen:0.1.0"
 LOCUST_MASTER_PORT = 5557
 

@@ -4,6 +4,7 @@ field by field the variants (the CPU ones with the very argument list LocalServe
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -134,12 +135,32 @@ def test_no_service_is_privileged_and_no_secret_is_written() -> None:
 
 def test_dockerfile_is_multi_stage_pinned_and_non_root() -> None:
     lines = (REPO / "docker" / "Dockerfile").read_text().splitlines()
-    bases = [line.split()[1] for line in lines if line.startswith("FROM ")]
-    external = [b for b in bases if ":" in b]
-    assert len(bases) >= 3 and external
-    assert all(re.fullmatch(r"[\w./-]+:\d[\w.-]*", b) for b in external), external
-    stages = [line.split()[-1] for line in lines if line.startswith("FROM ")]
-    assert {"loadgen", "vllm-cpu"} <= set(stages)
+    (base_arg,) = [line for line in lines if line.startswith("ARG BASE=")]
+    assert re.fullmatch(r"[\w./-]+:\d[\w.-]*", base_arg.split("=", 1)[1]), base_arg  # pinned
+    froms = [line.split() for line in lines if line.startswith("FROM ")]
+    stages = [words[-1] for words in froms]
+    assert len(froms) >= 3 and {"loadgen", "vllm-cpu"} <= set(stages)
+    assert "ARG ENGINE_BASE=${BASE}" in lines
+    for index, words in enumerate(froms):  # every stage starts from a base or an earlier stage
+        assert words[1] in ("${BASE}", "${ENGINE_BASE}") or words[1] in stages[:index], words
     users = [line for line in lines if line.startswith("USER ")]
     assert len(users) == 2 and all(u.split()[1] != "0" and u.split()[1] != "root" for u in users)
     assert not [line for line in lines if re.search(r"TOKEN|SECRET|PASSWORD", line.split("#")[0])]
+
+
+def test_dockerfile_builds_offline_from_a_wheelhouse() -> None:
+    """With wheels in docker/wheelhouse pip installs from them alone; the context sends them."""
+    text = (REPO / "docker" / "Dockerfile").read_text()
+    assert "COPY docker/wheelhouse /wheels" in text
+    assert "--no-index --find-links /wheels" in text
+    ignore = (REPO / ".dockerignore").read_text().splitlines()
+    assert "*" in ignore and "!docker/wheelhouse" in ignore and "!loadgen" in ignore
+    assert (REPO / "docker" / "wheelhouse").is_dir()  # COPY needs it even when empty
+    # the load generator's dependencies carry no torch: the embedder is the extra `diverse`
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert not [
+        d for d in project["dependencies"] if d.startswith(("sentence-transformers", "torch"))
+    ]
+    assert any(
+        d.startswith("sentence-transformers") for d in project["optional-dependencies"]["diverse"]
+    )
