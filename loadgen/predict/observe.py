@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from loadgen.analysis.columns import from_table
+from loadgen.analysis.columns import RAW_COLUMNS, from_table
 from loadgen.client.sink import RECORDS_PARQUET
 from loadgen.load.point import LoadPoint
 from loadgen.results.io import SUMMARY_FILE, cell_dirs, read_cell_manifest, read_cell_summary
@@ -26,18 +26,7 @@ from loadgen.results.schemas import CellSummary
 NS_PER_MS = 1e6
 MAX_ROWS = 1500  # requests per cell kept for the regression: the fit is cheap, the read is not
 MAX_STEP_TOKENS = 16
-_READ = [
-    "prompt_len",
-    "usage_prompt_tokens",
-    "category",
-    "intended_send_ns",
-    "send_ns",
-    "end_ns",
-    "chunk_ns",
-    "chunk_tokens",
-    "usage_output_tokens",
-    "error_kind",
-]
+_READ = ["prompt_len", "usage_prompt_tokens", *RAW_COLUMNS]  # the analysis' columns and prompts
 
 
 @dataclass

@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
-from loadgen.sweep.plan import ResolvedServer, SweepPlan
+from loadgen.sweep.plan import SweepPlan
+from loadgen.sweep.plan_server import ResolvedServer
 
 C = TypeVar("C")
 

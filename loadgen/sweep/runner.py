@@ -41,7 +41,8 @@ from loadgen.results_lock import results_lock
 from loadgen.runspec import RunSpec
 from loadgen.servers.launcher import LocalServer
 from loadgen.sweep.order import schedule
-from loadgen.sweep.plan import PlanError, ResolvedServer, SweepPlan
+from loadgen.sweep.plan import PlanError, SweepPlan
+from loadgen.sweep.plan_server import ResolvedServer
 from loadgen.sweep.provenance import engine_version, harness_version
 
 

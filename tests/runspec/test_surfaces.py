@@ -20,7 +20,8 @@ from loadgen.runspec.flags import deploy_fields, env_name, flag_of, spec_from_fl
 from loadgen.runspec.model import ABSENT
 from loadgen.servers.compose import COMPOSE_FILE
 from loadgen.swarm import options
-from loadgen.sweep.plan import PlanServer, SweepPlan
+from loadgen.sweep.plan import SweepPlan
+from loadgen.sweep.plan_server import PlanServer
 from loadgen.sweep.runner import cell_spec, planned_cells
 from tests.deploy.tools import VALUES_DIR, manifests, render_chart
 

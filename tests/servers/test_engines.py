@@ -11,7 +11,7 @@ import pytest
 
 from loadgen.engines import ENGINE_NAMES, ENGINES, Engine, engine_for
 from loadgen.servers.variant import ServerVariant, all_variants
-from loadgen.sweep.plan import PlanServer, ResolvedServer
+from loadgen.sweep.plan_server import PlanServer, ResolvedServer
 
 LOADGEN = Path(__file__).resolve().parents[2] / "loadgen"
 

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from loadgen.sweep.plan import PlanError, PlanServer, SweepPlan, load_plan
+from loadgen.sweep.plan import PlanError, SweepPlan, load_plan
+from loadgen.sweep.plan_server import PlanServer
 
 REPO = Path(__file__).resolve().parents[2]
 PLANS = sorted((REPO / "docs" / "plans").glob("*.yaml"))
