@@ -17,6 +17,7 @@ from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.metrics.exposition import scrape
+from loadgen.results.io import read_cell_summary
 from tests.engine.servers import vllm_cpu
 from tests.locust_cluster import run_distributed
 from tests.ports import free_port
@@ -154,6 +155,8 @@ def test_locust_command_line_drives_a_running_server(
             "24",
             "--requests",
             "4",
+            "--warmup",
+            "0",  # nothing but the measured window between this test's two scrapes
             "--out",
             str(tmp_path),
             "--only-summary",
@@ -172,6 +175,14 @@ def test_locust_command_line_drives_a_running_server(
     after = scrape(ngram_server + "/metrics")
     name = "vllm:spec_decode_num_drafts_total"
     assert counter_sum(after, name) > counter_sum(before, name)
+    # the Locust process wrote the complete cell, its engine figures from the same counters
+    summary = read_cell_summary(tmp_path)
+    drafts = counter_sum(after, name) - counter_sum(before, name)
+    accepted_name = "vllm:spec_decode_num_accepted_tokens_total"
+    accepted = counter_sum(after, accepted_name) - counter_sum(before, accepted_name)
+    assert summary.requests_ok == 4 and summary.ended and "prompts exhausted" in summary.ended
+    assert summary.acceptance.drafts == drafts and summary.acceptance.accepted_tokens == accepted
+    assert summary.acceptance.acceptance_length == pytest.approx(1 + accepted / drafts)
 
 
 def test_speedbench_run_writes_a_cell_and_report_rebuilds(
