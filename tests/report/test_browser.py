@@ -2,6 +2,7 @@
 without console errors or network requests, every plot renders with its marks, and a screenshot
 is written for a human to look at (``SPEEDBENCH_SCREENSHOT`` names where, default: tmp)."""
 
+import csv
 import os
 import shutil
 import subprocess
@@ -107,5 +108,22 @@ def test_a_demo_shaped_report_keeps_every_label_inside_its_plot(tmp_path: Path) 
         overflow = page.evaluate(OVERFLOWING_TEXT)
         heatmap = page.locator('svg[data-plot="heatmap-vllm-cpu-ngram"]')
         heatmap.screenshot(path=str(tmp_path / "heatmap.png"))
+        # the speedup table as the browser shows it: the same numbers as speedup.csv
+        shown = (
+            page.locator("table")
+            .first.locator("tbody tr")
+            .evaluate_all("rows => rows.map(r => [...r.cells].map(c => c.innerText))")
+        )
         browser.close()
     assert overflow == [], overflow
+    with (results / "speedup.csv").open() as fh:
+        expected = [
+            [r["bucket"], r["load"], f"{float(r['baseline_output_tps']):.1f}",
+             f"{float(r['variant_output_tps']):.1f}",
+             f"{float(r['speedup_output_tps']):.2f} "
+             f"[{float(r['ci_low']):.2f}, {float(r['ci_high']):.2f}]",
+             f"{float(r['acceptance_length']):.2f}"]
+            for r in csv.DictReader(fh)
+        ]  # fmt: skip
+    overall = [row for row in shown if row[4] == "all"]
+    assert [[r[0], r[1], r[5], r[6], r[7], r[12]] for r in overall] == expected
