@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 
 from loadgen.client.record import RequestRecord
 from loadgen.client.sink import RECORDS_JSONL, RecordSink
+from loadgen.data.prepared import PreparedPrompt, PreparedSet
 from loadgen.swarm.locust_run import (
     RESULTS_BEGIN,
     SUMMARY_JSON,
@@ -18,6 +21,9 @@ from loadgen.swarm.locust_run import (
     master_command,
     worker_command,
 )
+from tests.deploy.tools import REPO
+from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
+from tests.ports import free_port
 
 PLAN = LoadPlan("3", "12", "6", "10m", "http://engine:8000", "/results")
 
@@ -92,3 +98,58 @@ def test_wrapper_runs_locust_then_prints_the_summary_and_keeps_its_exit_code(
 def test_wrapper_without_records_still_reports(tmp_path: Path) -> None:
     assert main(["--results", str(tmp_path / "r"), "--", sys.executable, "-c", "pass"]) == 0
     assert json.loads((tmp_path / "r" / SUMMARY_JSON).read_text())["requests_ok"] == 0
+
+
+def test_master_and_worker_command_lines_run_real_locust_against_a_server(
+    tmp_path: Path,
+) -> None:
+    """The command lines compose and Helm run, with real Locust (one master wrapped, one worker)
+    against the FAKE server; only ports and the interpreter are adapted to this machine."""
+    prompts = [
+        PreparedPrompt(f"{i:032d}", "1k", "mixed", None, 4, [0, 7, 100 + i, 9]) for i in range(8)
+    ]
+    data = PreparedSet(prompts, {"fake": True}).write(tmp_path / "prepared")
+    results, port = tmp_path / "results", free_port()
+    env = {
+        **os.environ, "PYTHONPATH": str(REPO), "SPEEDBENCH_DATA": str(data),
+        "SPEEDBENCH_BUCKET": "1k", "SPEEDBENCH_REQUESTS": "6", "SPEEDBENCH_OSL": "7",
+        "SPEEDBENCH_WARMUP": "0", "SPEEDBENCH_OUT": str(results),
+        "SPEEDBENCH_LOCUST_METRICS_PORT": str(free_port()),
+    }  # fmt: skip
+    with FakeStreamingServer(Behaviour(ttft_s=0.01, step_s=0.005)) as server:
+        plan = LoadPlan("1", "2", "2", "60s", server.url, str(results))
+        worker = subprocess.Popen(
+            [*local(worker_command(plan, "127.0.0.1")), "--master-port", str(port)],
+            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            master = subprocess.run(
+                [*local(master_command(plan)), "--master-bind-port", str(port)],
+                cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            worker.wait(timeout=60)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+        sent = len(server.counters.requests)
+    assert master.returncode == 0, master.stdout[-2000:] + master.stderr[-2000:]
+    printed = master.stdout.split(RESULTS_BEGIN, 1)[1].rsplit("locust exit code 0", 1)[0]
+    saved = json.loads((results / SUMMARY_JSON).read_text())
+    assert json.loads(printed) == saved
+    # the FAKE's chunking: 1 + 3 + 3 tokens a request, 6 requests, all through the worker
+    assert sent == 6 and saved["requests_ok"] == 6 and saved["requests_failed"] == 0
+    assert saved["output_tokens"] == 42 and saved["client_tokens_per_chunk"] == 3.0
+    assert saved["server"] == server.url and saved["concurrency"] == 2
+
+
+def local(command: list[str]) -> list[str]:
+    """This interpreter for the containers' ``python`` and ``locust``."""
+    out: list[str] = []
+    for arg in command:
+        if arg == "python":
+            out.append(sys.executable)
+        elif arg == "locust" and (not out or out[-1] == "--"):
+            out += [sys.executable, "-m", "locust"]
+        else:
+            out.append(arg)
+    return out
