@@ -13,11 +13,17 @@ harness's error) and the law itself must hold as a lower bound (a sleep never en
 import csv
 import json
 import math
+import os
+import platform
+import subprocess
+import sys
+import tomllib
 from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
+import transformers
 import yaml
 
 from loadgen import results
@@ -161,7 +167,19 @@ def test_sweep_runs_reports_resumes_and_refuses_a_changed_plan(
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["plan"]["name"] == "fake-pair" and manifest["data"]["source"] == "FAKE"
     assert manifest["servers"]["fake-sd"]["baseline"] == "fake-base"
-    assert manifest["harness"]["git_revision"]
+    # host and package versions, read here by other routes than the manifest's
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent,
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    assert manifest["harness"]["git_revision"] == manifest["host"]["git_revision"] == head
+    host = manifest["host"]
+    assert host["cores"] == os.cpu_count() and host["python"] == platform.python_version()
+    assert host["cpu"] and host["memory_gib"] > 0 and host["platform"] == platform.platform()
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    assert host["packages"]["speedbench"] == pyproject["project"]["version"]
+    locust = subprocess.run([sys.executable, "-m", "locust", "--version"],
+                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert locust.split()[:2] == ["locust", host["packages"]["locust"]]  # never import it here
+    assert host["packages"]["transformers"] == transformers.__version__
 
     cells = sorted(out.glob("cells/*/1k/c*/r0"))
     assert len(cells) == 4
