@@ -59,7 +59,7 @@ def test_an_https_engine_is_verified_and_its_cell_and_metrics_are_read(
     tiny_model: Path, tmp_path: Path
 ) -> None:
     pki = make_pki(tmp_path / "pki")
-    data = prepared(tiny_model, tmp_path, 2)
+    data = prepared(tiny_model, tmp_path, 3)
     base = load_variant("vllm-cpu-ngram")
     tls = ["--ssl-keyfile", str(pki.key_pem), "--ssl-certfile", str(pki.cert_pem)]
     variant = base.model_copy(update={"args": [*base.args, *tls]})
@@ -68,7 +68,7 @@ def test_an_https_engine_is_verified_and_its_cell_and_metrics_are_read(
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("SPEEDBENCH_", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"))}  # fmt: skip
     run = [sys.executable, "-m", "loadgen.cli", "run", "--url", url, "--data", str(data),
-           "--bucket", "1k", "--concurrency", "1", "--requests", "3", "--osl", "16",
+           "--bucket", "1k", "--concurrency", "1", "--requests", "4", "--osl", "32",
            "--warmup", "1", "--server-name", "ngram-tls"]  # fmt: skip
     with server:
         wait_https_healthy(url, pki.ca_pem, tmp_path / "server.log", variant.startup_timeout_s)
@@ -84,15 +84,16 @@ def test_an_https_engine_is_verified_and_its_cell_and_metrics_are_read(
     assert trusted.returncode == 0, trusted.stderr[-3000:]
     cell = tmp_path / "b"
     summary = json.loads((cell / "summary.json").read_text())
-    assert summary["requests_ok"] == 3 and summary["output_tokens"] == 3 * 16
+    assert summary["requests_ok"] == 4 and summary["output_tokens"] == 4 * 32
     assert summary["flags"] == [], summary["flags"]
     before, after = ((cell / f"metrics_{s}.txt").read_text() for s in ("before", "after"))
     names = ("vllm:spec_decode_num_drafts_total", "vllm:spec_decode_num_accepted_tokens_total")
     drafts, accepted = (counter_sum(after, n) - counter_sum(before, n) for n in names)
+    # 16 tokens x 3 requests once drafted nothing (no n-gram match): 32 x 4, as the demo's cells
     assert drafts > 0 and summary["acceptance"]["drafts"] == drafts
     assert summary["acceptance"]["acceptance_length"] == pytest.approx(1 + accepted / drafts)
     generated = "vllm:generation_tokens_total"
-    assert counter_sum(after, generated) - counter_sum(before, generated) == 3 * 16
+    assert counter_sum(after, generated) - counter_sum(before, generated) == 4 * 32
 
 
 def test_sigint_mid_real_engine_cell_stops_everything_and_the_sweep_resumes(
