@@ -30,6 +30,7 @@ def test_locust_serves_users_requests_and_latency_on_metrics(tmp_path: Path) -> 
         stderr=subprocess.PIPE,
     )
     try:
+        # a deadline, not a bound: 5 requests took 2.1-3.4 s from the launch (3 runs, load 2.3)
         deadline, samples = time.monotonic() + 15, []
         while time.monotonic() < deadline:
             try:
