@@ -7,6 +7,11 @@ while the load runs and as Parquet afterwards, the Locust log, ``summary.json`` 
 
 from __future__ import annotations
 
+import ctypes
+import json
+import os
+import resource
+import signal
 import subprocess
 import sys
 import time
@@ -23,13 +28,15 @@ from loadgen.client.transport import run_prompt
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
 from loadgen.engines import engine_for
 from loadgen.metrics.collect import MetricsWindow
-from loadgen.results.io import write_cell_manifest, write_cell_summary
-from loadgen.results.schemas import CellManifest, CellSummary, LoadBlock
+from loadgen.results.io import MANIFEST_FILE, write_cell_manifest, write_cell_summary
+from loadgen.results.schemas import CellManifest, CellSummary, HarnessCpu, LoadBlock
 from loadgen.runspec import RunSpec
 
 LOCUSTFILE = Path(__file__).with_name("speed.py")
 SPEC_FILE = "run_spec.json"  # the spec the cell hands Locust
 NO_METRICS = {"no_metrics": True, "metrics_urls": (), "prometheus_url": None}
+# Locust runs one gevent loop: above this share of one core it is saturated and sends late.
+HARNESS_CPU_LIMIT = 0.9
 
 
 def metrics_window(spec: RunSpec) -> MetricsWindow:
@@ -83,8 +90,26 @@ def measured_count(spec: RunSpec) -> int:
     return len(PreparedSet.read(spec.data_dir).bucket(spec.bucket)) - spec.prompt_start
 
 
+def refuse_other_results(out_dir: Path) -> None:
+    """A cell is written only where no other kind of result is (a sweep's or demo's manifest
+    and summary would be overwritten, and that sweep could not resume)."""
+    manifest = out_dir / MANIFEST_FILE
+    if not manifest.is_file():
+        return
+    try:
+        kind = json.loads(manifest.read_text()).get("kind", "cell")
+    except (ValueError, AttributeError):
+        kind = "unreadable"
+    if kind != "cell":
+        raise ValueError(
+            f"{out_dir} holds the results of a {kind} ({manifest}); a cell written there would "
+            "overwrite them: give --out a new directory (or a cell directory of its own)"
+        )
+
+
 def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary:
     """Warm-up (its own prompts, before the window), then the measured window."""
+    refuse_other_results(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / RECORDS_JSONL).unlink(missing_ok=True)
     if spec.warmup:
@@ -102,7 +127,7 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary
     write_cell_manifest(out_dir, manifest)
     expected = measured_count(run)
     try:
-        _drive(command, out_dir, expected, progress)
+        harness = _drive(command, out_dir, expected, progress)
     except BaseException:
         window.abort()
         raise
@@ -114,14 +139,22 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary
         measured.counters,
     )  # fmt: skip
     summary.load = LoadBlock.model_validate(spec.load.to_dict())
-    summary.flags += measured.flags
+    summary.flags += measured.flags + harness_flags(harness)
     summary.metrics_window = measured.evidence
-    schedule = schedule_report(records)  # issue 4: open-loop lag, kept_up flag
+    summary.harness_cpu = harness
+    schedule = schedule_report(records, closed=not spec.load.is_open)
     summary.schedule = schedule
     if "flag" in schedule:
         summary.flags.append(schedule["flag"])
     # per category (qualitative) or entropy tier, from per-request figures, source-labelled
     summary.category_acceptance = [row.to_dict() for row in category_acceptance(records)]
+    noted = [r for r in records if r.token_count_note]
+    if noted:
+        summary.flags.append(
+            f"{len(noted)} of {len(records)} requests: the server's usage disagreed with the "
+            f"stream ({noted[0].token_count_note}): token counts are the server's; both are in "
+            "requests.parquet (usage_output_tokens, stream_output_tokens, token_count_note)"
+        )
     missing = expected - sum(r.ends_prompt for r in records)  # a prompt = all its turns
     if missing:
         summary.flags.append(f"{missing} of {expected} requests never completed")
@@ -129,10 +162,47 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary
     return summary
 
 
-def _drive(command: list[str], out_dir: Path, expected: int, progress: bool) -> None:
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+
+
+def _die_with_parent(parent: int) -> None:
+    """Runs in the Locust child before it starts: the kernel sends it SIGKILL when the harness
+    dies, even by ``kill -9`` (no clean-up of ours runs then), so an orphan never keeps loading
+    the server into the next run. If the harness died before this line, the child ends now."""
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def harness_flags(cpu: HarnessCpu) -> list[str]:
+    if cpu.cpu_share <= HARNESS_CPU_LIMIT:
+        return []
+    return [
+        f"the load generator used {cpu.cpu_share:.0%} of a core (Locust runs on one): it was "
+        "saturated, so its send times and latencies include its own delays"
+    ]
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of this process's finished children (Locust, once it has been waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _drive(command: list[str], out_dir: Path, expected: int, progress: bool) -> HarnessCpu:
+    """Run Locust to its end; its CPU use is the change in the finished children's rusage."""
     jsonl = out_dir / RECORDS_JSONL
+    cpu_before, started = _children_cpu_s(), time.perf_counter()
+    parent = os.getpid()
     with (out_dir / "locust.log").open("wb") as log:
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(  # preexec_fn only calls prctl: safe beside our threads
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=lambda: _die_with_parent(parent),
+        )
         try:
             while proc.poll() is None:
                 time.sleep(1.0)
@@ -148,6 +218,9 @@ def _drive(command: list[str], out_dir: Path, expected: int, progress: bool) -> 
         raise RuntimeError(
             f"locust exited with {proc.returncode}:\n" + _why(out_dir / "locust.log")
         )
+    wall = time.perf_counter() - started
+    cpu = _children_cpu_s() - cpu_before
+    return HarnessCpu(cpu_s=cpu, wall_s=wall, cpu_share=cpu / wall if wall else 0.0)
 
 
 def _why(log: Path) -> str:

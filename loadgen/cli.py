@@ -38,14 +38,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _prepare(args: argparse.Namespace) -> int:
-    from loadgen.data.prepare import isl_table, prepare_to_disk
+    from loadgen.data.prepare import default_configs, isl_table, prepare_to_disk
     from loadgen.data.tokenize import TokenizeOptions
 
     kwargs = json.loads(args.chat_template_kwargs) if args.chat_template_kwargs else {}
     options = TokenizeOptions(raw=args.raw, template_kwargs=kwargs, exact_isl=args.exact_isl)
     prepared = prepare_to_disk(
         args.source,
-        args.config,
+        args.config or default_configs(args.source),
         args.model,
         Path(args.out),
         args.revision,
@@ -57,6 +57,8 @@ def _prepare(args: argparse.Namespace) -> int:
     print(json.dumps({"counts": manifest["counts"], "revision": manifest["revision"]}))
     print("ISL in target tokens:")
     print(isl_table(manifest["isl_stats"]))
+    for warning in manifest.get("warnings", []):
+        print(f"speedbench: warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -79,6 +81,7 @@ def _diverse(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from loadgen.cell import run_cell
     from loadgen.preflight import preflight
+    from loadgen.results_lock import results_lock
     from loadgen.runspec.flags import spec_from_flags
 
     spec = spec_from_flags(args, "run")
@@ -89,7 +92,8 @@ def _run(args: argparse.Namespace) -> int:
         spec.osl,
     )  # fmt: skip
     print(checked.describe(), flush=True)
-    summary = run_cell(spec, Path(args.out)).model_dump(mode="json")
+    with results_lock(Path(args.out)):
+        summary = run_cell(spec, Path(args.out)).model_dump(mode="json")
     print(
         json.dumps(
             {
@@ -111,7 +115,23 @@ def _run(args: argparse.Namespace) -> int:
             indent=2,
         )
     )
-    return 0
+    return _failed_cell_exit(summary, Path(args.out))
+
+
+def _failed_cell_exit(summary: dict[str, Any], out: Path) -> int:
+    """1 when more requests failed than a cell's figures can stand (as Locust's
+    ``--exit-code-on-error``), so that a pipeline notices; the cell is on disk either way."""
+    from loadgen.analysis.summary import MAX_FAILED_SHARE
+
+    failed, done = summary["requests_failed"], summary["requests_ok"] + summary["requests_failed"]
+    if done and failed / done <= MAX_FAILED_SHARE:
+        return 0
+    print(
+        f"speedbench: {failed} of {done} requests failed (above {MAX_FAILED_SHARE:.0%}): the "
+        f"cell describes a failing server, not its speed; see errors_by_kind in {out}/summary.json",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def _access(args: argparse.Namespace, url: str) -> ServerAccess:
@@ -225,7 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     prep = data.add_parser("prepare", help="load, validate, template and tokenize")
     prep.add_argument("--source", default="nvidia/SPEED-Bench", help="hub id, or local file/dir")
-    prep.add_argument("--config", nargs="+", default=["throughput_1k"], help="e.g. throughput_2k")
+    prep.add_argument(
+        "--config",
+        nargs="+",
+        help="split(s), e.g. throughput_2k or qualitative (default: a local file's own name, "
+        "else throughput_1k)",
+    )
     prep.add_argument("--revision", help="hub revision to pin")
     prep.add_argument("--model", required=True, help="target model (its tokenizer + template)")
     prep.add_argument("--out", required=True, help="prepared data set directory")

@@ -22,6 +22,7 @@ from loadgen.hostinfo import host_description
 from loadgen.report.build import build_report
 from loadgen.report.tables import console_table
 from loadgen.results.io import read_sweep_manifest, write_sweep_manifest
+from loadgen.results_lock import results_lock
 from loadgen.sweep.runner import run_cells, say
 
 
@@ -40,29 +41,27 @@ def prepare_demo_data(out: Path, model: str, plan: DemoPlan, prompts_per_bucket:
 
 def run_demo(out: Path, model: str | None, plan: DemoPlan, port: int = 8000) -> list[SpeedupRow]:
     started = time.monotonic()
-    out.mkdir(parents=True, exist_ok=True)
-    if model is None:
-        from loadgen.model_factory import build_tiny_model
+    with results_lock(out):  # created, writable, ours alone for the run
+        if model is None:
+            from loadgen.model_factory import build_tiny_model
 
-        say("building the local tiny Llama model and tokenizer")
-        model = str(build_tiny_model(out / "model"))
-    sweep = plan.sweep_plan(model, port)
-    say(f"preparing data (buckets {', '.join(plan.buckets)}) with the chat template of {model}")
-    prepare_demo_data(out, model, plan, sweep.prompts_per_bucket())
-    run_cells(sweep, out, out, repeat_dirs=False)
-    manifest = read_sweep_manifest(out)
-    assert manifest is not None  # run_cells wrote it
-    manifest.kind, manifest.demo = "demo", asdict(plan)
-    manifest.timings = {"total_s": time.monotonic() - started} | {
-        f"{name}_startup_s": s["startup_s"]
-        for name, s in manifest.servers.items()
-        if "startup_s" in s
-    }
-    write_sweep_manifest(out, manifest)
-    rows = build_report(
-        out,
-        {"results": str(out), "model": model, "osl": plan.osl, "cpu": host_description()["cpu"]},
-    )
-    print(console_table(rows))
-    say(f"done in {manifest.timings['total_s']:.0f} s; report: {out / 'report.md'}")
-    return rows
+            say("building the local tiny Llama model and tokenizer")
+            model = str(build_tiny_model(out / "model"))
+        sweep = plan.sweep_plan(model, port)
+        say(f"preparing data (buckets {', '.join(plan.buckets)}) with the chat template of {model}")
+        prepare_demo_data(out, model, plan, sweep.prompts_per_bucket())
+        run_cells(sweep, out, out, repeat_dirs=False)
+        manifest = read_sweep_manifest(out)
+        assert manifest is not None  # run_cells wrote it
+        manifest.kind, manifest.demo = "demo", asdict(plan)
+        manifest.timings = {"total_s": time.monotonic() - started} | {
+            f"{name}_startup_s": s["startup_s"]
+            for name, s in manifest.servers.items()
+            if "startup_s" in s
+        }
+        write_sweep_manifest(out, manifest)
+        cpu = host_description()["cpu"]
+        rows = build_report(out, {"results": str(out), "model": model, "osl": plan.osl, "cpu": cpu})
+        print(console_table(rows))
+        say(f"done in {manifest.timings['total_s']:.0f} s; report: {out / 'report.md'}")
+        return rows

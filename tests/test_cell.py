@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from loadgen.cell import locust_command, run_cell
+from loadgen.cell import harness_flags, locust_command, run_cell
 from loadgen.client.record import RequestRecord
 from loadgen.client.sink import RECORDS_PARQUET, read_parquet
 from loadgen.client.stream import completion_body, send_completion
+from loadgen.results.schemas import HarnessCpu
 from loadgen.runspec import RunSpec
 from loadgen.runspec.flags import validated
 from tests.fakes.fault_server import FaultPlan, FaultServer
@@ -134,3 +135,72 @@ def test_locust_gets_the_open_loop_load_point_in_one_spec(tmp_path: Path) -> Non
     assert restored == gamma
     assert command[command.index("-u") + 1] == "16"  # the cap on requests in flight
     assert gamma.load.label == "rate=2.0/s gamma b=0.5"
+
+
+def test_an_unreadable_closing_scrape_keeps_the_cell_with_client_figures(
+    prepared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Issue 17 item 1: a proxy's HTML page where the metrics were is a failed scrape."""
+    with FaultServer(FaultPlan(metrics_broken_at=0, metrics_fault="html")) as server:
+        summary = run_cell(spec(server.url, prepared), tmp_path / "c", progress=False)
+    assert summary.requests_ok == 4 and (summary.output_tokens_per_s or 0) > 0
+    assert summary.acceptance.source == "none: the closing scrape failed"
+    (flag,) = [f for f in summary.flags if f.startswith("engine metrics missing")]
+    assert "not Prometheus text" in flag and "<html>" in flag
+    assert (tmp_path / "c" / "summary.json").is_file()
+
+
+def test_an_unreadable_opening_scrape_refuses_the_cell_with_the_fix(
+    prepared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    with FaultServer(FaultPlan(metrics_broken_at=-1, metrics_fault="html")) as server:
+        with pytest.raises(RuntimeError, match=r"not Prometheus text.*fix --metrics-url"):
+            run_cell(spec(server.url, prepared, warmup=0), tmp_path / "c", progress=False)
+        assert server.state.arrived == 0  # no load sent
+
+
+def test_usage_that_disagrees_with_the_stream_flags_the_cell(
+    prepared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Issue 17 item 8, end to end through Locust."""
+    with FaultServer(FaultPlan(["usage_double"] + ["ok"] * 3)) as server:
+        summary = run_cell(spec(server.url, prepared), tmp_path / "c", progress=False)
+    (flag,) = [f for f in summary.flags if "usage disagreed" in f]
+    assert flag.startswith("1 of 4 requests") and "usage 62 is above the 31 asked for" in flag
+    records = read_parquet(tmp_path / "c" / RECORDS_PARQUET)
+    # text chunks: a lower bound under SD (2 tokens a chunk), one a token without it
+    assert sorted(r.stream_output_tokens for r in records) == [16, 16, 16, 31]
+
+
+def test_cell_reports_tokens_per_target_step_beside_al_while_drafting(
+    prepared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Every other decode step drafts nothing (as ngram without a match): the FAKE server's
+    counters are the truth for AL while drafting, steps, drafted share and AR_k."""
+    with FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.005, draft_every=2)) as server:
+        summary = run_cell(spec(server.url, prepared), tmp_path / "cell", progress=False)
+        truth = server.counters
+    acc = summary.acceptance
+    requests = summary.requests_ok
+    assert acc.al_while_drafting == pytest.approx(1 + truth.accepted / truth.drafts)
+    assert acc.target_steps == truth.steps
+    assert acc.tokens_per_target_step == pytest.approx((truth.generated - requests) / truth.steps)
+    assert acc.drafted_share == pytest.approx(truth.drafts / truth.steps)
+    assert acc.steps_source.startswith("client chunks")
+    ar_1, ar_2 = truth.per_pos[0] / truth.drafts, truth.per_pos[1] / truth.per_pos[0]
+    assert acc.conditional_per_position == [pytest.approx(ar_1), pytest.approx(ar_2)]
+    assert any(f.startswith("AL while drafting") for f in summary.flags), summary.flags
+    cpu = summary.harness_cpu
+    assert cpu is not None and cpu.cpu_s > 0 and cpu.wall_s > 0
+    assert cpu.cpu_share == pytest.approx(cpu.cpu_s / cpu.wall_s)
+
+
+def test_a_saturated_load_generator_is_flagged() -> None:
+    assert harness_flags(HarnessCpu(cpu_s=9.7, wall_s=10.0, cpu_share=0.97))[0].startswith(
+        "the load generator used 97% of a core"
+    )
+    assert harness_flags(HarnessCpu(cpu_s=2.0, wall_s=10.0, cpu_share=0.2)) == []

@@ -165,3 +165,50 @@ def test_run_takes_an_open_loop_rate_and_the_fast_transport(tmp_path: Path) -> N
     sends = sorted(r.intended_send_ns for r in records)
     gaps_ms = [(b - a) / 1e6 for a, b in pairwise(sends)]
     assert all(abs(gap - 50) < 1 for gap in gaps_ms), gaps_ms
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--osl", "0"], "--osl: Input should be greater than 0"),
+        (["--request-timeout", "-1"], "--request-timeout: Input should be greater than 0"),
+        (["--requests", "-2"], "--requests: Input should be greater than or equal to 0"),
+        (["--url", "127.0.0.1:8000"], "needs a scheme and a host: write it as http://HOST:PORT"),
+        (["--url", "http://127.0.0.1:99999"], "is not a valid URL (Port out of range"),
+        (["--url", "http://me:hunter2@127.0.0.1:9"], "'http://me:<redacted>@127.0.0.1:9' holds"),
+        (["--metrics-url", "http://me:hunter2@127.0.0.1:9/metrics"], "remove USER:PASSWORD@"),
+    ],
+)
+def test_bad_run_settings_are_refused_with_the_fix_before_the_output_exists(
+    tmp_path: Path, flags: list[str], message: str
+) -> None:
+    """Issue 17 items 6 and 12, through the real command line: one line, no traceback, no
+    results directory left behind, a password in a URL never echoed."""
+    data = write_set(tmp_path / "d", [5, 5, 5])
+    out = tmp_path / "out"
+    base = {"--url": "http://127.0.0.1:9", "--data": str(data), "--out": str(out)}
+    given = dict(zip(flags[::2], flags[1::2], strict=True))
+    args = [part for pair in {**base, **given}.items() for part in pair]
+    proc = speedbench("run", *args)
+    refused(proc, message)
+    assert "hunter2" not in proc.stdout + proc.stderr and not out.exists()
+
+
+def test_run_exits_non_zero_when_the_cell_failed_beyond_the_threshold(tmp_path: Path) -> None:
+    """Issue 17 item 11: 503 on every request is a failed cell for a pipeline too; one failure in
+    forty (2.5 %, under the 5 % threshold) is not."""
+    from tests.fakes.fault_server import FaultPlan, FaultServer
+
+    data = write_set(tmp_path / "d", [5] * 40)
+    outcomes = {}
+    for faults, requests in ((["http_503"] * 4, 4), (["http_503"], 40)):
+        out = tmp_path / f"out{requests}"
+        with FaultServer(FaultPlan(faults)) as server:
+            proc = speedbench("run", "--url", server.url, "--data", str(data), "--out", str(out),
+                              "--requests", str(requests), "--osl", "4", "--warmup", "0",
+                              "--concurrency", "4")  # fmt: skip
+        outcomes[requests] = proc.returncode
+        assert (out / "summary.json").is_file() and "Traceback" not in proc.stderr
+        if requests == 4:
+            assert "speedbench: 4 of 4 requests failed (above 5%)" in proc.stderr
+    assert outcomes == {4: 1, 40: 0}

@@ -16,22 +16,26 @@ import numpy as np
 
 from loadgen.analysis.columns import RequestColumns
 from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES, CONFIDENCE
+from loadgen.analysis.steady import littles_tps
 
 # Resamples are drawn in blocks so memory stays ~ BLOCK x requests whatever the cell size.
 BLOCK = 100
 # From this many requests on, the Poisson bootstrap replaces the classic one (same intervals,
 # several times cheaper); below it a resample without any request would be too likely.
 POISSON_MIN_REQUESTS = 500
-STATISTICS = ("output_tps", "tpot_mean", "tpot_p90", "e2e_mean")
+# output_tps: per-user tok/s over the steady requests (the headline, loadgen.analysis.steady);
+# littles_tps: the same over every request (labelled "Little's law, all requests").
+STATISTICS = ("output_tps", "littles_tps", "tpot_mean", "tpot_p90", "e2e_mean")
 ALL = "all"
 
 
 def point_statistics(cols: RequestColumns) -> dict[str, float | None]:
     tpot = cols.tpot_ms[~np.isnan(cols.tpot_ms)]
-    e2e_total = float(cols.e2e_ms.sum())
+    steady = cols.steady_mask()
     return {
         # Little's law: concurrency * tokens / latency; the concurrency cancels in every ratio.
-        "output_tps": float(cols.output_tokens.sum()) / e2e_total * 1000 if e2e_total else None,
+        "output_tps": littles_tps(cols.output_tokens[steady], cols.e2e_ms[steady], 1),
+        "littles_tps": littles_tps(cols.output_tokens, cols.e2e_ms, 1),
         "tpot_mean": float(tpot.mean()) if len(tpot) else None,
         "tpot_p90": float(np.quantile(tpot, 0.9)) if len(tpot) else None,
         "e2e_mean": float(cols.e2e_ms.mean()) if len(cols) else None,
@@ -95,7 +99,10 @@ def _draw(
     # Per-request columns whose weighted sums make every mean-type statistic, per stratum.
     # float32: the sums carry ~1e-5 relative error, far below any interval's width, and halve
     # the memory traffic that bounds the cost.
+    steady = cols.steady_mask()
     base = [cols.output_tokens, cols.e2e_ms, np.where(valid, cols.tpot_ms, 0.0), valid, np.ones(n)]
+    base += [cols.output_tokens * steady, cols.e2e_ms * steady]
+    width = len(base)
     values = np.column_stack(
         [col * (1 if mask is None else mask) for mask in strata.values() for col in base]
     ).astype(np.float32)
@@ -104,8 +111,10 @@ def _draw(
         b = min(BLOCK, resamples - start)
         sums = (weights(rng, n, b) @ values).astype(float)
         for i, key in enumerate(strata):
-            s = sums[:, 5 * i : 5 * i + 5]
-            out[key]["output_tps"][start : start + b] = s[:, 0] / s[:, 1] * 1000
+            s = sums[:, width * i : width * (i + 1)]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[key]["output_tps"][start : start + b] = s[:, 5] / s[:, 6] * 1000
+            out[key]["littles_tps"][start : start + b] = s[:, 0] / s[:, 1] * 1000
             out[key]["e2e_mean"][start : start + b] = s[:, 1] / s[:, 4]
             out[key]["tpot_mean"][start : start + b] = s[:, 2] / np.maximum(s[:, 3], 1)
     for key, mask in strata.items():
@@ -171,5 +180,9 @@ def ratio_interval(
     if numerator is None or denominator is None:
         return None, None
     alpha = (1 - CONFIDENCE) / 2
-    low, high = np.quantile(numerator / denominator, [alpha, 1 - alpha])
+    ratios = numerator / denominator
+    ratios = ratios[np.isfinite(ratios)]
+    if len(ratios) < 2:
+        return None, None
+    low, high = np.quantile(ratios, [alpha, 1 - alpha])
     return float(low), float(high)

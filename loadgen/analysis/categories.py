@@ -14,21 +14,42 @@ by category. Two per-request sources can:
   server has them enabled.
 
 Each figure says which source it came from (``Acceptance.source``).
+
+The conditional acceptance rate per position, AR_k (:mod:`loadgen.metrics.acceptance`), per
+category: from vLLM's per-request ``acceptance_histogram`` (drafted steps accepting exactly j)
+where every request of the category carries it, else from the client's tokens per chunk after the
+first (a chunk of n tokens accepted n - 1): that one is over *all* decode steps, drafted or not,
+and holds only while one chunk is one step.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from loadgen.client import figures
 from loadgen.client.record import RequestRecord
-from loadgen.metrics.acceptance import Acceptance
+from loadgen.metrics.acceptance import Acceptance, conditional_rates, reached_from_histogram
 
 CLIENT_SOURCE = "client_tokens_per_chunk"
 SERVER_SOURCE = "vllm_per_request"
+SERVER_AR_SOURCE = "vllm_per_request acceptance_histogram (drafted steps)"
+CLIENT_AR_SOURCE = (
+    "client tokens per chunk (all decode steps, drafted or not; valid while one chunk is one step)"
+)
+
+
+@dataclass(frozen=True)
+class ConditionalAr:
+    """AR_1..AR_K of one category and where they came from."""
+
+    source: str
+    values: list[float | None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "values": self.values}
 
 
 @dataclass(frozen=True)
@@ -37,6 +58,7 @@ class CategoryAcceptance:
     requests: int
     client: Acceptance
     server: Acceptance | None  # None when no request of the category carried server metrics
+    conditional_ar: ConditionalAr | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -44,7 +66,28 @@ class CategoryAcceptance:
             "requests": self.requests,
             "client": self.client.to_dict(),
             "server": None if self.server is None else self.server.to_dict(),
+            "conditional_ar": None
+            if self.conditional_ar is None
+            else self.conditional_ar.to_dict(),
         }
+
+
+def conditional_ar(records: Sequence[RequestRecord], k: int | None) -> ConditionalAr | None:
+    """AR_k of a category's requests: the server's histograms when every request has one, else
+    the client's chunk sizes (positions up to k, or the largest chunk's accepted tokens)."""
+    histograms = [(r.spec_decode or {}).get("acceptance_histogram") for r in records]
+    if records and all(histograms):
+        width = max(len(h) for h in histograms if h)
+        total = [sum(h[j] for h in histograms if h and j < len(h)) for j in range(width)]
+        return ConditionalAr(SERVER_AR_SOURCE, conditional_rates(reached_from_histogram(total)))
+    accepted = [n - 1 for r in records for n in r.step_sizes]
+    if not accepted:
+        return None
+    width = (k if k is not None else max(accepted)) + 1
+    counts = [0.0] * width
+    for j in accepted:
+        counts[min(j, width - 1)] += 1
+    return ConditionalAr(CLIENT_AR_SOURCE, conditional_rates(reached_from_histogram(counts)))
 
 
 def client_acceptance(records: Iterable[RequestRecord], num_spec_tokens: int | None) -> Acceptance:
@@ -92,6 +135,7 @@ def category_acceptance(
             requests=len(group),
             client=client_acceptance(group, k),
             server=server_acceptance(r.spec_decode for r in group if r.spec_decode),
+            conditional_ar=conditional_ar(group, k),
         )
         for category, group in sorted(by_category.items())
     ]

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from loadgen.analysis.steady import steady_span
 from loadgen.client import figures
 from loadgen.client.figures import NS_PER_MS
 from loadgen.client.record import RequestRecord
@@ -48,6 +49,9 @@ class RequestColumns:
     later_chunks: np.ndarray  # token chunks after the first
     later_tokens: np.ndarray  # tokens in those chunks
     failed: int
+    # bool: ran while all users were busy (:mod:`loadgen.analysis.steady`); open loop: all True
+    steady: np.ndarray | None = None
+    repeat: np.ndarray | None = None  # int: which cell (repeat) each request came from
 
     def __len__(self) -> int:
         return len(self.e2e_ms)
@@ -66,13 +70,23 @@ class RequestColumns:
             self.later_chunks[mask],
             self.later_tokens[mask],
             0,
+            self.steady_mask()[mask],
+            self.repeats()[mask],
         )
+
+    def steady_mask(self) -> np.ndarray:
+        return np.ones(len(self), dtype=bool) if self.steady is None else self.steady
+
+    def repeats(self) -> np.ndarray:
+        return np.zeros(len(self), dtype=np.int64) if self.repeat is None else self.repeat
 
     @classmethod
     def concat(cls, parts: Sequence[RequestColumns]) -> RequestColumns:
-        """Repeats of one cell combined into one sample."""
+        """Repeats of one cell combined into one sample; ``repeat`` numbers the parts."""
         joined = {name: np.concatenate([getattr(p, name) for p in parts]) for name in _ARRAYS}
-        return cls(**joined, failed=sum(p.failed for p in parts))
+        steady = np.concatenate([p.steady_mask() for p in parts])
+        repeat = np.concatenate([np.full(len(p), i, dtype=np.int64) for i, p in enumerate(parts)])
+        return cls(**joined, failed=sum(p.failed for p in parts), steady=steady, repeat=repeat)
 
 
 _ARRAYS = (
@@ -86,11 +100,16 @@ _ARRAYS = (
 )
 
 
-def read_columns(path: Path, from_intended: bool = False) -> RequestColumns:
-    return from_table(pq.read_table(path, columns=RAW_COLUMNS), from_intended)
+def read_columns(
+    path: Path, from_intended: bool = False, users: int | None = None
+) -> RequestColumns:
+    return from_table(pq.read_table(path, columns=RAW_COLUMNS), from_intended, users)
 
 
-def from_table(table: pa.Table, from_intended: bool = False) -> RequestColumns:
+def from_table(
+    table: pa.Table, from_intended: bool = False, users: int | None = None
+) -> RequestColumns:
+    """``users``: a closed-loop cell's concurrency, which marks its steady requests."""
     ok = pc.is_null(table["error_kind"]).to_numpy(zero_copy_only=False)
     n = table.num_rows
     times = _flat(table["chunk_ns"])
@@ -113,16 +132,20 @@ def from_table(table: pa.Table, from_intended: bool = False) -> RequestColumns:
     later_tokens = total - first_n
     with np.errstate(divide="ignore", invalid="ignore"):
         tpot = np.where(has_two, (last_t - first_t) / later_tokens / NS_PER_MS, np.nan)
+    end = table["end_ns"].to_numpy().astype(np.int64)
+    actual_send = table["send_ns"].to_numpy().astype(np.int64)
+    steady = steady_span(actual_send, end, users).mask
     usage = table["usage_output_tokens"].to_numpy(zero_copy_only=False).astype(float)
     return RequestColumns(
         category=table["category"].to_numpy(zero_copy_only=False)[ok],
         output_tokens=np.where(np.isnan(usage), total, usage)[ok],
         ttft_ms=np.where(has_one, (first_t - send) / NS_PER_MS, np.nan)[ok],
         tpot_ms=tpot[ok],
-        e2e_ms=((table["end_ns"].to_numpy().astype(np.int64) - send) / NS_PER_MS)[ok],
+        e2e_ms=((end - send) / NS_PER_MS)[ok],
         later_chunks=np.maximum(count - 1, 0).astype(float)[ok],
         later_tokens=later_tokens[ok],
         failed=n - int(ok.sum()),
+        steady=steady[ok],
     )
 
 
@@ -131,10 +154,12 @@ def _flat(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(flat.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
-def columns_of(records: Sequence[RequestRecord], from_intended: bool = False) -> RequestColumns:
+def columns_of(
+    records: Sequence[RequestRecord], from_intended: bool = False, users: int | None = None
+) -> RequestColumns:
     """The same columns from in-memory records (one cell, e.g. right after it ran)."""
     if not records:
         arrays = {name: np.array([], dtype=float) for name in _ARRAYS}
         return RequestColumns(**{**arrays, "category": np.array([], dtype=object)}, failed=0)
     table = pa.Table.from_pylist([r.to_dict() for r in records])
-    return from_table(table.select(RAW_COLUMNS), from_intended)
+    return from_table(table.select(RAW_COLUMNS), from_intended, users)

@@ -15,6 +15,7 @@ import numpy as np
 
 from loadgen.analysis.columns import RequestColumns, read_columns
 from loadgen.analysis.parallel import parallel_map
+from loadgen.analysis.steady import littles_tps
 from loadgen.client.sink import RECORDS_PARQUET
 from loadgen.load.point import LoadPoint
 from loadgen.results.io import SUMMARY_FILE, cell_dirs, read_cell_manifest, read_cell_summary
@@ -52,9 +53,24 @@ class CellGroup:
 
     @property
     def output_tps(self) -> float | None:
-        """Measured tokens over measured windows, repeats pooled."""
+        """The headline output tok/s: closed loop, steady state (:mod:`loadgen.analysis.steady`);
+        open loop, the delivered (window) tok/s. Repeats pooled."""
+        c = self.load.concurrency
+        if c is None:
+            return self.window_output_tps
+        steady = self.columns.steady_mask()
+        return littles_tps(self.columns.output_tokens[steady], self.columns.e2e_ms[steady], c)
+
+    @property
+    def window_output_tps(self) -> float | None:
+        """Labelled estimator: measured tokens over measured windows, repeats pooled."""
         duration = sum(s.duration_s or 0.0 for s in self.summaries)
         return sum(s.output_tokens for s in self.summaries) / duration if duration else None
+
+    @property
+    def steady_request_share(self) -> float | None:
+        """Share of the requests the steady-state figure keeps."""
+        return float(self.columns.steady_mask().mean()) if len(self.columns) else None
 
     @property
     def acceptance_length(self) -> float | None:
@@ -64,6 +80,30 @@ class CellGroup:
             return None
         total = sum(d or 0.0 for d in drafts)
         return 1 + sum(accepted) / total if total else None
+
+    @property
+    def target_steps(self) -> float | None:
+        """Decode steps over the repeats (engine count or client chunks: ``steps_source``)."""
+        steps = [s.acceptance.target_steps for s in self.summaries]
+        return None if any(v is None for v in steps) else sum(v or 0.0 for v in steps)
+
+    @property
+    def tokens_per_target_step(self) -> float | None:
+        """Pooled over repeats, each weighted by its decode steps."""
+        steps = self.target_steps
+        per_step = [s.acceptance.tokens_per_target_step for s in self.summaries]
+        if not steps or any(v is None for v in per_step):
+            return None
+        weights = [s.acceptance.target_steps or 0.0 for s in self.summaries]
+        return sum((v or 0.0) * w for v, w in zip(per_step, weights, strict=True)) / steps
+
+    @property
+    def drafted_share(self) -> float | None:
+        drafts = [s.acceptance.drafts for s in self.summaries]
+        steps = self.target_steps
+        if not steps or any(d is None for d in drafts):
+            return None
+        return sum(d or 0.0 for d in drafts) / steps
 
     @property
     def per_position(self) -> list[float]:
@@ -105,7 +145,12 @@ class CellGroup:
             "requests_ok": len(self.columns),
             "requests_failed": self.columns.failed,
             "output_tokens_per_s": self.output_tps,
+            "output_tokens_per_s_estimator": "window" if self.load.is_open else "steady",
+            "window_output_tokens_per_s": self.window_output_tps,
+            "steady_request_share": self.steady_request_share,
             "acceptance_length": self.acceptance_length,
+            "tokens_per_target_step": self.tokens_per_target_step,
+            "drafted_share": self.drafted_share,
             "per_position": self.per_position,
             "client_tokens_per_chunk": self.client_tokens_per_chunk,
             "flags": self.flags,
@@ -123,7 +168,10 @@ def load_groups(results_dir: Path) -> list[CellGroup]:
     summaries = [read_cell_summary(cell) for cell in cells]
     loads = [s.load_point() for s in summaries]
     columns = parallel_map(
-        read_columns, [cell / RECORDS_PARQUET for cell in cells], [p.is_open for p in loads]
+        read_columns,
+        [cell / RECORDS_PARQUET for cell in cells],
+        [p.is_open for p in loads],
+        [p.concurrency for p in loads],
     )
     found: dict[
         tuple[str, str, LoadPoint], tuple[str | None, list[CellSummary], list[RequestColumns]]

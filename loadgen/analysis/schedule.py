@@ -1,6 +1,11 @@
 """Open-loop schedule figures from records: how late requests left, latency from the intended send
 time (what a user arriving on schedule saw: no coordinated omission), and whether the server kept
-up. ``schedule_report`` is the ``schedule`` block of a cell summary."""
+up. ``schedule_report`` is the ``schedule`` block of a cell summary.
+
+Who was late depends on the loop. Open loop: a request leaves late when the server's backlog held
+the harness back, so the flag blames the server. Closed loop: each user sends as soon as its last
+reply ended, so the server never holds a send back: a late send is the load generator's own
+lateness (a busy event loop, a CPU shared with the engine), flagged as such."""
 
 from __future__ import annotations
 
@@ -27,9 +32,10 @@ def e2e_from_intended_ms(record: RequestRecord) -> float:
     return (record.end_ns - record.intended_send_ns) / NS_PER_MS
 
 
-def schedule_report(records: Sequence[RequestRecord]) -> dict[str, Any]:
+def schedule_report(records: Sequence[RequestRecord], closed: bool = False) -> dict[str, Any]:
     """Lag and intended-time latencies; ``kept_up`` False (with the reason) when the schedule
-    slipped: p99 lag above ``LAG_LIMIT_MS`` or the achieved send rate below 95 % of the offered."""
+    slipped: p99 lag above ``LAG_LIMIT_MS`` or the achieved send rate below 95 % of the offered.
+    ``closed``: the cell is a closed loop, so the flag names the load generator."""
     if not records:
         return {"requests": 0}
     lags = [send_lag_ms(r) for r in records]
@@ -55,5 +61,10 @@ def schedule_report(records: Sequence[RequestRecord]) -> dict[str, Any]:
             reasons.append(f"sent {achieved:.2f} req/s of {offered:.2f} req/s offered")
     report["kept_up"] = not reasons
     if reasons:
-        report["flag"] = "the server could not keep up with the schedule: " + "; ".join(reasons)
+        who = (
+            "the load generator sent late (closed loop: the server never holds a send back)"
+            if closed
+            else "the server could not keep up with the schedule"
+        )
+        report["flag"] = f"{who}: " + "; ".join(reasons)
     return report

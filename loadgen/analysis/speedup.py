@@ -3,10 +3,12 @@
 Ratios are oriented so that > 1 means SD is better: output tokens/s (variant / baseline), and
 mean TPOT, p90 TPOT and mean E2E latency (baseline / variant). Every ratio carries a per-request
 bootstrap interval (:mod:`loadgen.analysis.bootstrap`) of the same estimator as its point value.
-For throughput that is the closed-loop (Little's law) estimator ``concurrency * sum(tokens) /
-sum(e2e)``, which also exists per entropy tier; the ratio of the measured windows (tokens / first
-send to last end, repeats pooled) is reported beside it, and a disagreement outside the interval
-is flagged (ramp-up and tail effects: too few requests per user).
+The headline throughput is the steady-state tok/s (:mod:`loadgen.analysis.steady`: Little's law
+over the requests that ran with all users busy); with two or more repeats per side its interval
+is over repeats (:mod:`loadgen.analysis.intervals`), else the per-request one, labelled as such.
+Beside it, labelled: Little's law over all requests, and the ratio of the measured windows
+(tokens / first send to last end, repeats pooled); a window ratio outside the interval is
+flagged (ramp-up and tail effects: too few requests per user).
 
 Open loop (a rate): both sides get the same schedule, so the delivered tok/s is the offered rate's
 while both keep up; the ratio that carries the interval is then per request, ``sum(tokens) /
@@ -26,6 +28,7 @@ import numpy as np
 from loadgen.analysis.bootstrap import ALL, point_statistics, ratio_interval, resample_strata
 from loadgen.analysis.columns import RequestColumns, columns_of
 from loadgen.analysis.groups import CellGroup
+from loadgen.analysis.intervals import Interval, repeat_interval, requests_interval
 from loadgen.analysis.parallel import parallel_map
 from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
 from loadgen.client.record import RequestRecord
@@ -44,10 +47,13 @@ class SpeedupRow:
     category: str
     baseline_output_tps: float | None
     variant_output_tps: float | None
-    speedup_output_tps: float | None
+    speedup_output_tps: float | None  # steady state (headline)
+    littles_speedup_output_tps: float | None  # Little's law over all requests
     window_speedup_output_tps: float | None
     ci_low: float | None
     ci_high: float | None
+    interval_method: str
+    mde_output_tps: float | None  # smallest detectable relative speedup (80 % power)
     tpot_speedup: float | None
     tpot_ci_low: float | None
     tpot_ci_high: float | None
@@ -62,6 +68,9 @@ class SpeedupRow:
     baseline_requests: int
     variant_requests: int
     flags: str
+    # beside acceptance_length (AL while drafting): what the speedup follows, all decode steps
+    tokens_per_target_step: float | None = None
+    drafted_share: float | None = None
 
     @property
     def concurrency(self) -> int | None:
@@ -131,7 +140,9 @@ class SpeedupAnalysis:
         b_tps, v_tps = b_point["output_tps"], v_point["output_tps"]
         window = _ratio(variant.output_tps, base.output_tps) if category == ALL else None
         closed = variant.load.concurrency
-        tps_ci = ratio_interval(draws(v_draws, "output_tps"), draws(b_draws, "output_tps"))
+        speedup = _ratio(v_tps, b_tps)
+        tps = self._interval(speedup, b_cols, v_cols, draws(b_draws, "output_tps"),
+                             draws(v_draws, "output_tps"))  # fmt: skip
         tpot_ci = ratio_interval(draws(b_draws, "tpot_mean"), draws(v_draws, "tpot_mean"))
         p90_ci = ratio_interval(draws(b_draws, "tpot_p90"), draws(v_draws, "tpot_p90"))
         e2e_ci = ratio_interval(draws(b_draws, "e2e_mean"), draws(v_draws, "e2e_mean"))
@@ -139,12 +150,14 @@ class SpeedupAnalysis:
         if (
             closed is not None
             and window is not None
-            and tps_ci[0] is not None
-            and not tps_ci[0] <= window <= tps_ci[1]
+            and tps.low is not None
+            and tps.high is not None
+            and not tps.low <= window <= tps.high
         ):
             flags.append(
-                f"window tok/s speedup {window:.2f} outside the interval: ramp-up/tail effects, "
-                "run more requests per user"
+                f"window tok/s speedup {window:.2f} outside the steady-state interval: ramp-up "
+                "and drain weigh on this cell (the headline leaves them out); run more requests "
+                "per user"
             )
         return SpeedupRow(
             bucket=variant.bucket,
@@ -154,10 +167,13 @@ class SpeedupAnalysis:
             category=category,
             baseline_output_tps=_delivered(base, b_tps, category),
             variant_output_tps=_delivered(variant, v_tps, category),
-            speedup_output_tps=_ratio(v_tps, b_tps),
+            speedup_output_tps=speedup,
+            littles_speedup_output_tps=_ratio(v_point["littles_tps"], b_point["littles_tps"]),
             window_speedup_output_tps=window,
-            ci_low=tps_ci[0],
-            ci_high=tps_ci[1],
+            ci_low=tps.low,
+            ci_high=tps.high,
+            interval_method=tps.method,
+            mde_output_tps=tps.mde,
             tpot_speedup=_ratio(b_point["tpot_mean"], v_point["tpot_mean"]),
             tpot_ci_low=tpot_ci[0],
             tpot_ci_high=tpot_ci[1],
@@ -172,7 +188,27 @@ class SpeedupAnalysis:
             baseline_requests=len(b_cols),
             variant_requests=len(v_cols),
             flags="; ".join(flags) if category == ALL else "",
+            tokens_per_target_step=(
+                variant.tokens_per_target_step if category == ALL else v_cols.tokens_per_step()
+            ),
+            drafted_share=variant.drafted_share if category == ALL else None,
         )
+
+    @staticmethod
+    def _interval(
+        speedup: float | None,
+        base: RequestColumns,
+        variant: RequestColumns,
+        b_draws: np.ndarray | None,
+        v_draws: np.ndarray | None,
+    ) -> Interval:
+        """Over repeats when both sides have two or more, else per request (labelled)."""
+        over_repeats = repeat_interval(speedup, base, variant)
+        if over_repeats is not None:
+            return over_repeats
+        low, high = ratio_interval(v_draws, b_draws)
+        ratios = None if v_draws is None or b_draws is None else v_draws / b_draws
+        return requests_interval(low, high, ratios)
 
     def rows(self, groups: Sequence[CellGroup], per_category: bool = True) -> list[SpeedupRow]:
         """Every SD group against its baseline's group: all requests, then each entropy tier."""
@@ -221,7 +257,7 @@ def speedup_row(
             summary.bucket,
             load,
             [summary],
-            columns_of(records, load.is_open),
+            columns_of(records, load.is_open, load.concurrency),
         )
 
     return SpeedupAnalysis().row(

@@ -5,13 +5,17 @@ from __future__ import annotations
 import itertools
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import asdict
+
+import numpy as np
 
 from loadgen.analysis.stats import distribution
+from loadgen.analysis.steady import cold_start_flag, steady_figures
 from loadgen.client import figures
 from loadgen.client.figures import NS_PER_MS
 from loadgen.client.record import RequestRecord
-from loadgen.metrics.acceptance import Acceptance
-from loadgen.metrics.crosscheck import ClientCounts, server_flags
+from loadgen.metrics.acceptance import Acceptance, step_figures
+from loadgen.metrics.crosscheck import ClientCounts, drafting_gap_flag, server_flags
 from loadgen.metrics.window import WindowCounters
 from loadgen.results.schemas import CellSummary
 
@@ -40,6 +44,7 @@ def summarize_cell(
     output_tokens = sum(r.output_tokens for r in ok)
     steps = [r.step_sizes for r in ok]
     step_tokens, step_count = figures.pooled_steps(steps)
+    per_step = step_figures(acceptance, step_tokens, step_count)
     summary = CellSummary.model_validate(
         {
             "server": server,
@@ -57,7 +62,7 @@ def summarize_cell(
             "itl_ms": distribution([x for r in ok for x in r.itl_ms]),
             "e2e_ms": distribution([r.e2e_ms for r in ok]),
             "chunk_gap_ms": distribution([x for r in ok for x in r.chunk_gap_ms]),
-            "acceptance": acceptance.to_dict(),
+            "acceptance": acceptance.to_dict() | asdict(per_step),
             "client_tokens_per_chunk": figures.tokens_per_step(step_tokens, step_count),
             "client_accepted_tokens": int(figures.accepted_tokens(step_tokens, step_count)),
             "tokens_per_chunk_histogram": {
@@ -70,6 +75,17 @@ def summarize_cell(
     # a resumed sweep redoes such a cell (loadgen/sweep/runner.py): its figures end mid-way
     summary.server_stopped_answering = len(gone) >= GONE_AT_LEAST
     summary.flags = _flags(summary, records, gone, counters, acceptance)
+    send = np.array([r.send_ns for r in ok], dtype=np.int64)
+    if concurrency is not None and ok:
+        end = np.array([r.end_ns for r in ok], dtype=np.int64)
+        tokens = np.array([r.output_tokens for r in ok], dtype=float)
+        for key, value in steady_figures(send, end, tokens, (end - send) / NS_PER_MS,
+                                         concurrency).items():  # fmt: skip
+            setattr(summary, key, value)
+    ttft = np.array([np.nan if r.ttft_ms is None else r.ttft_ms for r in ok], dtype=float)
+    if cold := cold_start_flag(send, ttft, concurrency):
+        summary.flags.append(cold)
+    summary.flags += drafting_gap_flag(per_step)
     return summary
 
 

@@ -31,6 +31,7 @@ from geventhttpclient.response import HTTPParseError, HTTPResponse
 
 from loadgen.client.record import RequestRecord
 from loadgen.client.response import (
+    DRAIN_TIMEOUT_S,
     Clock,
     Failure,
     LineObserver,
@@ -209,7 +210,7 @@ def request_bytes(url: str, body: dict[str, Any], headers: dict[str, str] | None
     payload = json.dumps(body, separators=(",", ":")).encode()
     lines = [
         f"POST {parts.path or '/'} HTTP/1.1",
-        f"Host: {parts.netloc}",
+        f"Host: {parts.netloc.rpartition('@')[2]}",  # never userinfo (loadgen.urls refuses it)
         "Content-Type: application/json",
         "Accept: text/event-stream",
         f"Content-Length: {len(payload)}",
@@ -277,6 +278,8 @@ def send_completion_fast(
             http_failure(record, record.http_status, text, _one(retry_after))
         else:
             read_stream(lines, record, observe)
+            if not _drained(sock, lines):
+                conn.close()
         if parser.should_close():
             conn.close()
     except StreamError as exc:
@@ -296,6 +299,18 @@ def send_completion_fast(
     if not record.end_ns:
         record.end_ns = clock()
     return record
+
+
+def _drained(sock: Any, lines: Stamped) -> bool:
+    """After ``[DONE]``: read the body's end so the connection can carry the next request; False
+    when it did not come within ``DRAIN_TIMEOUT_S`` or broke (the record is complete anyway)."""
+    sock.settimeout(DRAIN_TIMEOUT_S)
+    try:
+        for _ in lines:
+            pass
+    except (OSError, HTTPParseError):
+        return False
+    return True
 
 
 def _one(value: str | list[str] | None) -> str | None:

@@ -34,6 +34,10 @@ class RequestRecord:
     token_count_source: str = ""
     usage_prompt_tokens: int | None = None
     usage_output_tokens: int | None = None
+    # What the stream itself showed (token ids, else chunks with text), beside the usage above,
+    # and how the two disagreed, if they did (client.response; the cell flags such records).
+    stream_output_tokens: int | None = None
+    token_count_note: str | None = None
     finish_reason: str | None = None
     http_status: int | None = None
     error_kind: str | None = None

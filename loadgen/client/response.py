@@ -22,6 +22,9 @@ from loadgen.client.record import RequestRecord
 from loadgen.client.sse import DONE, StreamError, decode_line
 
 Clock = Callable[[], int]
+# After ``[DONE]`` the body's end (a chunked terminator) normally follows in the same packet; a
+# server that holds the connection open instead costs this long, then the connection is closed.
+DRAIN_TIMEOUT_S = 1.0
 # Reads each raw line of a response after its arrival stamp was taken (the conversation's tap:
 # the reply text and per-request SD metrics); passed per request, so no state outlives a turn.
 LineObserver = Callable[[bytes], None]
@@ -62,13 +65,10 @@ def http_failure(record: RequestRecord, status: int, body: str, retry_after: str
 def read_stream(
     stamped: Stamped, record: RequestRecord, observe: LineObserver | None = None
 ) -> None:
-    """Count the stream into the record, read the rest of the body (after ``[DONE]``: untimed)
-    so the connection can carry the next request, and check the output length. Raises
-    ``StreamError`` on a broken stream."""
-    lines = stamped if observe is None else _observed(stamped, observe)
-    consume_stamped(lines, record)
-    for _ in lines:
-        pass
+    """Count the stream into the record up to ``[DONE]``, which ends the request whatever the
+    connection does next (the transport reads the body's end, bounded by ``DRAIN_TIMEOUT_S``),
+    and check the output length. Raises ``StreamError`` on a broken stream."""
+    consume_stamped(stamped if observe is None else _observed(stamped, observe), record)
     if record.output_tokens < record.max_tokens:
         record.error_kind = "short_output"
         record.error = f"{record.output_tokens} of {record.max_tokens} tokens"
@@ -84,13 +84,14 @@ def _observed(stamped: Stamped, observe: LineObserver) -> Stamped:
 def consume_stamped(stamped: Iterable[tuple[int, bytes]], record: RequestRecord) -> None:
     """Record every chunk at its arrival stamp and count its tokens; raise ``StreamError`` on a
     broken stream."""
-    completed = 0
+    counts = _Counts()
     for now, raw in stamped:
         event = decode_line(raw)
         if event is None:
             continue
         if event.payload is DONE:
             record.end_ns = now
+            counts.check(record)
             return
         payload = event.payload
         if isinstance(payload, dict) and "error" in payload:
@@ -98,7 +99,7 @@ def consume_stamped(stamped: Iterable[tuple[int, bytes]], record: RequestRecord)
                 f"server error in stream: {str(payload['error'])[:200]}", "server_error"
             )
         try:
-            completed += _count_chunk(payload, record, completed, now)
+            counts.chunk(payload, record, now)
         except (TypeError, ValueError, AttributeError, KeyError) as exc:
             raise StreamError(
                 f"malformed completion chunk {str(payload)[:80]!r}: {exc!r}"
@@ -106,24 +107,51 @@ def consume_stamped(stamped: Iterable[tuple[int, bytes]], record: RequestRecord)
     raise StreamError("stream ended without [DONE]", "truncated")
 
 
-def _count_chunk(payload: dict[str, Any], record: RequestRecord, completed: int, now: int) -> int:
-    """One chunk's tokens (usage delta, else token ids, else 1 per text chunk) into the record."""
-    tokens = 0
-    usage = payload.get("usage") or {}
-    choices = payload.get("choices") or []
-    if choices:
-        choice = choices[0]
-        if "completion_tokens" in usage:
-            tokens, source = int(usage["completion_tokens"]) - completed, "usage"
-        elif choice.get("token_ids") is not None:
-            tokens, source = len(choice["token_ids"]), "token_ids"
-        else:
-            tokens, source = (1 if choice.get("text") else 0), "chunks"
-        record.chunk_ns.append(now)
-        record.chunk_tokens.append(tokens)
-        record.token_count_source = source
-        record.finish_reason = choice.get("finish_reason") or record.finish_reason
-    if usage:
-        record.usage_prompt_tokens = usage.get("prompt_tokens")
-        record.usage_output_tokens = usage.get("completion_tokens")
-    return tokens
+class _Counts:
+    """Token counts of one stream from two sources: the server's cumulative ``usage`` (the
+    chunk's tokens are its increase: several per chunk under SD) and the stream itself (returned
+    token ids, else one per chunk with text: a lower bound). A chunk never counts below zero;
+    where the sources disagree the record keeps both and says how (``token_count_note``)."""
+
+    def __init__(self) -> None:
+        self.completed = 0  # tokens counted into chunks so far
+        self.ids_seen = False
+        self.notes: list[str] = []
+
+    def chunk(self, payload: dict[str, Any], record: RequestRecord, now: int) -> None:
+        usage = payload.get("usage") or {}
+        choices = payload.get("choices") or []
+        if choices:
+            choice = choices[0]
+            ids = choice.get("token_ids")
+            streamed = len(ids) if ids is not None else (1 if choice.get("text") else 0)
+            self.ids_seen = self.ids_seen or ids is not None
+            record.stream_output_tokens = (record.stream_output_tokens or 0) + streamed
+            tokens, source = streamed, "token_ids" if ids is not None else "chunks"
+            if "completion_tokens" in usage:
+                tokens, source = int(usage["completion_tokens"]) - self.completed, "usage"
+                if tokens < 0:
+                    self.notes.append(
+                        f"usage went down to {usage['completion_tokens']} after {self.completed}"
+                    )
+                    tokens = 0
+            self.completed += tokens
+            record.chunk_ns.append(now)
+            record.chunk_tokens.append(tokens)
+            record.token_count_source = source
+            record.finish_reason = choice.get("finish_reason") or record.finish_reason
+        if usage:
+            record.usage_prompt_tokens = usage.get("prompt_tokens")
+            record.usage_output_tokens = usage.get("completion_tokens")
+
+    def check(self, record: RequestRecord) -> None:
+        """At ``[DONE]``: does the server's usage agree with what streamed?"""
+        usage, streamed = record.usage_output_tokens, record.stream_output_tokens or 0
+        if usage is not None:
+            if usage > record.max_tokens:
+                self.notes.append(f"usage {usage} is above the {record.max_tokens} asked for")
+            if self.ids_seen and usage != streamed:
+                self.notes.append(f"usage {usage} vs {streamed} token ids streamed")
+            elif usage < streamed:
+                self.notes.append(f"usage {usage} vs {streamed} chunks with text")
+        record.token_count_note = "; ".join(self.notes) or None

@@ -9,6 +9,7 @@ requests wraps a read timeout inside a stream in ``ConnectionError`` and a broke
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -18,6 +19,7 @@ from urllib3.exceptions import ReadTimeoutError
 
 from loadgen.client.record import RequestRecord
 from loadgen.client.response import (
+    DRAIN_TIMEOUT_S,
     Clock,
     Failure,
     LineObserver,
@@ -103,6 +105,7 @@ def send_completion(
             else:
                 lines = response.iter_lines(chunk_size=None, delimiter=b"\n")
                 read_stream(stamp_lines(lines, clock), record, observe)
+                _drain(response, lines)
     except StreamError as exc:
         record.error_kind, record.error = exc.kind, str(exc)
     except requests.RequestException as exc:
@@ -110,6 +113,19 @@ def send_completion(
     if not record.end_ns:
         record.end_ns = clock()
     return record
+
+
+def _drain(response: requests.Response, lines: Iterator[bytes]) -> None:
+    """After ``[DONE]``: read the body's end so the kept connection can carry the next request,
+    for at most ``DRAIN_TIMEOUT_S``; if it does not come, closing the unread response drops the
+    connection (the record is complete anyway)."""
+    sock = getattr(response.raw.connection, "sock", None)
+    if sock is None:
+        return
+    sock.settimeout(DRAIN_TIMEOUT_S)
+    with contextlib.suppress(requests.RequestException, OSError):
+        for _ in lines:
+            pass
 
 
 def _failure(exc: requests.RequestException) -> Failure:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
@@ -33,6 +34,37 @@ from loadgen.data.tokenize import (
 
 # Bump when the prepared layout or the tokenizing rules change: old caches then rebuild.
 PREPARED_FORMAT = 2
+DEFAULT_CONFIG = "throughput_1k"
+# A bucket whose median prompt is outside this share of its nominal size is not that bucket
+# (nominal sizes are o200k tokens, the prompts' are the target's: they differ, but not by 2x).
+BUCKET_SLACK = (0.5, 2.0)
+
+
+def default_configs(source: str) -> list[str]:
+    """No ``--config``: a local file is labelled by its own name (``throughput_2k.jsonl`` ->
+    bucket 2k, ``diverse.jsonl`` -> bucket ``diverse``), never given a throughput bucket it
+    does not claim; a directory or a hub data set gets SPEED-Bench's ``throughput_1k``."""
+    path = Path(source)
+    return [path.stem] if path.is_file() else [DEFAULT_CONFIG]
+
+
+def bucket_warnings(stats: dict[str, dict[str, float]]) -> list[str]:
+    """Throughput buckets (``<k>k``) whose prompts are far from their nominal size."""
+    warnings = []
+    for key, s in stats.items():
+        bucket, _, category = key.partition("/")
+        size = re.fullmatch(r"(\d+)k", bucket)
+        if size is None:
+            continue
+        nominal = int(size.group(1)) * 1000
+        if not BUCKET_SLACK[0] * nominal <= s["median"] <= BUCKET_SLACK[1] * nominal:
+            warnings.append(
+                f"bucket {bucket!r} ({category}): prompts of {s['min']}-{s['max']} target "
+                f"tokens (median {s['median']:g}), far from its nominal {nominal}: if these rows "
+                "are not a throughput split, pass --config with their own name (e.g. --config "
+                "qualitative) so that they are not labelled a throughput bucket"
+            )
+    return warnings
 
 
 @dataclass(frozen=True)
@@ -86,6 +118,7 @@ def prepare_to_disk(
                 pending.result()
                 pending = None
             counts[config] = {"rows": tally.kept, "skipped_placeholder": tally.skipped_placeholder}
+    stats = _stats(isl)
     manifest = {
         "source": source,
         "configs": list(configs),
@@ -95,8 +128,9 @@ def prepare_to_disk(
         "tokenizer_probe": tokenizer_probe(tokenizer),  # loadgen.preflight: same tokenizer?
         "template_kwargs": options.template_kwargs,
         "options": options.as_dict(),
-        "isl_stats": _stats(isl),
+        "isl_stats": stats,
         "cache_key": key,
+        "warnings": bucket_warnings(stats),
     }
     atomic.write_text(out_dir / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
     return Prepared(manifest, reused=False)

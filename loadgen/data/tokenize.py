@@ -199,16 +199,6 @@ class PromptEncoder:
         return encode_texts(self.tokenizer, ["\n\n" + "\n\n".join(paragraphs)])[0]
 
 
-def tokenize_rows(
-    rows: Sequence[SpeedBenchRow],
-    tokenizer: Any,
-    bucket: str,
-    template_kwargs: dict[str, Any] | None = None,
-) -> list[PreparedPrompt]:
-    options = TokenizeOptions(template_kwargs=template_kwargs or {})
-    return PromptEncoder(tokenizer, options).encode_rows(rows, bucket)
-
-
 def tokenizer_fingerprint(tokenizer: Any) -> dict[str, str]:
     """Name and content hashes, so a result can be tied to the exact tokenizer and template."""
     vocab = sorted(tokenizer.get_vocab().items())

@@ -20,7 +20,7 @@ import requests
 from loadgen.metrics.acceptance import Acceptance
 from loadgen.metrics.adapter import EngineAdapter
 from loadgen.metrics.crosscheck import restart_flags
-from loadgen.metrics.exposition import scrape
+from loadgen.metrics.exposition import parse_exposition, scrape
 from loadgen.metrics.promql import PromQL, PromQLError
 from loadgen.metrics.sampler import POLLS_JSONL, Sampler
 from loadgen.metrics.window import Deltas, WindowCounters, text_deltas
@@ -28,10 +28,12 @@ from loadgen.metrics.window import Deltas, WindowCounters, text_deltas
 # Direct and PromQL figures of one window agree exactly when scrapes are aligned (see promql.py)
 # and within this fraction otherwise (replicas scraped at different offsets).
 SOURCE_AGREEMENT_TOLERANCE = 1e-6
+CLOSING_SCRAPE_FAILED = "none: the closing scrape failed"  # a resumed sweep redoes such a cell
 
 
 class MetricsUnavailable(RuntimeError):
-    """A metrics endpoint did not answer within the scrape timeout."""
+    """A metrics endpoint did not answer within the scrape timeout, or answered something that is
+    not Prometheus text (a proxy's HTML error page): either way the window has no engine side."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ class MetricsWindow:
         try:
             after = self._scrape(out_dir, "after")
         except MetricsUnavailable as exc:  # engine died or endpoint hung: records are kept
-            none = Acceptance(source="none: the closing scrape failed")
+            none = Acceptance(source=CLOSING_SCRAPE_FAILED)
             flag = (
                 f"engine metrics missing for this cell: {exc}. Its figures are client-side only "
                 "(the engine died or restarted, or its metrics endpoint hung)"
@@ -139,7 +141,15 @@ class MetricsWindow:
                 raise MetricsUnavailable(
                     f"cannot scrape engine metrics at {url} ({stage} the cell): {exc}"
                 ) from exc
-            _scrape_file(out_dir, stage, index).write_text(texts[-1])
+            _scrape_file(out_dir, stage, index).write_text(texts[-1])  # evidence, readable or not
+            try:
+                parse_exposition(texts[-1])
+            except ValueError as exc:
+                raise MetricsUnavailable(
+                    f"engine metrics at {url} ({stage} the cell) are not Prometheus text "
+                    f"({str(exc)[:80]!r}; kept in {_scrape_file(out_dir, stage, index).name}): "
+                    "a proxy's error page or the wrong path"
+                ) from exc
         return texts
 
     def _prom(self) -> PromQL:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loadgen.metrics.acceptance import Acceptance
+from loadgen.metrics.acceptance import Acceptance, StepFigures
 from loadgen.metrics.exposition import parse_exposition
 from loadgen.metrics.window import WindowCounters
 
@@ -20,6 +20,8 @@ ACCEPTED_MISMATCH_TOLERANCE = 0.15
 # Figures reconstructed from interval gauges (SGLang) are looser.
 ESTIMATE_MISMATCH_TOLERANCE = 0.30
 PREFIX_CACHE_HIT_LIMIT = 0.05
+# AL while drafting above tokens per target step by more than this: steps without a draft.
+DRAFTING_GAP_TOLERANCE = 0.10
 
 
 @dataclass(frozen=True)
@@ -112,3 +114,18 @@ def restart_flags(before: Sequence[str], after: Sequence[str]) -> list[str]:
 def _process_start(text: str) -> float | None:
     found = [s.value for s in parse_exposition(text) if s.name == PROCESS_START]
     return found[0] if found else None
+
+
+def drafting_gap_flag(figures: StepFigures) -> list[str]:
+    """AL while drafting well above tokens per target step: many decode steps drafted nothing,
+    so the engines' AL overstates what the speedup follows."""
+    al, per_step = figures.al_while_drafting, figures.tokens_per_target_step
+    if al is None or per_step is None or al <= per_step * (1 + DRAFTING_GAP_TOLERANCE):
+        return []
+    share = "n/a" if figures.drafted_share is None else f"{figures.drafted_share:.0%}"
+    return [
+        f"AL while drafting {al:.2f} is more than {DRAFTING_GAP_TOLERANCE:.0%} above the "
+        f"{per_step:.2f} tokens per target step because only {share} of decode steps drafted "
+        "(the method proposes nothing where it finds no match), and the speedup follows tokens "
+        "per step"
+    ]

@@ -8,6 +8,8 @@ interval between two polls is weighted by the generated tokens counted in it: th
 and drafted tokens, and the record says it is an estimate (a gauge may lag its interval).
 Gauges carry ``dp_rank`` / ``tp_rank``: tensor-parallel ranks repeat one scheduler's value and are
 averaged within a data-parallel rank; data-parallel ranks are then averaged with equal weight.
+SGLang exposes no count of decode steps (the steps above are reconstructed from the gauge), so
+tokens per target step comes from the client's chunks.
 """
 
 from __future__ import annotations

@@ -1,6 +1,13 @@
 """vLLM's metric names, declared as data, and the adapter that turns a window into figures.
 
 Counters are summed over every label but ``position`` (several ``engine`` labels, replicas).
+
+vLLM 0.32 exposes no count of decode steps per request (``Acceptance.target_steps`` stays None,
+so tokens per target step comes from the client's chunks): ``spec_decode_num_drafts`` counts only
+steps that proposed a draft, the per-request metrics (``--per-request-spec-decode-metrics``:
+``num_spec_steps``, ``acceptance_histogram``) observe the same drafted steps only, and
+``vllm:iteration_tokens_total`` counts engine iterations (whole batches, prefill chunks
+included), which equal one request's steps only at concurrency 1.
 """
 
 from __future__ import annotations

@@ -13,21 +13,26 @@ from typing import Any
 
 from loadgen import atomic
 from loadgen.analysis.bootstrap import ALL
+from loadgen.analysis.calibration import aa_spread
 from loadgen.analysis.capacity import best_draft_lengths, crossovers, slo_capacity
 from loadgen.analysis.groups import load_groups
 from loadgen.analysis.speedup import SpeedupAnalysis, SpeedupRow
 from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
+from loadgen.analysis.variants import compare_variants, worse_flags
 from loadgen.report.html import render_html
 from loadgen.report.tables import (
     REPORT_MD,
     SPEEDUP_TIERS_CSV,
+    aa_table,
     best_draft_table,
+    category_table,
     cells_table,
     crossover_table,
     flags_table,
     markdown,
     slo_table,
     speedup_table,
+    variant_category_table,
     write_speedup_csv,
 )
 from loadgen.results.io import SPEEDUP_CSV, read_sweep_manifest, write_report_summary
@@ -40,6 +45,24 @@ def read_manifest(results_dir: Path) -> dict[str, Any]:
     """The sweep's or demo's manifest, validated; empty for cells assembled by hand."""
     manifest = read_sweep_manifest(results_dir)
     return {} if manifest is None else manifest.model_dump(mode="json")
+
+
+ORDERS = {
+    "sequential": "sequential (each server's cells in one block: drift between the blocks "
+    "counts as speedup; `order: interleaved` or `interleaved_launches` cancels it)",
+    "interleaved": "interleaved (A B, B A cell by cell: linear drift cancels)",
+    "random": "random per cell (seed {seed})",
+    "interleaved_launches": "interleaved launches (one launch per server and repeat, "
+    "alternating: drift between repeats cancels)",
+}
+
+
+def order_note(manifest: dict[str, Any]) -> str:
+    """Which order the cells ran in (loadgen/sweep/order.py), and what it means for drift."""
+    plan = manifest.get("plan") or {}
+    if not plan:
+        return "unknown (no sweep manifest)"
+    return ORDERS[plan.get("order") or "sequential"].format(seed=plan.get("order_seed") or 0)
 
 
 def build_report(
@@ -56,15 +79,20 @@ def build_report(
     capacity = slo_capacity(groups, slos)
     best = best_draft_lengths(rows, {n: s.get("speculative") for n, s in servers.items()})
     engines = {n: s.get("engine", "?") for n, s in servers.items()}
+    aa = aa_spread(rows)
+    variants = compare_variants(rows, groups, resamples)
     tables = [
         speedup_table(rows),
+        *([aa_table(aa)] if aa.rows else []),
+        variant_category_table(variants, worse_flags(variants)),
+        category_table(groups),
         crossover_table(cross),
         slo_table(capacity, slos),
         best_draft_table(best),
         cells_table(groups, engines),
         flags_table(groups),
     ]
-    context = context or {"results": str(results_dir)}
+    context = {**(context or {"results": str(results_dir)}), "cell order": order_note(manifest)}
     write_speedup_csv([r for r in rows if r.category == ALL], results_dir / SPEEDUP_CSV)
     write_speedup_csv([r for r in rows if r.category != ALL], results_dir / SPEEDUP_TIERS_CSV)
     atomic.write_text(results_dir / REPORT_MD, markdown(tables, context))

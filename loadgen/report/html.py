@@ -15,7 +15,7 @@ from loadgen.analysis.groups import CellGroup, bucket_order, group_order
 from loadgen.analysis.speedup import SpeedupRow
 from loadgen.load.point import CLOSED, LoadPoint
 from loadgen.report import svg
-from loadgen.report.tables import Table
+from loadgen.report.tables import Table, mean_positions
 
 CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -68,11 +68,12 @@ def heatmaps(rows: Sequence[SpeedupRow]) -> list[str]:
         cells = {
             (r.bucket, r.load.label): (
                 r.speedup_output_tps if r.speedup_output_tps is not None else float("nan"),
-                "n/a" if r.ci_low is None else f"[{r.ci_low:.2f}, {r.ci_high:.2f}]",
+                "too few" if r.ci_low is None else f"[{r.ci_low:.2f}, {r.ci_high:.2f}]",
+                r.ci_low is not None and r.ci_high is not None and not r.ci_low <= 1 <= r.ci_high,
             )
             for r in mine
         }
-        title = f"tok/s speedup, {variant} vs {mine[0].baseline}" if mine else variant
+        title = f"steady tok/s speedup, {variant} vs {mine[0].baseline}" if mine else variant
         out.append(svg.heatmap(f"heatmap-{variant}", title, buckets, loads, cells))
     return out
 
@@ -87,7 +88,8 @@ def throughput_plots(groups: Sequence[CellGroup]) -> list[str]:
         plots.append(
             svg.line_chart(
                 name,
-                f"Output tok/s vs {'concurrency' if closed else 'rate'}, {bucket}",
+                f"Output tok/s ({'steady state' if closed else 'window'}) vs "
+                f"{'concurrency' if closed else 'rate'}, {bucket}",
                 _per_server(cells, lambda g: (g.load.level, g.output_tps)),
                 axis,
                 "output tok/s",
@@ -189,6 +191,34 @@ def acceptance_plots(groups: Sequence[CellGroup]) -> list[str]:
                 "tokens per chunk",
             )
         )
+    plots += conditional_ar_plots(groups)
+    return plots
+
+
+def conditional_ar_plots(groups: Sequence[CellGroup]) -> list[str]:
+    """Conditional acceptance rate AR_k by position, one line per category, per SD server
+    (cells' ``category_acceptance`` averaged over buckets, loads and repeats)."""
+    plots = []
+    for server in sorted({g.server for g in groups if g.baseline}):
+        by_cat: dict[str, list[list[float | None]]] = {}
+        for s in (s for g in groups if g.server == server for s in g.summaries):
+            for row in s.category_acceptance or []:
+                if row.get("conditional_ar"):
+                    by_cat.setdefault(row["category"], []).append(row["conditional_ar"]["values"])
+        series = [
+            (cat, [(k + 1.0, v) for k, v in enumerate(mean_positions(lists)) if v is not None])
+            for cat, lists in sorted(by_cat.items())
+        ]
+        if series:
+            plots.append(
+                svg.line_chart(
+                    f"conditional-ar-{server}",
+                    f"Conditional acceptance rate by position, {server}",
+                    series,
+                    "draft position k",
+                    "AR_k = accepted_k / accepted_(k-1)",
+                )
+            )
     return plots
 
 

@@ -141,10 +141,11 @@ def heatmap(
     title: str,
     rows: Sequence[str],
     cols: Sequence[str],
-    cells: dict[tuple[str, str], tuple[float, str]],
+    cells: dict[tuple[str, str], tuple[float, str, bool]],
 ) -> str:
-    """``cells[(row, col)] = (value, caption)``; value 1.0 is white, > 1 green, < 1 red. The box
-    is as wide as its widest part: the cells (each as wide as its column label) or the title."""
+    """``cells[(row, col)] = (value, caption, significant)``; > 1 green, < 1 red, but only when
+    ``significant`` (its interval excludes 1), else white. The box is as wide as its widest
+    part: the cells (each as wide as its column label) or the title."""
     ch, left, top = 40, 70, 40
     cw = max([110.0] + [text_width(c, 11) + 12 for c in cols])
     width = max(left + cw * max(len(cols), 1) + 10, text_width(title, 13) + 24)
@@ -153,11 +154,11 @@ def heatmap(
     for i, row in enumerate(rows):
         body.append(_text(left - 6, top + i * ch + ch / 2 + 4, row, "end"))
         for j, col in enumerate(cols):
-            value, caption = cells.get((row, col), (math.nan, "n/a"))
+            value, caption, significant = cells.get((row, col), (math.nan, "n/a", False))
             x, y = left + j * cw, top + i * ch
             label = "n/a" if math.isnan(value) else f"{value:.2f}x"
             body += [
-                _rect(x, y, cw - 2, ch - 2, _diverging(value)),
+                _rect(x, y, cw - 2, ch - 2, _diverging(value if significant else 1.0)),
                 _text(x + cw / 2, y + 16, label, "middle", "b"),
                 _text(x + cw / 2, y + 30, caption, "middle", "s"),
             ]

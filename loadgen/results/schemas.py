@@ -49,7 +49,10 @@ class Distribution(_Model):
 
 
 class AcceptanceBlock(_Model):
-    """The engine's acceptance over the cell's window (nulls for a baseline)."""
+    """The engine's acceptance over the cell's window (nulls for a baseline). Definitions of
+    the figures: :mod:`loadgen.metrics.acceptance`. ``acceptance_length`` is the AL *while
+    drafting* (also as ``al_while_drafting``); ``tokens_per_target_step`` is over all decode
+    steps (``target_steps``, counted as ``steps_source`` says) and is what speedup follows."""
 
     source: str
     drafts: float | None = None
@@ -60,6 +63,21 @@ class AcceptanceBlock(_Model):
     estimate: bool = False
     acceptance_rate: float | None = None
     acceptance_length: float | None = None
+    conditional_per_position: list[float | None] = []
+    target_steps: float | None = None
+    al_while_drafting: float | None = None
+    tokens_per_target_step: float | None = None
+    drafted_share: float | None = None
+    steps_source: str | None = None
+
+
+class HarnessCpu(_Model):
+    """The load generator's own CPU use over the cell (the Locust process and its children):
+    near one core (``cpu_share`` ~1 per process) it was saturated and its timings are suspect."""
+
+    cpu_s: float  # user + system CPU seconds
+    wall_s: float
+    cpu_share: float  # cpu_s / wall_s: cores kept busy on average
 
 
 class LoadBlock(_Model):
@@ -86,7 +104,14 @@ class CellSummary(_Model):
     errors_by_kind: dict[str, int] = {}
     duration_s: float
     output_tokens: int
-    output_tokens_per_s: float | None
+    output_tokens_per_s: float | None  # window: tokens / (first send to last end)
+    # closed loop, the headline (loadgen/analysis/steady.py): Little's law over the steady
+    # requests, the share of requests and of the window they keep, and whether the cell was too
+    # short to have a steady state (then every request is used)
+    steady_output_tokens_per_s: float | None = None
+    steady_request_share: float | None = None
+    steady_time_share: float | None = None
+    steady_fallback: bool | None = None
     prompt_tokens: int = 0
     ttft_ms: Distribution
     tpot_ms: Distribution
@@ -104,6 +129,7 @@ class CellSummary(_Model):
     metrics_window: dict[str, Any] | None = None
     schedule: dict[str, Any] | None = None
     category_acceptance: list[dict[str, Any]] | None = None
+    harness_cpu: HarnessCpu | None = None
 
     def load_point(self) -> LoadPoint:
         """The cell's load point (cells written before open-loop plans have only
@@ -120,6 +146,7 @@ class CellManifest(_Model):
     """A cell's ``manifest.json``: what was run (``run``: the run spec's JSON dump) and how."""
 
     schema_version: Literal[1] = CELL_MANIFEST_VERSION
+    kind: Literal["cell"] = "cell"  # beside a sweep's "sweep" / a demo's "demo"
     run: RunSpec
     locust_command: list[str]
     started_wall: float

@@ -20,6 +20,7 @@ from pydantic import (
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
+    field_validator,
     model_validator,
 )
 
@@ -27,6 +28,7 @@ from loadgen.client.transport import TransportName
 from loadgen.engines import DEFAULT_ENGINE, EngineName
 from loadgen.load.arrivals import Arrivals
 from loadgen.load.point import LoadPoint
+from loadgen.urls import check_url
 
 DEFAULT_WARMUP = 2  # cold first requests (1.4 s TTFT on a fresh ngram server) are never measured
 
@@ -123,6 +125,16 @@ class RunSpec(BaseModel):
         description="seconds after which the run stops, measured or not (Locust: -t)",
         json_schema_extra=flag("--max-duration"),
     )
+
+    @field_validator("url", "prometheus_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value, "the URL")
+
+    @field_validator("metrics_urls")
+    @classmethod
+    def _metrics_urls(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(check_url(value, "the URL") for value in values)
 
     @model_validator(mode="after")
     def _consistent(self) -> RunSpec:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import (
@@ -19,22 +20,45 @@ from pydantic import (
     ConfigDict,
     Field,
     PositiveFloat,
-    PositiveInt,
+    StrictBool,
+    StrictInt,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
+from loadgen.analysis.calibration import AA_SUFFIX
 from loadgen.client.transport import TransportName
 from loadgen.engines import DEFAULT_ENGINE, EngineName, engine_for
 from loadgen.load.arrivals import Arrivals
 from loadgen.load.point import LoadPoint
 from loadgen.servers.variant import ServerVariant, load_variant, yaml_problem
+from loadgen.urls import check_url
+
+# YAML's `true` is not 1 and `"8"` is not 8 in a plan: counts are integers written as such.
+Count = Annotated[StrictInt, Field(gt=0)]
+Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+# A name that becomes a directory under --out (servers, buckets): no separators, no `..`.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def safe_name(value: str, what: str) -> str:
+    if not SAFE_NAME.fullmatch(value):
+        raise ValueError(
+            f"{what} {value!r} names a directory under --out: use letters, digits, '.', '_' and "
+            "'-' only, starting with a letter or digit"
+        )
+    return value
+
 
 # Settings added after the first plans: left out of the digest while unset (old plans keep theirs).
 LATER_FIELDS = (
     "rates", "arrivals", "burstiness", "max_in_flight", "requests_per_user", "transport",
-    "poll_interval_s", "seed", "max_duration_s",
+    "poll_interval_s", "seed", "max_duration_s", "order", "order_seed", "aa",
 )  # fmt: skip
+# How a plan's cells are ordered in time (loadgen/sweep/order.py says what each costs).
+CellOrder = Literal["sequential", "interleaved", "random", "interleaved_launches"]
+INTERLEAVED_ONLY_URL = ("interleaved", "random")
 SERVER_LATER_FIELDS = ("prometheus_url", "replica_metrics_urls")
 
 
@@ -73,7 +97,22 @@ class PlanServer(BaseModel):
     prometheus_url: str | None = Field(
         default=None, description="read this server's window through this Prometheus (PromQL)"
     )
-    no_metrics: bool = False
+    no_metrics: StrictBool = False
+
+    @field_validator("name", "variant")
+    @classmethod
+    def _safe(cls, value: str | None) -> str | None:
+        return None if value is None else safe_name(value, "a server name")
+
+    @field_validator("url", "metrics_url", "prometheus_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else check_url(value, "the URL")
+
+    @field_validator("replica_metrics_urls")
+    @classmethod
+    def _urls(cls, values: list[str]) -> list[str]:
+        return [check_url(value, "the URL") for value in values]
 
     @model_validator(mode="after")
     def _named(self) -> PlanServer:
@@ -139,7 +178,7 @@ class SweepPlan(BaseModel):
     data: str = Field(description="prepared data set directory, relative to the plan file")
     servers: list[PlanServer] = Field(min_length=1)
     buckets: list[str] = Field(min_length=1)
-    concurrencies: list[PositiveInt] = Field(
+    concurrencies: list[Count] = Field(
         default_factory=list, description="closed-loop cells: users sending back to back"
     )
     rates: list[PositiveFloat] = Field(
@@ -149,26 +188,59 @@ class SweepPlan(BaseModel):
     burstiness: PositiveFloat | None = Field(
         default=None, description="gamma arrivals' shape (1 = Poisson, < 1 burstier)"
     )
-    max_in_flight: PositiveInt | None = Field(
+    max_in_flight: Count | None = Field(
         default=None, description="open loop: cap on requests in flight; default `requests`"
     )
-    osl: PositiveInt = 256
-    requests: PositiveInt = Field(description="measured requests per cell")
-    requests_per_user: PositiveInt | None = Field(
+    osl: Count = 256
+    requests: Count = Field(description="measured requests per cell")
+    requests_per_user: Count | None = Field(
         default=None,
         description="closed loop: at least this many requests per user (c x this), so high "
         "concurrencies are measured past their ramp-up",
     )
-    warmup: int = Field(2, ge=0, description="unmeasured prompts per bucket and server")
-    repeats: PositiveInt = 1
+    warmup: StrictInt = Field(2, ge=0, description="unmeasured prompts per bucket and server")
+    repeats: Count = 1
     slos: Slos = Slos()
-    port: int = 8000
+    port: Port = 8000
     # Run settings of every cell; unset = the run spec's default (loadgen.runspec).
     request_timeout_s: PositiveFloat | None = None
     transport: TransportName | None = None
     poll_interval_s: PositiveFloat | None = None
-    seed: int | None = None
-    max_duration_s: PositiveInt | None = None
+    seed: StrictInt | None = None
+    max_duration_s: Count | None = None
+
+    order: CellOrder | None = Field(
+        default=None,
+        description="sequential (default: each server's cells in a block, any drift between "
+        "blocks counts as speedup); interleaved (url servers: A B B A cell by cell, no extra "
+        "cost); random (url servers: shuffled per cell with `order_seed`); interleaved_launches "
+        "(launched variants: one launch per server per repeat, alternating; costs a start-up "
+        "and a warm-up per server and repeat)",
+    )
+    order_seed: StrictInt | None = Field(default=None, description="order: random; default 0")
+    aa: bool | None = Field(
+        default=None,
+        description="A/A calibration: every baseline is also run as its own 'variant' "
+        f"(<name>{AA_SUFFIX}); the true speedup is 1, so the report shows this machine's spread",
+    )
+
+    @field_validator("buckets")
+    @classmethod
+    def _safe_buckets(cls, values: list[str]) -> list[str]:
+        return [safe_name(value, "a bucket") for value in values]
+
+    @model_validator(mode="after")
+    def _order(self) -> SweepPlan:
+        launched = [s.variant for s in self.servers if s.url is None]
+        if self.order in INTERLEAVED_ONLY_URL and launched:
+            raise ValueError(
+                f"order {self.order!r} needs every server running (`url:`); {launched} are "
+                "launched one at a time: use `order: interleaved_launches` (one launch per "
+                "server and repeat) or give their URLs"
+            )
+        if self.order_seed is not None and self.order != "random":
+            raise ValueError("`order_seed` seeds `order: random` only")
+        return self
 
     @model_validator(mode="after")
     def _pairs(self) -> SweepPlan:
@@ -213,6 +285,15 @@ class SweepPlan(BaseModel):
 
     def resolved_servers(self) -> list[ResolvedServer]:
         servers = [s.resolved() for s in self.servers]
+        if self.aa:
+            twins = [
+                s.model_copy(update={"name": s.name + AA_SUFFIX, "baseline": s.name})
+                for s in servers
+                if s.baseline is None
+            ]
+            if not twins:
+                raise PlanError("`aa: true` pairs each baseline with itself: the plan has none")
+            servers += twins
         names = {s.name for s in servers}
         for s in servers:
             if s.baseline is not None and s.baseline not in names:

@@ -7,6 +7,7 @@ results directory's ``manifest.json`` records the plan and where every figure ca
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -16,24 +17,30 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.analysis.speedup import SpeedupRow
+from loadgen.analysis.summary import SERVER_GONE_KINDS
 from loadgen.cell import run_cell, send_unmeasured
 from loadgen.client.access import ServerAccess
+from loadgen.client.sink import RECORDS_PARQUET, read_parquet
 from loadgen.data.prepared import PreparedSet
 from loadgen.hostinfo import host_description
 from loadgen.load.point import LoadPoint
+from loadgen.metrics.collect import CLOSING_SCRAPE_FAILED
 from loadgen.modelinfo import model_hashes
 from loadgen.preflight import check_prompts, preflight
 from loadgen.redact import redact
 from loadgen.report.build import build_report
 from loadgen.results.io import (
+    MANIFEST_FILE,
     SUMMARY_FILE,
     read_cell_summary,
     read_sweep_manifest,
     write_sweep_manifest,
 )
-from loadgen.results.schemas import SweepManifest
+from loadgen.results.schemas import CellSummary, SweepManifest
+from loadgen.results_lock import results_lock
 from loadgen.runspec import RunSpec
 from loadgen.servers.launcher import LocalServer
+from loadgen.sweep.order import schedule
 from loadgen.sweep.plan import PlanError, ResolvedServer, SweepPlan
 from loadgen.sweep.provenance import engine_version, harness_version
 
@@ -77,19 +84,39 @@ def planned_cells(plan: SweepPlan, repeat_dirs: bool = True) -> list[PlannedCell
 def pending_cells(
     plan: SweepPlan, out: Path, server: str, repeat_dirs: bool = True
 ) -> list[PlannedCell]:
-    """Cells without a summary, or whose server stopped answering mid-cell; a half-written or
-    cut-short cell directory is cleared to be redone."""
+    """Cells without a summary, or damaged (``redo_reason``); a half-written, cut-short or damaged
+    cell directory is cleared to be redone."""
     pending = []
     for cell in planned_cells(plan, repeat_dirs):
         directory = cell.directory(out, server)
         if (directory / SUMMARY_FILE).is_file():
-            if not read_cell_summary(directory).server_stopped_answering:
+            reason = redo_reason(directory)
+            if reason is None:
                 continue
-            say(f"{server} {cell.bucket} {cell.load.label}: the server stopped answering: redone")
+            say(f"{server} {cell.bucket} {cell.load.label}: {reason}: redone")
         if directory.exists():
             shutil.rmtree(directory)
         pending.append(cell)
     return pending
+
+
+def redo_reason(directory: Path) -> str | None:
+    """Why a finished cell cannot be kept: its server stopped answering or went away at the end
+    (even one request: a kill during the last one), its engine figures are missing because the
+    closing scrape failed, or another client's requests reached the server in its window (an
+    orphaned load generator). None: keep it."""
+    summary = read_cell_summary(directory)
+    if summary.server_stopped_answering:
+        return "the server stopped answering"
+    if summary.acceptance.source == CLOSING_SCRAPE_FAILED:
+        return "its closing metrics scrape failed (engine figures missing)"
+    if any(flag.endswith(": foreign traffic") for flag in summary.flags):
+        return "the server finished requests the cell did not send (foreign traffic)"
+    records = read_parquet(directory / RECORDS_PARQUET)
+    last = max(records, key=lambda r: r.send_ns, default=None)
+    if last is not None and last.error_kind in SERVER_GONE_KINDS:
+        return f"its last request failed ({last.error_kind}): the server may have gone"
+    return None
 
 
 def warm_up(url: str, data_dir: Path, plan: SweepPlan) -> None:
@@ -103,6 +130,12 @@ def warm_up(url: str, data_dir: Path, plan: SweepPlan) -> None:
 
 def open_manifest(plan: SweepPlan, out: Path, data_dir: Path) -> SweepManifest:
     """The existing manifest of this plan, or a new one; a different plan is refused."""
+    path = out / MANIFEST_FILE
+    if path.is_file() and json.loads(path.read_text()).get("kind") not in ("sweep", "demo"):
+        raise PlanError(
+            f"{out} holds a single cell's results (speedbench run), not a sweep's: give "
+            "--out a new directory"
+        )
     manifest = read_sweep_manifest(out)
     if manifest is not None:
         if manifest.plan_sha256 != plan.digest():
@@ -163,8 +196,9 @@ def endpoint(
 
 
 def run_sweep(plan: SweepPlan, plan_dir: Path, out: Path) -> list[SpeedupRow]:
-    run_cells(plan, plan_dir, out)
-    return build_report(out, {"results": str(out), "plan": plan.name, "model": plan.model})
+    with results_lock(out):
+        run_cells(plan, plan_dir, out)
+        return build_report(out, {"results": str(out), "plan": plan.name, "model": plan.model})
 
 
 def run_cells(plan: SweepPlan, plan_dir: Path, out: Path, repeat_dirs: bool = True) -> None:
@@ -175,40 +209,74 @@ def run_cells(plan: SweepPlan, plan_dir: Path, out: Path, repeat_dirs: bool = Tr
     out.mkdir(parents=True, exist_ok=True)
     manifest = open_manifest(plan, out, data_dir)
     write_sweep_manifest(out, manifest)
+    pending = {s.name: pending_cells(plan, out, s.name, repeat_dirs) for s in servers}
     for server in servers:
-        todo = pending_cells(plan, out, server.name, repeat_dirs)
-        if not todo:
+        if not pending[server.name]:
             say(f"{server.name}: all {len(planned_cells(plan, repeat_dirs))} cells done, skipped")
+    cells = planned_cells(plan, repeat_dirs)
+    ready: set[str] = set()  # url servers already preflighted and warmed up
+    for block in schedule(plan, servers, cells, {c: c.repeat for c in cells}):
+        server = block.server
+        todo = [c for c in block.cells if c in pending[server.name]]
+        if not todo:
             continue
         with endpoint(server, plan, out) as (url, launch):
-            manifest.servers[server.name] = {
-                **server.model_dump(mode="json", exclude={"variant"}),
-                "variant": redact(server.variant.model_dump()) if server.variant else None,
-                "url": url,
-                "version": engine_version(url),
-                **launch,
-            }
-            checked = preflight(
-                ServerAccess.resolve(url), server.engine, plan.served_model_name, data_dir,
-                plan.buckets, 0, plan.prompts_per_bucket(), plan.osl,
-            )  # fmt: skip
-            say(f"  {checked.describe()}")
-            manifest.servers[server.name]["preflight"] = vars(checked)
-            write_sweep_manifest(out, manifest)
-            if plan.warmup:
-                warm_up(url, data_dir, plan)
+            if server.url is None or server.name not in ready:
+                prepare_server(plan, server, url, launch, data_dir, manifest, out)
+                ready.add(server.name)
             for cell in todo:
                 summary = run_cell(
                     cell_spec(plan, server, url, data_dir, cell), cell.directory(out, server.name)
                 )
-                al = summary.acceptance.acceptance_length
-                say(
-                    f"  {server.name} {cell.bucket} {cell.load.label}"
-                    + (f" r{cell.repeat}" if repeat_dirs else "")
-                    + f": {summary.requests_ok} ok, {summary.requests_failed} failed, "
-                    f"{summary.output_tokens_per_s or 0:.1f} tok/s"
-                    + (f", AL {al:.2f}" if al else "")
+                where = f"{cell.bucket} {cell.load.label}" + (
+                    f" r{cell.repeat}" if repeat_dirs else ""
                 )
+                say(f"  {server.name} {where}: {cell_line(summary)}")
+
+
+def prepare_server(
+    plan: SweepPlan,
+    server: ResolvedServer,
+    url: str,
+    launch: dict[str, Any],
+    data_dir: Path,
+    manifest: SweepManifest,
+    out: Path,
+) -> None:
+    """Record the server in the manifest, check it (preflight) and warm it up."""
+    manifest.servers[server.name] = {
+        **server.model_dump(mode="json", exclude={"variant"}),
+        "variant": redact(server.variant.model_dump()) if server.variant else None,
+        "url": url,
+        "version": engine_version(url),
+        **launch,
+    }
+    checked = preflight(
+        ServerAccess.resolve(url), server.engine, plan.served_model_name, data_dir,
+        plan.buckets, 0, plan.prompts_per_bucket(), plan.osl,
+    )  # fmt: skip
+    say(f"  {checked.describe()}")
+    manifest.servers[server.name]["preflight"] = vars(checked)
+    write_sweep_manifest(out, manifest)
+    if plan.warmup:
+        warm_up(url, data_dir, plan)
+
+
+def cell_line(summary: CellSummary) -> str:
+    """The console line of a finished cell: the headline tok/s (steady state in a closed loop,
+    else the window's), named, and the share of requests it keeps."""
+    acc = summary.acceptance
+    al, per_step = acc.al_while_drafting, acc.tokens_per_target_step
+    if summary.steady_output_tokens_per_s is not None:
+        tps = (f"{summary.steady_output_tokens_per_s:.1f} tok/s steady "
+               f"({summary.steady_request_share or 0:.0%} of requests)")  # fmt: skip
+    else:
+        tps = f"{summary.output_tokens_per_s or 0:.1f} tok/s window"
+    return (
+        f"{summary.requests_ok} ok, {summary.requests_failed} failed, {tps}"
+        + (f", AL while drafting {al:.2f}" if al else "")
+        + (f", {per_step:.2f} tokens per target step" if al and per_step else "")
+    )
 
 
 def cell_spec(

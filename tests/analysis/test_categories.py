@@ -2,7 +2,13 @@
 
 import pytest
 
-from loadgen.analysis.categories import CLIENT_SOURCE, SERVER_SOURCE, category_acceptance
+from loadgen.analysis.categories import (
+    CLIENT_AR_SOURCE,
+    CLIENT_SOURCE,
+    SERVER_AR_SOURCE,
+    SERVER_SOURCE,
+    category_acceptance,
+)
 from loadgen.client.record import RequestRecord
 
 
@@ -76,3 +82,19 @@ def test_server_figures_come_from_vllm_per_request_metrics_where_present() -> No
 def test_client_rate_is_unknown_without_the_draft_length() -> None:
     (row,) = category_acceptance([record("a", "math", [1, 3, 3])])
     assert row.client.acceptance_length == 3.0 and row.client.acceptance_rate is None
+
+
+def test_conditional_ar_per_category_from_server_histograms_where_every_request_has_one() -> None:
+    hist = {"acceptance_histogram": [2, 4, 3, 1]}  # reached 10, 8, 4, 1
+    records = [
+        record("a", "coding", [1, 4], spec_decode={**spec(5, 8), **hist}),
+        record("b", "coding", [1, 2], spec_decode={**spec(5, 8), **hist}),
+        record("c", "qa", [1, 1, 2, 3, 3]),  # accepted 0, 1, 2, 2 -> reached 4, 3, 2, 0
+    ]
+    coding, qa = category_acceptance(records)
+    assert coding.conditional_ar is not None and qa.conditional_ar is not None
+    assert coding.conditional_ar.source == SERVER_AR_SOURCE
+    assert coding.conditional_ar.values == pytest.approx([0.8, 0.5, 0.25])
+    assert qa.conditional_ar.source == CLIENT_AR_SOURCE  # k = 3 from the server's reports
+    assert qa.conditional_ar.values == [0.75, pytest.approx(2 / 3), 0.0]
+    assert coding.to_dict()["conditional_ar"]["source"] == SERVER_AR_SOURCE

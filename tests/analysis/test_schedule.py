@@ -25,3 +25,11 @@ def test_a_growing_backlog_is_flagged_and_counted_in_latency() -> None:
     assert not report["kept_up"]
     assert "could not keep up" in report["flag"] and "req/s" in report["flag"]
     assert report["ttft_from_intended_ms"]["p99"] > 1000
+
+
+def test_a_late_send_in_a_closed_loop_is_the_load_generators() -> None:
+    late = [record(i * 100, 40) for i in range(20)]
+    closed, opened = schedule_report(late, closed=True), schedule_report(late)
+    assert closed["flag"].startswith("the load generator sent late")
+    assert "p99 send lag 40.0 ms" in closed["flag"] and "server" not in closed["flag"].split(":")[0]
+    assert opened["flag"].startswith("the server could not keep up")

@@ -172,3 +172,9 @@ def test_kernel_stamps_keep_the_arrival_when_the_client_reads_late() -> None:
     # deferred on a busy machine and still tells the arrival from the read (150 ms later).
     assert late[True] < 1, late
     assert late[False] >= 150, late  # the read's time: the client's own delay
+
+
+def test_the_host_header_never_carries_userinfo() -> None:
+    """Issue 17 item 6: such URLs are refused up front; the transport never sends one anyway."""
+    request = request_bytes("http://me:hunter2@127.0.0.1:8000/v1/completions", {}, None)
+    assert b"Host: 127.0.0.1:8000\r\n" in request and b"hunter2" not in request

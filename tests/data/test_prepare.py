@@ -218,3 +218,20 @@ def test_cli_raw_flag_sends_bos_then_the_text(
     for p in prepared.prompts:
         assert p.prompt_token_ids[0] == tok.bos_token_id
         assert tok.decode(p.prompt_token_ids[1:]) == p.turns[0]  # no template around it
+
+
+def test_a_split_that_is_not_a_throughput_split_is_labelled_by_its_name(
+    tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 17 item 14: the output of `speedbench data diverse` (short prompts) prepared without
+    --config is bucket `diverse`, not `1k`; forced into `throughput_1k` it is warned about."""
+    diverse = tmp_path / "diverse.jsonl"
+    diverse.write_text(FIXTURE.read_text())
+    base = ["data", "prepare", "--source", str(diverse), "--model", str(tiny_model)]
+    assert main([*base, "--out", str(tmp_path / "own")]) == 0
+    assert {p.bucket for p in PreparedSet.read(tmp_path / "own").prompts} == {"diverse"}
+    assert "warning" not in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "forced"), "--config", "throughput_1k"]) == 0
+    err = capsys.readouterr().err
+    assert "speedbench: warning: bucket '1k' (" in err and "far from its nominal 1000" in err
+    assert "pass --config with their own name" in err

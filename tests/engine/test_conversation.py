@@ -91,7 +91,16 @@ def test_speedbench_run_on_the_qualitative_bucket_gives_per_category_acceptance(
     cell = tmp_path / "cell"
     command = [sys.executable, "-m", "loadgen.cli", "run", "--url", server, "--data"]
     command += [str(tmp_path / "p"), "--bucket", "qualitative", "--concurrency", "4"]
-    command += ["--requests", str(len(rows)), "--osl", str(OSL), "--out", str(cell)]
+    command += [
+        "--requests",
+        str(len(rows)),
+        "--warmup",
+        "0",
+        "--osl",
+        str(OSL),
+        "--out",
+        str(cell),
+    ]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     records = read_jsonl(cell / RECORDS_JSONL)

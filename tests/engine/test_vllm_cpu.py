@@ -225,6 +225,8 @@ def test_speedbench_run_writes_a_cell_and_report_rebuilds(
             "--prompt-start",
             "5",
             "--warmup",
+            "0",
+            "--warmup",
             "1",
             "--out",
             str(cell),
@@ -264,8 +266,8 @@ def test_promql_and_direct_scrape_give_the_same_cell_figures(
         proc = subprocess.run(
             [sys.executable, "-m", "loadgen.cli", "run", "--url", ngram_server, "--data",
              str(prepared), "--bucket", "1k", "--concurrency", "1", "--requests", "3", "--osl",
-             "32", "--prompt-start", "9", "--out", str(cell), "--server-name", "ngram",
-             "--prometheus-url", prometheus_url],
+             "32", "--prompt-start", "9", "--warmup", "0", "--out", str(cell), "--server-name",
+             "ngram", "--prometheus-url", prometheus_url],
             capture_output=True, text=True, timeout=300, check=False,
         )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]

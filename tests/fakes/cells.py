@@ -42,6 +42,7 @@ class FakeServer:
     step_ms: float = 20.0
     step_growth: float = 0.08  # per extra concurrent user
     sd_overhead: float = 0.25  # extra step time per draft token, relative, grows with load
+    accept: dict[str, float] | None = None  # per-tier acceptance (default TIER_ACCEPT)
 
 
 def write_cell(
@@ -60,7 +61,8 @@ def write_cell(
     if rate is not None:  # Little's law: a rate keeps about rate x E2E requests in flight
         concurrency = max(1, round(rate * server.step_ms * osl / 1000))
     tiers = np.array([TIERS[i % len(TIERS)] for i in range(n)], dtype=object)
-    accept = np.array([TIER_ACCEPT[t] for t in tiers]) if k else np.zeros(n)
+    by_tier = server.accept or TIER_ACCEPT
+    accept = np.array([by_tier[t] for t in tiers]) if k else np.zeros(n)
     # Chunk sizes: 1 + accepted drafts (geometric acceptance, capped at k); first chunk is 1 token.
     sizes = 1 + np.minimum(rng.geometric(1 - np.minimum(accept, 0.99)[:, None], (n, osl)) - 1, k)
     sizes[:, 0] = 1
@@ -131,7 +133,7 @@ def write_cell(
     load = LoadPoint.closed(concurrency) if rate is None else LoadPoint.open(rate)
     summary = summarize_cell(server.name, bucket, load.concurrency, records, acceptance, None)
     summary.load = LoadBlock.model_validate(load.to_dict())
-    summary.schedule = schedule_report(records)
+    summary.schedule = schedule_report(records, closed=rate is None)
     write_cell_summary(cell_dir, summary)
 
 

@@ -12,11 +12,15 @@ an ``"ok"`` request streams ``max_tokens`` tokens in vLLM's wire format. Faults:
 - ``bad_shape``: two chunks, then JSON of the wrong shape (``choices`` is a string);
 - ``truncate``: two chunks, then the stream ends cleanly without ``[DONE]``;
 - ``cut``: two chunks, then the connection is reset mid-stream;
-- ``short``: ``[DONE]`` after half of ``max_tokens`` (``finish_reason`` "stop").
+- ``short``: ``[DONE]`` after half of ``max_tokens`` (``finish_reason`` "stop");
+- ``done_hold``: every token and ``[DONE]``, then the connection held open (no end of body);
+- ``usage_double``: usage says twice the tokens streamed (one token per chunk, no SD);
+- ``usage_drop``: the last chunk's usage falls 3 below the previous one's.
 
 ``/metrics`` carries vLLM-named counters that count what was streamed. ``restart_at=k`` drops them
 to zero when request ``k`` arrives, as a restarted engine does; ``metrics_broken_at=k`` makes
-``/metrics`` hang (``metrics_fault="hang"``) or reset its connections (``"reset"``) from then on.
+``/metrics`` hang (``metrics_fault="hang"``), reset its connections (``"reset"``) or answer 200 with
+an HTML error page, as a proxy in front of a dead engine does (``"html"``), from then on.
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from typing import Any
 
 FAULTS = (
     "ok", "http_500", "http_503", "http_429", "reset", "hold", "stall", "malformed", "bad_shape",
-    "truncate", "cut", "short",
+    "truncate", "cut", "short", "done_hold", "usage_double", "usage_drop",
 )  # fmt: skip
+COMPLETE = ("ok", "short", "done_hold", "usage_double", "usage_drop")  # streams that end in [DONE]
 RETRY_AFTER_S = 7
 COUNTERS = (
     "vllm:generation_tokens_total", "vllm:request_success_total",
@@ -49,7 +54,7 @@ class FaultPlan:
     step_s: float = 0.005
     tokens_per_chunk: int = 2
     restart_at: int | None = None
-    metrics_broken_at: int | None = None
+    metrics_broken_at: int | None = None  # -1: broken from the start (before any request)
     metrics_fault: str = "hang"
 
     def __post_init__(self) -> None:
@@ -111,6 +116,9 @@ def _handler(plan: FaultPlan, state: ServerState) -> type[BaseHTTPRequestHandler
                 self._send(200, json.dumps({"data": [card]}).encode())
             elif self.path != "/metrics":
                 self._send(200 if self.path == "/health" else 404, b"")
+            elif broken and plan.metrics_fault == "html":
+                page = b"<html><body><h1>502 Bad Gateway</h1></body></html>\n"
+                self._send(200, page, {"Content-Type": "text/html"})
             elif broken and plan.metrics_fault == "hang":
                 state.stopping.wait()
                 self.close_connection = True
@@ -148,15 +156,16 @@ def _handler(plan: FaultPlan, state: ServerState) -> type[BaseHTTPRequestHandler
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")
-            if fault not in ("ok", "short"):  # the stream will break: no keep-alive reuse
+            if fault not in COMPLETE:  # the stream will break: no keep-alive reuse
                 self.send_header("Connection", "close")
             self.end_headers()
-            max_tokens, k = int(body["max_tokens"]), plan.tokens_per_chunk
+            max_tokens = int(body["max_tokens"])
+            k = 1 if fault == "usage_double" else plan.tokens_per_chunk
             limit = max_tokens // 2 if fault == "short" else max_tokens
             time.sleep(plan.ttft_s)
             sent = chunks = 0
             while sent < limit:
-                if fault != "ok" and fault != "short" and chunks == 2:
+                if fault not in COMPLETE and chunks == 2:
                     self._break(fault)
                     return
                 n = 1 if sent == 0 else min(k, limit - sent)
@@ -166,7 +175,10 @@ def _handler(plan: FaultPlan, state: ServerState) -> type[BaseHTTPRequestHandler
                 self._event(
                     {
                         "choices": [{"index": 0, "text": "x" * n, "finish_reason": finish}],
-                        "usage": {"prompt_tokens": len(body["prompt"]), "completion_tokens": sent},
+                        "usage": {
+                            "prompt_tokens": len(body["prompt"]),
+                            "completion_tokens": _usage(fault, sent, sent == limit),
+                        },
                     }
                 )
                 with state.lock:
@@ -178,6 +190,10 @@ def _handler(plan: FaultPlan, state: ServerState) -> type[BaseHTTPRequestHandler
             with state.lock:
                 state.count("vllm:request_success_total", 1)
             self._chunk(b"data: [DONE]\n\n")
+            if fault == "done_hold":
+                state.stopping.wait()
+                self.close_connection = True
+                return
             self.wfile.write(b"0\r\n\r\n")
 
         def _break(self, fault: str) -> None:
@@ -194,6 +210,15 @@ def _handler(plan: FaultPlan, state: ServerState) -> type[BaseHTTPRequestHandler
             self.wfile.write(b"0\r\n\r\n")  # "truncate" and the two above: a clean end, no [DONE]
 
     return Handler
+
+
+def _usage(fault: str, sent: int, last: bool) -> int:
+    """The ``completion_tokens`` a chunk reports: the truth, or the injected disagreement."""
+    if fault == "usage_double":
+        return 2 * sent
+    if fault == "usage_drop" and last:
+        return sent - 3 - 2  # below the previous chunk's (sent - 2)
+    return sent
 
 
 class FaultServer:

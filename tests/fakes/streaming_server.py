@@ -30,12 +30,17 @@ class Behaviour:
     # vLLM's --per-request-spec-decode-metrics: a final usage chunk with this request's SD figures
     per_request_spec_metrics: bool = False
     keep_alive_s: float | None = None  # close a connection idle this long (uvicorn's is 5 s)
+    # Decode step i drafts only when i % draft_every == 0 (ngram finding no match drafts
+    # nothing): other steps stream one token and count no draft, as vLLM counts them.
+    draft_every: int = 1
 
 
 class _Counters:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.drafts = self.draft_tokens = self.accepted = self.generated = 0.0
+        self.steps = 0  # decode steps, drafted or not: the truth the client must recover
+        self.per_pos: list[float] = []  # accepted tokens per draft position
         self.requests: list[dict[str, Any]] = []
         self.seen: list[tuple[str, str | None]] = []  # (path, Authorization header) of each
         self.timings: list[ServerTimings] = []
@@ -84,6 +89,10 @@ def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestH
                         f'vllm:spec_decode_num_accepted_tokens_total{{engine="0"}} '
                         f"{counters.accepted}\n"
                         f'vllm:generation_tokens_total{{engine="0"}} {counters.generated}\n'
+                    ) + "".join(
+                        "vllm:spec_decode_num_accepted_tokens_per_pos_total"
+                        f'{{engine="0",position="{i}"}} {v}\n'
+                        for i, v in enumerate(counters.per_pos)
                     )
                 self._send(200, text.encode(), "text/plain; version=0.0.4")
             else:
@@ -115,7 +124,8 @@ def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestH
             time.sleep(behaviour.ttft_s)
             sent, chunks = 0, 0
             while sent < max_tokens:
-                n = 1 if sent == 0 else min(k, max_tokens - sent)
+                drafting = sent > 0 and chunks % behaviour.draft_every == 0
+                n = min(k, max_tokens - sent) if drafting else 1
                 if sent:
                     time.sleep(behaviour.step_s)
                 sent += n
@@ -133,10 +143,14 @@ def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestH
                     return
                 with counters.lock:
                     counters.generated += n
-                    if sent > n:  # a decode step: k-1 drafts accepted out of k-1 proposed
+                    counters.steps += sent > n
+                    if drafting:  # a drafted step: n-1 accepted of k-1 proposed
                         counters.drafts += 1
                         counters.draft_tokens += k - 1
                         counters.accepted += n - 1
+                        counters.per_pos += [0.0] * (k - 1 - len(counters.per_pos))
+                        for i in range(n - 1):
+                            counters.per_pos[i] += 1
             if behaviour.per_request_spec_metrics:
                 self._chunk(
                     b"data: " + json.dumps(spec_metrics_event(chunks, sent, k)).encode() + b"\n\n"

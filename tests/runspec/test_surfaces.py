@@ -39,7 +39,8 @@ NOT_SETTINGS = {
              "rates": "the grid's open-loop axis", "max_in_flight": "open-loop cap (concurrency)",
              "requests_per_user": "scales `requests` with concurrency", "repeats": "repeats",
              "slos": "the capacity table's limits", "port": "launched variants' port",
-             "served_model_name": "the spec's `model`"},
+             "served_model_name": "the spec's `model`", "order": "the order of cells (drift)",
+             "order_seed": "seed of `order: random`", "aa": "A/A calibration twins"},
 }  # fmt: skip
 
 
@@ -103,7 +104,7 @@ def test_a_bad_value_is_refused_naming_its_flag(surface: str) -> None:
 
 
 def test_rate_alone_means_open_loop_and_shapes_without_a_rate_are_refused() -> None:
-    args = build_parser().parse_args(["run", "--url", "u", "--data", "d", "--out", "o"])
+    args = build_parser().parse_args(["run", "--url", "http://u", "--data", "d", "--out", "o"])
     assert not spec_from_flags(args, "run").load.is_open
     args.rate = 2.0
     assert spec_from_flags(args, "run").load.label == "rate=2.0/s"
@@ -113,7 +114,9 @@ def test_rate_alone_means_open_loop_and_shapes_without_a_rate_are_refused() -> N
 
 
 def test_the_spec_round_trips_through_json(tmp_path: Path) -> None:
-    spec = RunSpec(url="http://h", data_dir=tmp_path, rate=3.0, metrics_urls=("a", "b"))
+    spec = RunSpec(
+        url="http://h", data_dir=tmp_path, rate=3.0, metrics_urls=("http://a/m", "http://b/m")
+    )
     assert RunSpec.model_validate_json(spec.model_dump_json()) == spec
 
 

@@ -147,3 +147,34 @@ def test_a_server_is_scraped_at_its_engine_s_metrics_path(
 ) -> None:
     resolved = PlanServer.model_validate({"name": "s", **server}).resolved()
     assert resolved.metrics_url_at("http://h:1") == metrics_url
+
+
+URL_SERVER = {"name": "s", "url": "http://127.0.0.1:8000"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"osl": True}, "field 'osl': Input should be a valid integer"),
+        ({"port": -5}, "field 'port': Input should be greater than or equal to 1"),
+        ({"port": 70000}, "field 'port': Input should be less than or equal to 65535"),
+        ({"requests": "8"}, "field 'requests': Input should be a valid integer"),
+        ({"servers": [{**URL_SERVER, "no_metrics": "yes"}]}, "should be a valid boolean"),
+        ({"servers": [{**URL_SERVER, "name": "../../x"}]}, "a server name '../../x' names a dir"),
+        ({"servers": [{"variant": "../vllm-cpu-base"}]}, "a server name '../vllm-cpu-base'"),
+        ({"buckets": ["../1k"]}, "a bucket '../1k' names a directory under --out"),
+        ({"servers": [{"name": "s", "url": "127.0.0.1:8000"}]}, "needs a scheme and a host"),
+        (
+            {"servers": [{"name": "s", "url": "http://u:hunter2@h:1"}]},
+            "'http://u:<redacted>@h:1' holds credentials",
+        ),
+    ],
+)
+def test_plan_values_are_strict_and_names_are_safe_path_components(
+    tmp_path: Path, changes: dict, message: str
+) -> None:
+    """Issue 17 items 7 and 12: refused at load, naming the field and the fix; never echoing a
+    password."""
+    with pytest.raises(PlanError) as refused:
+        load_plan(write(tmp_path, {**BASE, **changes}))
+    assert message in str(refused.value) and "hunter2" not in str(refused.value)

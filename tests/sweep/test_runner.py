@@ -28,10 +28,15 @@ import yaml
 
 from loadgen import results
 from loadgen.analysis.speedup import SpeedupRow
+from loadgen.analysis.summary import summarize_cell
+from loadgen.cell import run_cell
 from loadgen.client.sink import read_parquet
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
+from loadgen.metrics.acceptance import Acceptance
+from loadgen.results.io import write_cell_summary
 from loadgen.sweep.plan import PlanError, load_plan
-from loadgen.sweep.runner import run_sweep
+from loadgen.sweep.runner import cell_spec, pending_cells, redo_reason, run_sweep
+from tests.fakes.fault_server import FaultPlan, FaultServer
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer, ServerTimings
 
 TTFT_S, STEP_S, OSL, SD_K = 0.02, 0.01, 24, 4
@@ -294,3 +299,49 @@ def test_open_loop_rates_are_cells_keyed_by_rate_with_schedule_and_capacity(
     assert len(done) == 2 * 3
     run_sweep(load_plan(plan_path), plan_path.parent, out)  # resumes: every cell is done
     assert {c: c.stat().st_mtime_ns for c in done} == done
+
+
+@pytest.mark.parametrize(
+    ("plan", "reason"),
+    [
+        (FaultPlan(["ok"] * 3 + ["cut"], metrics_broken_at=3, metrics_fault="reset"),
+         "its closing metrics scrape failed"),
+        (FaultPlan(["ok"] * 3 + ["cut"]), "its last request failed (truncated)"),
+        (FaultPlan(["ok"] * 3 + ["reset"]), "its last request failed (connection)"),
+        (FaultPlan(), None),
+    ],
+)  # fmt: skip
+def test_a_cell_whose_server_went_away_at_its_last_request_is_redone_on_resume(
+    tmp_path: Path, plan: FaultPlan, reason: str | None
+) -> None:
+    """Issue 17 item 4: one failed request at the tail (a kill during the last request) is not
+    the two that count as "stopped answering", but the cell is damaged all the same."""
+    with FaultServer(plan) as server:
+        path = make_plan(tmp_path, (server.url, server.url), concurrencies=[1], requests=4,
+                         warmup=0, osl=8)  # fmt: skip
+        sweep = load_plan(path)
+        (cell,) = pending_cells(sweep, tmp_path / "out", "fake-base")
+        cell_dir = cell.directory(tmp_path / "out", "fake-base")
+        (server_plan,) = [s for s in sweep.resolved_servers() if s.name == "fake-base"]
+        data = (path.parent / sweep.data).resolve()
+        summary = run_cell(cell_spec(sweep, server_plan, server.url, data, cell), cell_dir,
+                           progress=False)  # fmt: skip
+    assert not summary.server_stopped_answering
+    if reason is None:
+        assert redo_reason(cell_dir) is None
+        assert pending_cells(sweep, tmp_path / "out", "fake-base") == []
+    else:
+        assert reason in str(redo_reason(cell_dir))
+        assert pending_cells(sweep, tmp_path / "out", "fake-base") == [cell]
+        assert not cell_dir.exists()  # cleared, to be redone
+
+
+def test_a_cell_that_saw_foreign_requests_is_redone(tmp_path: Path) -> None:
+    """Issue 17 item 5: an orphaned load generator's requests in the window."""
+    cell_dir = tmp_path / "cell"
+    cell_dir.mkdir()
+    flag = "server finished 9 requests in the window, client sent 4: foreign traffic"
+    summary = summarize_cell("fake-sd", "1k", 2, [], Acceptance(source="vllm"), None)
+    summary.flags.append(flag)
+    write_cell_summary(cell_dir, summary)
+    assert "foreign traffic" in str(redo_reason(cell_dir))

@@ -1,0 +1,96 @@
+"""Speedup intervals over the unit that varies: the repeat (cell), not only the request.
+
+Two cells of the same server differ by more than their requests' spread (machine state, time,
+order: issue 20's A/A runs found per-repeat tok/s of one server from 351 to 413 at c=4). A
+per-request bootstrap sees only the spread within cells, so its intervals were far too narrow.
+
+**Method (repeats >= 2 on both sides)**: each repeat gives one estimate of the side's steady
+per-user tok/s; by the law of total variance its spread across repeats holds both the
+between-cell variance and the within-cell (request) sampling variance, so a cluster-level
+analysis is the hierarchical one. The interval of ``log(speedup)`` is the pooled point estimate
++- ``t(0.975, df) * SE`` with ``SE^2 = s_b^2 / r_b + s_v^2 / r_v`` over the per-repeat log
+estimates and Welch-Satterthwaite ``df`` (rounded down: wider, never narrower). With 2-3 repeats
+``t`` is large (4.3 at df 2): that is what three runs can tell.
+
+**One repeat**: the per-request bootstrap is the only interval there is; it is labelled as
+ignoring between-run variance, never shown as if it were the whole story.
+
+**Minimum detectable effect (MDE)**: the smallest speedup this plan detects with 80 % power at
+a 5 % two-sided level, ``exp((t(0.975, df) + t(0.80, df)) * SE) - 1`` as a relative change.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from loadgen.analysis.columns import RequestColumns
+from loadgen.analysis.steady import littles_tps
+
+REQUESTS_ONLY = "requests only (1 repeat: ignores between-run variance)"
+
+# Student t quantiles (two-sided 95 % and one-sided 80 %) by degrees of freedom; above the
+# table the normal's. Checked against scipy in tests/analysis/test_intervals.py.
+_T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+         9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042, 60: 2.000}  # fmt: skip
+_T80 = {1: 1.376, 2: 1.061, 3: 0.978, 4: 0.941, 5: 0.920, 6: 0.906, 7: 0.896, 8: 0.889,
+        9: 0.883, 10: 0.879, 12: 0.873, 15: 0.866, 20: 0.860, 30: 0.854, 60: 0.848}  # fmt: skip
+Z975, Z80 = 1.960, 0.842
+
+
+def t_quantile(table: dict[int, float], normal: float, df: float) -> float:
+    """The quantile at the largest tabulated df not above ``df`` (conservative)."""
+    if math.isinf(df) or df > max(table):
+        return normal
+    return table[max(k for k in table if k <= max(df, 1))]
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float | None
+    high: float | None
+    method: str
+    mde: float | None  # relative: 0.05 = a 5 % speedup (or slowdown) is detectable
+
+
+def repeat_estimates(cols: RequestColumns) -> np.ndarray:
+    """Per-repeat steady per-user tok/s (each repeat's own steady requests)."""
+    out = []
+    steady, repeat = cols.steady_mask(), cols.repeats()
+    for r in np.unique(repeat):
+        mine = steady & (repeat == r)
+        value = littles_tps(cols.output_tokens[mine], cols.e2e_ms[mine], 1)
+        if value:
+            out.append(value)
+    return np.asarray(out, dtype=float)
+
+
+def repeat_interval(
+    point: float | None, baseline: RequestColumns, variant: RequestColumns
+) -> Interval | None:
+    """Welch t interval of the speedup over repeats; None when a side has one repeat."""
+    b, v = np.log(repeat_estimates(baseline)), np.log(repeat_estimates(variant))
+    if point is None or len(b) < 2 or len(v) < 2:
+        return None
+    vb, vv = b.var(ddof=1) / len(b), v.var(ddof=1) / len(v)
+    se = math.sqrt(vb + vv)
+    welch = (vb**2 / (len(b) - 1) + vv**2 / (len(v) - 1)) or 1.0
+    df = (vb + vv) ** 2 / welch if se else math.inf
+    half = t_quantile(_T975, Z975, df) * se
+    centre = math.log(point)
+    method = f"repeats ({len(b)} + {len(v)}, Welch t, df {df:.1f})"
+    return Interval(math.exp(centre - half), math.exp(centre + half), method, mde(se, df))
+
+
+def mde(se: float, df: float = math.inf) -> float:
+    """Smallest relative speedup detectable (80 % power, 5 % two-sided) at this SE of log."""
+    return math.exp((t_quantile(_T975, Z975, df) + t_quantile(_T80, Z80, df)) * se) - 1
+
+
+def requests_interval(low: float | None, high: float | None, draws: np.ndarray | None) -> Interval:
+    """The per-request bootstrap interval, labelled; its MDE from the draws' spread."""
+    finite = None if draws is None else draws[np.isfinite(draws) & (draws > 0)]
+    se = float(np.log(finite).std()) if finite is not None and len(finite) > 1 else None
+    return Interval(low, high, REQUESTS_ONLY, None if se is None else mde(se))
