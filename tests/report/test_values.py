@@ -2,8 +2,10 @@
 
 Every expected figure is recomputed here from the cells' own files (``requests.parquet`` stamps,
 ``summary.json`` counters, ``manifest.json``) with plain arithmetic, not through the analysis
-code: tok/s = c x sum(tokens) / sum(E2E), TPOT per request = (last - first chunk) / tokens after
-the first, AL = 1 + accepted / drafts, tokens per chunk pooled over the steps.
+code: the headline (steady) tok/s = c x sum(tokens) / sum(E2E) over the requests sent after the
+c-th send and ended by the first end after the last send (all of them when fewer than 4 such);
+Little over all requests beside it; TPOT per request = (last - first chunk) / tokens after the
+first; AL = 1 + accepted / drafts; tokens per chunk pooled over the steps.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 
 from loadgen.client.sink import read_parquet
 from tests.fakes.cells import FakeServer, write_results
+from tests.steady import steady_requests
 
 SERVERS = [FakeServer("base"), FakeServer("sd", "base", speculative="eagle", draft_tokens=3)]
 CONCURRENCIES = [1, 4]
@@ -50,12 +53,15 @@ def cell_figures(results: Path, server: str, c: int) -> dict[str, float]:
     summary = json.loads((cell / "summary.json").read_text())
     e2e_s = [(r.end_ns - r.send_ns) / 1e9 for r in records]
     tokens = [sum(r.chunk_tokens) for r in records]
+    steady = steady_requests([(r.send_ns, r.end_ns) for r in records], c)
     tpot = [(r.chunk_ns[-1] - r.chunk_ns[0]) / sum(r.chunk_tokens[1:]) / 1e6 for r in records]
     steps = sum(len(r.chunk_tokens) - 1 for r in records)
     window_s = (max(r.end_ns for r in records) - min(r.send_ns for r in records)) / 1e9
     acc = summary["acceptance"]
     return {
-        "tps": c * sum(tokens) / sum(e2e_s),
+        "tps": c * sum(tokens[i] for i in steady) / sum(e2e_s[i] for i in steady),
+        "littles_all_tps": c * sum(tokens) / sum(e2e_s),
+        "steady_share": len(steady) / len(records),
         "window_tps": sum(tokens) / window_s,
         "tpot_mean": sum(tpot) / len(tpot),
         "e2e_mean": sum(e2e_s) / len(e2e_s),
@@ -73,6 +79,7 @@ def expected_rows(results: Path) -> dict[int, dict[str, float]]:
             "baseline_output_tps": base["tps"],
             "variant_output_tps": sd["tps"],
             "speedup_output_tps": sd["tps"] / base["tps"],
+            "littles_speedup_output_tps": sd["littles_all_tps"] / base["littles_all_tps"],
             "window_speedup_output_tps": sd["window_tps"] / base["window_tps"],
             "tpot_speedup": base["tpot_mean"] / sd["tpot_mean"],
             "e2e_speedup": base["e2e_mean"] / sd["e2e_mean"],
@@ -122,14 +129,15 @@ def test_report_md_tables_hold_the_cells_numbers(results: Path) -> None:
         want, ci = expected[c], csv_rows[c]
         assert row["base tok/s"] == f"{want['baseline_output_tps']:.1f}"
         assert row["SD tok/s"] == f"{want['variant_output_tps']:.1f}"
-        assert row["tok/s speedup"] == (
+        assert row["tok/s speedup (steady)"] == (
             f"{want['speedup_output_tps']:.2f} "
             f"[{float(ci['ci_low']):.2f}, {float(ci['ci_high']):.2f}]"
         )
+        assert row["Little all"] == f"{want['littles_speedup_output_tps']:.2f}"
         assert row["window"] == f"{want['window_speedup_output_tps']:.2f}"
         assert row["mean TPOT speedup"].startswith(f"{want['tpot_speedup']:.2f} [")
         assert row["mean E2E speedup"].startswith(f"{want['e2e_speedup']:.2f} [")
-        assert row["AL"] == f"{want['acceptance_length']:.2f}"
+        assert row["AL while drafting"] == f"{want['acceptance_length']:.2f}"
         assert row["client tok/chunk"] == f"{want['client_tokens_per_chunk']:.2f}"
         assert row["requests"] == "24 / 24"
 
@@ -144,12 +152,13 @@ def test_report_md_tables_hold_the_cells_numbers(results: Path) -> None:
             (results / "cells" / server / "1k" / f"c{c}" / "r0" / "summary.json").read_text()
         )
         assert (row["ok"], row["failed"], row["repeats"]) == ("24", "0", "1")
-        assert row["tok/s"] == f"{mine['window_tps']:.1f}"
+        assert row["tok/s (steady; open loop: window)"] == f"{mine['tps']:.1f}"
+        assert row["steady kept"] == f"{mine['steady_share']:.0%}"
         ttft, tpot = summary["ttft_ms"], summary["tpot_ms"]
         assert row["TTFT p50 / p90 ms"] == f"{ttft['p50']:.0f} / {ttft['p90']:.0f}"
         assert row["TPOT mean / p90 ms"] == f"{mine['tpot_mean']:.2f} / {tpot['p90']:.2f}"
         assert row["client tok/chunk"] == f"{mine['tokens_per_chunk']:.2f}"
-        assert row["AL"] == ("n/a" if server == "base" else f"{mine['al']:.2f}")
+        assert row["AL while drafting"] == ("n/a" if server == "base" else f"{mine['al']:.2f}")
 
     flags = markdown_table(md, "Cross-check flags")
     assert flags == [{"server": "sd", "bucket": "1k", "load": "c=4", "flag": FLAG}]

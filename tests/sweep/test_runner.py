@@ -38,6 +38,7 @@ from loadgen.sweep.plan import PlanError, load_plan
 from loadgen.sweep.runner import cell_spec, pending_cells, redo_reason, run_sweep
 from tests.fakes.fault_server import FaultPlan, FaultServer
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer, ServerTimings
+from tests.steady import steady_requests
 
 TTFT_S, STEP_S, OSL, SD_K = 0.02, 0.01, 24, 4
 SD_STEPS = math.ceil((OSL - 1) / SD_K)  # 6 steps: five of 4 tokens, one of 3
@@ -104,9 +105,11 @@ def check_against_the_law(
         assert min(tpot for _, tpot in server) >= steps * STEP_S * 1000 / (OSL - 1)
         e2e = sum(e for e, _ in server)
         tpot = sum(t for _, t in server) / len(server)
-        # the headline tok/s estimator: c * sum(tokens) / sum(E2E)
         assert summary["tpot_ms"]["mean"] == pytest.approx(tpot, rel=TPOT_REL)
-        sides.append((c * 6 * OSL / (e2e / 1000), tpot, e2e))
+        # the headline tok/s: c * sum(tokens) / sum(E2E) over the steady requests
+        steady = steady_requests([(r.send_ns, r.end_ns) for r in records], c)
+        steady_e2e_s = sum(server[i][0] for i in steady) / 1000
+        sides.append((c * len(steady) * OSL / steady_e2e_s, tpot, e2e))
     (base_tps, base_tpot, base_e2e), (sd_tps, sd_tpot, sd_e2e) = sides
     assert row.baseline_output_tps is not None and row.variant_output_tps is not None
     assert base_tps * (1 - TPS_REL) <= row.baseline_output_tps <= base_tps
