@@ -1,8 +1,11 @@
 """Locust's live statistics as Prometheus metrics: one Prometheus scrapes the engine and the load.
 
 Loaded next to the Locust file: ``locust -f loadgen/speed.py,loadgen/locust_metrics.py ...``. The
-master (or a stand-alone Locust) serves ``/metrics`` on ``SPEEDBENCH_METRICS_PORT`` (9646); workers
-serve nothing, since the master already aggregates their statistics. The figures are Locust's own
+master (or a stand-alone Locust) serves ``/metrics`` on ``SPEEDBENCH_LOCUST_METRICS_PORT`` (9646);
+workers serve nothing, since the master already aggregates their statistics. Not
+``SPEEDBENCH_METRICS_PORT``: that is the Locust file's ``--metrics-port`` (the harness's own live
+metrics, loadgen/metrics/exporter.py), and one port for both made a stand-alone Locust fail to
+start its test (address already in use). The figures are Locust's own
 (rounded response times); the exact per-request timings stay in the records.
 """
 
@@ -20,6 +23,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 DEFAULT_PORT = 9646
+PORT_ENV = "SPEEDBENCH_LOCUST_METRICS_PORT"
 PERCENTILES = (0.5, 0.9, 0.99)
 
 
@@ -68,6 +72,6 @@ def serve_metrics(environment: Environment, port: int) -> CollectorRegistry:
 def on_init(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return
-    port = int(os.environ.get("SPEEDBENCH_METRICS_PORT", str(DEFAULT_PORT)))
+    port = int(os.environ.get(PORT_ENV, str(DEFAULT_PORT)))
     serve_metrics(environment, port)
     logging.info("speedbench: Locust metrics on :%d/metrics", port)

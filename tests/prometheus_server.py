@@ -19,8 +19,11 @@ SCRAPE_INTERVAL_S = 1
 
 
 @contextmanager
-def running_prometheus(targets: Sequence[str], metrics_path: str, workdir: Path) -> Iterator[str]:
-    """``targets`` are ``host:port``; yields the server's base URL once it is ready."""
+def running_prometheus(
+    targets: Sequence[str], metrics_path: str, workdir: Path, ready_timeout_s: float = 30
+) -> Iterator[str]:
+    """``targets`` are ``host:port``; yields the server's base URL once it is ready, and fails
+    the test, with the log's tail, if it dies or is not ready within ``ready_timeout_s``."""
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("the prometheus binary is missing: run .ci/setup (Debian package prometheus)")
@@ -50,17 +53,27 @@ def running_prometheus(targets: Sequence[str], metrics_path: str, workdir: Path)
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert proc.poll() is None, (workdir / "prometheus.log").read_text()[-2000:]
-            try:
-                if requests.get(url + "/-/ready", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
+        _wait_ready(proc, url, workdir / "prometheus.log", ready_timeout_s)
         yield url
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"prometheus exited ({proc.returncode}) before ready: {_tail(log)}")
+        try:
+            if requests.get(url + "/-/ready", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"prometheus not ready at {url}/-/ready after {timeout_s:g} s: {_tail(log)}")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-2000:] or "(empty log)"

@@ -46,7 +46,11 @@ def test_cell_reads_the_window_through_the_engine_adapter(
     # 4 requests x (1 prefill token + 10 chunks of 3): each chunk is one draft with 2 accepted
     assert summary.requests_ok == 4 and summary.output_tokens == 124
     assert acc["source"] == "vllm:/metrics counters" and not acc["estimate"]
-    assert acc["accepted_tokens"] == summary.client_accepted_tokens
+    # pinned: 40 decode steps, each drafting 2 and accepting both (the FAKE's law)
+    assert (acc["drafts"], acc["draft_tokens"], acc["accepted_tokens"]) == (40, 80, 80)
+    assert acc["acceptance_length"] == 3.0 and acc["acceptance_rate"] == 1.0
+    assert summary.client_accepted_tokens == 80 and summary.client_tokens_per_chunk == 3.0
+    assert summary.tokens_per_chunk_histogram == {"3": 40}
     assert summary.server_counters["generation_tokens"] == 124
     assert summary.metrics_window["engine"] == "vllm"
     assert summary.flags == []

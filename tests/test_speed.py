@@ -101,6 +101,8 @@ def test_closed_loop_timings_match_the_servers_truth(
     assert sorted(logged) == list(range(4, 10))
     delays_ms: list[float] = []
     itl_errors: list[float] = []
+    ttft_errors: list[float] = []
+    tpot_errors: list[float] = []
     for r in records:
         server = logged[int(r.question_id)]
         assert r.output_tokens == 31 and r.chunk_tokens == [1] + [3] * 10
@@ -111,13 +113,25 @@ def test_closed_loop_timings_match_the_servers_truth(
         delays_ms += delays
         server_ttft = (server.chunk_ns[0] - server.received_ns) / 1e6
         assert server_ttft >= 200  # the fake's own sleep
-        # the request's and the first chunk's trips: a few ms, tens on a loaded machine
-        assert 0 <= r.ttft_ms - server_ttft < 100
+        # The request's and the first chunk's trips. Measured (18 runs x 6 requests a transport,
+        # load average 0.7-5.1): requests 0.5-30 ms, pooled median 1.4-2.1; fast 0.1-20 ms,
+        # median 0.2-0.4 (the tail is this in-process server's thread waiting for the GIL and
+        # the client's stamps under load; tests/client/test_timing_accuracy.py bounds the
+        # harness alone against a kernel-stamped server). Bounds: 60 ms a request (2x the
+        # worst), 5 ms for the median (2.4x).
+        ttft_errors.append(r.ttft_ms - server_ttft)
+        assert 0 <= ttft_errors[-1] < 60
         server_tpot = (server.chunk_ns[-1] - server.chunk_ns[0]) / 30 / 1e6
-        assert r.tpot_ms == pytest.approx(server_tpot, abs=1.0)  # 30 tokens: 30 ms of jitter
+        # |TPOT - server's|, measured: requests median <= 0.007 ms but up to 2.9 ms (a last
+        # chunk stamped ~90 ms late under load: the old 1 ms bound was flaky), fast <= 0.005
+        # ms. Bounds: 6 ms a request, 0.5 ms for the median.
+        tpot_errors.append(abs(r.tpot_ms - server_tpot))
+        assert tpot_errors[-1] < 6
         per_token = [(b - a) / 3 / 1e6 for a, b in pairwise(server.chunk_ns) for _ in range(3)]
         itl_errors += [abs(x - t) for x, t in zip(r.itl_ms, per_token, strict=True)]
     assert median(delays_ms) < 20 / 4, sorted(delays_ms)
+    assert median(ttft_errors) < 5, sorted(ttft_errors)
+    assert median(tpot_errors) < 0.5, sorted(tpot_errors)
     # per token: a chunk's gap over its 3 tokens; merged or split chunks would be off by ~7 ms
     assert median(itl_errors) < 1 and max(itl_errors) < 10, sorted(itl_errors)
     # one Locust entry per request (its end-to-end time), not one per figure
@@ -194,9 +208,12 @@ def test_open_loop_sends_on_the_schedule_and_reports_lag(prepared: Path, tmp_pat
     gaps = [(b.intended_send_ns - a.intended_send_ns) / 1e6 for a, b in pairwise(records)]
     assert gaps == pytest.approx([50.0] * 11, abs=0.01)  # constant 20/s on an absolute clock
     report = schedule_report(records)
-    # this machine is shared: the median request leaves on time, the rate holds
-    assert 0 <= report["send_lag_ms"]["p50"] < 5, report
-    assert report["achieved_rate_rps"] == pytest.approx(20, rel=0.05)
+    # Measured (16 runs, load average 0.7-5.1): median send lag 0.8-5.5 ms (the old 5 ms bound
+    # failed once); achieved rate / 20 0.902-1.008 (11 gaps: one send 55 ms late at the end moves
+    # it 10%; the old 5% bound failed there). Bounds: median lag 12 ms (2.2x), rate 15%; the
+    # schedule itself is exact (above).
+    assert 0 <= report["send_lag_ms"]["p50"] < 12, report
+    assert report["achieved_rate_rps"] == pytest.approx(20, rel=0.15)
 
 
 def test_open_loop_flags_a_server_that_cannot_keep_up(prepared: Path, tmp_path: Path) -> None:

@@ -138,7 +138,9 @@ class SpeedupAnalysis:
             return None if side is None else side[name]
 
         b_tps, v_tps = b_point["output_tps"], v_point["output_tps"]
-        window = _ratio(variant.output_tps, base.output_tps) if category == ALL else None
+        window = (
+            _ratio(variant.window_output_tps, base.window_output_tps) if category == ALL else None
+        )
         closed = variant.load.concurrency
         speedup = _ratio(v_tps, b_tps)
         tps = self._interval(speedup, b_cols, v_cols, draws(b_draws, "output_tps"),

@@ -2,6 +2,7 @@
 cache reuse and invalidation, raw mode, --exact-isl, multi-turn rows, the printed ISL table."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from loadgen.data.prepared import PreparedSet
 from loadgen.data.source import RowTally, iter_rows, write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.data.tokenize import PromptEncoder, TokenizeOptions, load_tokenizer
+from loadgen.model_factory import CHAT_TEMPLATE
 
 FIXTURE = Path(__file__).parents[2] / "datasets" / "qualitative_fixture.jsonl"
 
@@ -165,6 +167,57 @@ def test_a_failure_in_a_later_batch_leaves_no_prepared_set(
             str(tmp_path / "raw"), ["throughput_1k"], str(tiny_model), out, batch_rows=2
         )
     assert not (out / "prompts.parquet").exists()
+
+
+NOTE_TEMPLATE = CHAT_TEMPLATE.replace(
+    "{{ bos_token }}", "{{ bos_token }}{% if note is defined %}NOTE:{{ note }}|{% endif %}", 1
+)
+
+
+def test_cli_flags_reach_the_prepared_prompts(
+    raw: Path, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--chat-template-kwargs, --revision and --exact-isl through the command line: the demo
+    model's template, given one variable, renders it; the revision is recorded and printed."""
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    tok = load_tokenizer(str(model))
+    tok.chat_template = NOTE_TEMPLATE
+    tok.save_pretrained(model)
+    args = ["data", "prepare", "--source", str(raw), "--model", str(model), "--out"]
+    args += [str(tmp_path / "kw"), "--config", "throughput_1k", "--revision", "rev-123"]
+    args += ["--chat-template-kwargs", '{"note": "pinned"}', "--exact-isl"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert '"revision": "rev-123"' in out
+    table = [line.split() for line in out.splitlines() if line.startswith("1k ")]
+    assert len(table) == 3 and all(r[2:] == ["2", "1000", "1000", "1000"] for r in table)
+    prepared = PreparedSet.read(tmp_path / "kw")
+    assert prepared.manifest["revision"] == "rev-123"
+    assert prepared.manifest["template_kwargs"] == {"note": "pinned"}
+    for p in prepared.prompts:
+        ids = p.prompt_token_ids
+        assert len(ids) == 1000 and ids.count(tok.bos_token_id) == 1
+        assert tok.decode(ids[1:]).startswith("NOTE:pinned|<|start_header_id|>user")
+    # without the variable the same template renders no note
+    plain = ["data", "prepare", "--source", str(raw), "--model", str(model), "--out"]
+    assert main([*plain, str(tmp_path / "plain"), "--config", "throughput_1k"]) == 0
+    assert all("NOTE:" not in tok.decode(p.prompt_token_ids)
+               for p in PreparedSet.read(tmp_path / "plain").prompts)  # fmt: skip
+
+
+def test_cli_raw_flag_sends_bos_then_the_text(
+    raw: Path, tiny_model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tok = load_tokenizer(str(tiny_model))
+    args = ["data", "prepare", "--source", str(raw), "--model", str(tiny_model), "--out"]
+    assert main([*args, str(tmp_path), "--config", "throughput_1k", "--raw"]) == 0
+    assert capsys.readouterr().out.startswith("prepared data set")
+    prepared = PreparedSet.read(tmp_path)
+    assert prepared.manifest["options"]["raw"] is True
+    for p in prepared.prompts:
+        assert p.prompt_token_ids[0] == tok.bos_token_id
+        assert tok.decode(p.prompt_token_ids[1:]) == p.turns[0]  # no template around it
 
 
 def test_a_split_that_is_not_a_throughput_split_is_labelled_by_its_name(

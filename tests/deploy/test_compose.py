@@ -24,6 +24,7 @@ from loadgen.servers.compose import (
 from loadgen.servers.launcher import LocalServer
 from loadgen.servers.variant import ServerVariant, all_variants
 from loadgen.swarm.cluster import LoadPlan, master_command, worker_command
+from tests.deploy import pinned
 from tests.deploy.tools import REPO, compose_schema_check
 
 VARIANTS = all_variants()
@@ -164,3 +165,25 @@ def test_dockerfile_builds_offline_from_a_wheelhouse() -> None:
     assert any(
         d.startswith("sentence-transformers") for d in project["optional-dependencies"]["diverse"]
     )
+
+
+LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
+
+
+@pytest.mark.parametrize("name", sorted(pinned.ENGINE_COMMANDS))
+def test_engine_services_run_the_pinned_command_line(name: str) -> None:
+    entrypoint, args = pinned.ENGINE_COMMANDS[name]
+    service = COMPOSE["services"][name]
+    default = "/models/speedbench-demo" if name.startswith("vllm-cpu") else LLAMA
+    model = f"${{SPEEDBENCH_MODEL:-{default}}}"
+    assert service["entrypoint"] == entrypoint
+    assert service["command"] == pinned.with_model(args, model)
+
+
+def test_load_services_run_the_pinned_locust_command_lines() -> None:
+    workers = "${SPEEDBENCH_WORKERS:-2}"
+    assert COMPOSE["services"]["loadgen"]["command"] == pinned.master(
+        workers, "${SPEEDBENCH_USERS:-4}", "${SPEEDBENCH_SPAWN_RATE:-4}",
+        "${SPEEDBENCH_RUN_TIME:-60m}", "${SPEEDBENCH_HOST:-http://vllm-cpu-ngram:8000}",
+    )  # fmt: skip
+    assert COMPOSE["services"]["loadgen-worker"]["command"] == pinned.worker("loadgen", workers)

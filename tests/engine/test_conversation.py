@@ -65,9 +65,21 @@ def test_qualitative_rows_replay_turn_by_turn_with_per_category_acceptance(
     for row in table:
         assert row.requests == 2 and row.client.source == CLIENT_SOURCE
         assert row.server is not None and row.server.source == SERVER_SOURCE
-        assert row.server.drafts and row.server.drafts > 0
-        assert row.server.acceptance_length is not None and row.server.acceptance_length >= 1.0
-        assert row.client.acceptance_length is not None and row.client.acceptance_length >= 1.0
+        mine = [t.record for t in results if t.record.category == row.category]
+        spec = [r.spec_decode for r in mine if r.spec_decode is not None]
+        steps = sum(m["num_spec_steps"] for m in spec)
+        accepted = sum(m["num_accepted_draft_tokens"] for m in spec)
+        assert steps > 0 and row.server.drafts == steps
+        # AL from the engine's own per-request counters, exactly
+        assert row.server.acceptance_length == pytest.approx(1 + accepted / steps, abs=1e-12)
+        # tokens per chunk, counted here from the chunks, against the engine's steps: each
+        # chunk after the first is one step whose tokens beyond one are accepted drafts; the
+        # engine may also count up to k drafts a request accepted past max_tokens
+        chunk_steps = sum(len(r.chunk_tokens) - 1 for r in mine)
+        chunk_accepted = sum(sum(r.chunk_tokens[1:]) - (len(r.chunk_tokens) - 1) for r in mine)
+        assert row.client.acceptance_length == pytest.approx(1 + chunk_accepted / chunk_steps)
+        k = max(m["num_spec_tokens"] for m in spec)
+        assert chunk_accepted <= accepted <= chunk_accepted + k * len(mine)
 
 
 def test_speedbench_run_on_the_qualitative_bucket_gives_per_category_acceptance(

@@ -3,7 +3,6 @@ and ``speedbench run`` against a running ngram server. Nothing here is faked."""
 
 import csv
 import json
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,16 +17,12 @@ from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.metrics.exposition import scrape
 from loadgen.results.io import read_cell_summary
-from tests.engine.servers import vllm_cpu
+from tests.engine.servers import counter_sum, vllm_cpu
 from tests.locust_cluster import run_distributed
 from tests.ports import free_port
+from tests.steady import steady_requests
 
 pytestmark = pytest.mark.engine
-
-
-def counter_sum(text: str, name: str) -> float:
-    """Independent of the adapter: sum every sample line of one counter."""
-    return sum(float(m) for m in re.findall(rf"^{re.escape(name)}{{[^}}]*}} (\S+)$", text, re.M))
 
 
 def test_demo_runs_both_variants_and_reports_speedups(tiny_model: Path, tmp_path: Path) -> None:
@@ -81,6 +76,14 @@ def test_demo_runs_both_variants_and_reports_speedups(tiny_model: Path, tmp_path
                 before, "vllm:generation_tokens_total"
             )
             assert generated == summary["output_tokens"] == 32 * expected
+            # TPOT plausible: a tiny model's step on 2 cores takes at most a few
+            # hundred, never microseconds or seconds; for the baseline (one token a chunk, 31
+            # gaps a request) the mean TPOT is the mean chunk gap exactly
+            tpot, gap = summary["tpot_ms"]["mean"], summary["chunk_gap_ms"]["mean"]
+            assert 0 < tpot < 1000
+            if variant == "vllm-cpu-base":
+                assert summary["client_tokens_per_chunk"] == 1
+                assert tpot == pytest.approx(gap, rel=1e-9)
             acc = summary["acceptance"]
             if variant == "vllm-cpu-base":
                 assert acc["drafts"] is None and acc["acceptance_length"] is None
@@ -96,6 +99,15 @@ def test_demo_runs_both_variants_and_reports_speedups(tiny_model: Path, tmp_path
             assert acc["drafts"] == drafts and acc["accepted_tokens"] == accepted
             assert acc["acceptance_length"] == pytest.approx(1 + accepted / drafts)
             assert len(acc["per_position"]) == 3
+            # vLLM streams one chunk per engine step, so the tokens beyond one per chunk are the
+            # accepted drafts the client saw: at most the counter, which may also hold up to
+            # k = 3 drafts a request accepted past max_tokens and never streamed
+            client_accepted = summary["client_accepted_tokens"]
+            assert client_accepted <= accepted <= client_accepted + 3 * expected
+            steps = sum(len(r.chunk_tokens) - 1 for r in records)
+            assert summary["client_tokens_per_chunk"] == pytest.approx(31 * expected / steps)
+            # steps without a draft (no ngram match) carry one token: never above the AL
+            assert 1 <= summary["client_tokens_per_chunk"] <= acc["acceptance_length"]
 
     with (out / "speedup.csv").open() as fh:
         rows = list(csv.DictReader(fh))
@@ -110,7 +122,24 @@ def test_demo_runs_both_variants_and_reports_speedups(tiny_model: Path, tmp_path
         "acceptance_length",
     } <= set(rows[0])
     assert [(r["bucket"], r["concurrency"]) for r in rows] == [("1k", "1"), ("1k", "2")]
-    assert all(float(r["speedup_output_tps"]) > 0 for r in rows)
+    for row in rows:  # the headline: c * sum(tokens) / sum(E2E) over each side's steady requests
+        c = int(row["concurrency"])
+        tps = {}
+        for side, variant in (("baseline", "vllm-cpu-base"), ("variant", "vllm-cpu-ngram")):
+            records = read_parquet(out / "cells" / variant / "1k" / f"c{c}" / "requests.parquet")
+            spans = [(r.send_ns, r.end_ns) for r in records]
+            steady = [records[i] for i in steady_requests(spans, c)]
+            e2e_s = sum((r.end_ns - r.send_ns) / 1e9 for r in steady)
+            tps[side] = c * sum(r.output_tokens for r in steady) / e2e_s
+            assert float(row[f"{side}_output_tps"]) == pytest.approx(tps[side], rel=1e-6)
+        ratio = tps["variant"] / tps["baseline"]
+        assert float(row["speedup_output_tps"]) == pytest.approx(ratio, rel=1e-6)
+        assert float(row["ci_low"]) <= ratio <= float(row["ci_high"])
+        ngram = json.loads((out / "cells" / "vllm-cpu-ngram" / "1k" / f"c{c}" / "summary.json")
+                           .read_text())  # fmt: skip
+        assert float(row["acceptance_length"]) == pytest.approx(
+            ngram["acceptance"]["acceptance_length"], rel=1e-6
+        )
     report = (out / "report.md").read_text()
     assert "| 1k | c=2 | vllm-cpu-base | vllm-cpu-ngram |" in report
 

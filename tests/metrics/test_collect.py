@@ -59,7 +59,8 @@ def test_a_hung_metrics_endpoint_costs_one_scrape_timeout_and_is_flagged(tmp_pat
         started = time.monotonic()
         result = window.close(tmp_path)
         elapsed = time.monotonic() - started
-    assert elapsed < 2.0
+    # one 0.5 s timeout, not two: measured 0.50-0.61 s (12 runs, load average 0.7-5.1)
+    assert elapsed < 0.95
     assert result.acceptance.source.startswith("none") and result.counters is None
     assert "Read timed out" in result.flags[0] and "metrics endpoint hung" in result.flags[0]
 
@@ -72,7 +73,8 @@ def test_a_hung_endpoint_before_the_load_refuses_the_cell_within_the_timeout(
         started = time.monotonic()
         with pytest.raises(RuntimeError, match=r"before the cell.*--no-metrics"):
             window.open(tmp_path)
-    assert time.monotonic() - started < 2.0
+        elapsed = time.monotonic() - started  # the server's shutdown (~0.5 s poll) left out
+    assert elapsed < 0.95  # one 0.5 s timeout, not two: measured 0.50-0.52 s
 
 
 def test_unreachable_endpoint_fails_before_the_load_naming_the_fix(tmp_path: Path) -> None:

@@ -18,7 +18,9 @@ def test_polls_before_during_and_after_and_logs_each(tmp_path: Path) -> None:
         polls = sampler.stop()[0]
     assert first.body == "a 1\n"  # taken in start(), before the load
     assert polls[-1].body == "a 3\n"  # taken in stop(), after it
-    assert len(polls) >= 4 and any(p.body == "a 2\n" for p in polls)
+    # start + 4 timed polls in 0.45 s + stop = 6, measured 6 in 12 runs (load average 0.7-5.1);
+    # one late poll allowed
+    assert len(polls) >= 5 and any(p.body == "a 2\n" for p in polls)
     assert [p.wall for p in polls] == sorted(p.wall for p in polls)
     lines = [json.loads(x) for x in log.read_text().splitlines()]
     assert [x["body"] for x in lines] == [p.body for p in polls]

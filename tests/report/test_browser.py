@@ -2,6 +2,7 @@
 without console errors or network requests, every plot renders with its marks, and a screenshot
 is written for a human to look at (``SPEEDBENCH_SCREENSHOT`` names where, default: tmp)."""
 
+import csv
 import os
 import shutil
 import subprocess
@@ -107,5 +108,25 @@ def test_a_demo_shaped_report_keeps_every_label_inside_its_plot(tmp_path: Path) 
         overflow = page.evaluate(OVERFLOWING_TEXT)
         heatmap = page.locator('svg[data-plot="heatmap-vllm-cpu-ngram"]')
         heatmap.screenshot(path=str(tmp_path / "heatmap.png"))
+        # the speedup table as the browser shows it: the same numbers as speedup.csv
+        table = page.locator("table").first
+        headers = table.locator("thead th").all_inner_texts()
+        cells = table.locator("tbody tr").evaluate_all(
+            "rows => rows.map(r => [...r.cells].map(c => c.innerText))"
+        )
         browser.close()
     assert overflow == [], overflow
+    with (results / "speedup.csv").open() as fh:
+        expected = [
+            [r["bucket"], r["load"], f"{float(r['baseline_output_tps']):.1f}",
+             f"{float(r['variant_output_tps']):.1f}",
+             f"{float(r['speedup_output_tps']):.2f} "
+             f"[{float(r['ci_low']):.2f}, {float(r['ci_high']):.2f}]",
+             f"{float(r['acceptance_length']):.2f}"]
+            for r in csv.DictReader(fh)
+        ]  # fmt: skip
+    columns = ["bucket", "load", "base tok/s", "SD tok/s", "tok/s speedup (steady)",
+               "AL while drafting"]  # fmt: skip
+    shown = [dict(zip(headers, row, strict=True)) for row in cells]
+    overall = [[row[c] for c in columns] for row in shown if row["tier"] == "all"]
+    assert overall == expected

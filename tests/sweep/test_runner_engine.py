@@ -11,6 +11,7 @@ import yaml
 from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
+from tests.engine.servers import counter_sum
 from tests.ports import free_port
 
 pytestmark = pytest.mark.engine
@@ -55,8 +56,22 @@ def test_sweep_launches_each_variant_and_records_provenance(
     summary = json.loads((out / "summary.json").read_text())
     rows = {r["load"]: r for r in summary["speedups"] if r["category"] == "all"}
     assert set(rows) == {"c=2", "rate=2.0/s"}
-    for row in rows.values():
-        assert row["variant"] == "vllm-cpu-ngram" and row["acceptance_length"] > 1
+    for load, row in rows.items():
+        assert row["variant"] == "vllm-cpu-ngram"
+        # the AL against the engine's counters over the cell's window, summed here from the
+        # scrapes the cell kept (independent of the adapter)
+        cell = out / "cells" / "vllm-cpu-ngram" / "1k" / ("c2" if load == "c=2" else "rate2.0")
+        before = (cell / "r0" / "metrics_before.txt").read_text()
+        after = (cell / "r0" / "metrics_after.txt").read_text()
+        drafts, accepted = (
+            counter_sum(after, name) - counter_sum(before, name)
+            for name in (
+                "vllm:spec_decode_num_drafts_total",
+                "vllm:spec_decode_num_accepted_tokens_total",
+            )
+        )
+        assert drafts > 0
+        assert row["acceptance_length"] == pytest.approx(1 + accepted / drafts, rel=1e-9)
     assert rows["rate=2.0/s"]["rate_rps"] == 2.0 and rows["rate=2.0/s"]["concurrency"] is None
     for name in ("vllm-cpu-base", "vllm-cpu-ngram"):
         cell = json.loads(
