@@ -168,7 +168,7 @@ class SweepPlan(BaseModel):
 
     @model_validator(mode="after")
     def _load(self) -> SweepPlan:
-        if not self.concurrencies and not self.rates:
+        if not self.concurrencies and not self.rates and self.rate_sweep is None:
             raise ValueError(
                 "no load points: give `concurrencies` (closed loop) and/or `rates` (open loop, "
                 "requests/s)"
