@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from loadgen.results.schemas import SweepManifest
+from loadgen.sweep import rate_sweep
 from loadgen.sweep.plan import PlanError, SweepPlan
 from loadgen.sweep.slices import PromptSlices
 
@@ -90,3 +91,14 @@ def with_chosen_rates(plan: SweepPlan, manifest: SweepManifest) -> SweepPlan:
     if plan.rate_sweep is None or chosen is None:
         return plan
     return plan.model_copy(update={"rates": list(chosen["rates"])})
+
+
+def history_context(manifest: SweepManifest) -> dict[str, str]:
+    """The report's lines on how the sweep grew: its extensions and its rate sweep."""
+    lines = {}
+    extended = [h for h in manifest.plan_history if h.get("event") == "extended"]
+    if extended:
+        lines["plan history"] = f"extended {len(extended)} time(s), last at {extended[-1]['at']}"
+    if manifest.rate_sweep is not None:
+        lines["rate sweep"] = rate_sweep.describe(manifest.rate_sweep)
+    return lines

@@ -39,7 +39,7 @@ from loadgen.results_lock import results_lock
 from loadgen.runspec import RunSpec
 from loadgen.servers.launcher import LocalServer
 from loadgen.sweep import rate_sweep
-from loadgen.sweep.extend import with_chosen_rates
+from loadgen.sweep.extend import history_context, with_chosen_rates
 from loadgen.sweep.order import schedule
 from loadgen.sweep.plan import PlanError, SweepPlan
 from loadgen.sweep.plan_server import ResolvedServer
@@ -259,17 +259,6 @@ def prepare_server(
     write_sweep_manifest(out, manifest)
     if plan.warmup:
         warm_up(url, data_dir, plan, slices.warmup_start)
-
-
-def history_context(manifest: SweepManifest) -> dict[str, str]:
-    """The report's lines on how the sweep grew: its extensions and its rate sweep."""
-    lines = {}
-    extended = [h for h in manifest.plan_history if h.get("event") == "extended"]
-    if extended:
-        lines["plan history"] = f"extended {len(extended)} time(s), last at {extended[-1]['at']}"
-    if manifest.rate_sweep is not None:
-        lines["rate sweep"] = rate_sweep.describe(manifest.rate_sweep)
-    return lines
 
 
 def cell_line(summary: CellSummary) -> str:
