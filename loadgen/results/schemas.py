@@ -174,6 +174,10 @@ class SweepManifest(_Model):
     servers: dict[str, dict[str, Any]] = {}
     demo: dict[str, Any] | None = None  # the demo's own plan (kind "demo")
     timings: dict[str, float] | None = None
+    # loadgen/sweep/slices.py: each cell's first prompt, the warm-up's, the next unused one
+    prompts: dict[str, Any] | None = None
+    plan_history: list[dict[str, Any]] = []  # the plan's digest when created and when extended
+    rate_sweep: dict[str, Any] | None = None  # saturation measured and the rates it chose
 
 
 class ReportSummary(_Model):

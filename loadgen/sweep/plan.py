@@ -42,7 +42,7 @@ from loadgen.sweep.plan_server import (
 # Settings added after the first plans: left out of the digest while unset (old plans keep theirs).
 LATER_FIELDS = (
     "rates", "arrivals", "burstiness", "max_in_flight", "requests_per_user", "transport",
-    "poll_interval_s", "seed", "max_duration_s", "order", "order_seed", "aa",
+    "poll_interval_s", "seed", "max_duration_s", "order", "order_seed", "aa", "rate_sweep",
 )  # fmt: skip
 # How a plan's cells are ordered in time (loadgen/sweep/order.py says what each costs).
 CellOrder = Literal["sequential", "interleaved", "random", "interleaved_launches"]
@@ -61,6 +61,24 @@ class Slos(BaseModel):
     percentile: Literal["p50", "p90", "p99"] = "p90"
 
 
+class RateSweep(BaseModel):
+    """Open-loop rates chosen after the closed-loop cells: ``points`` rates spread evenly from
+    ``low`` to ``high`` times the saturation throughput (the most requests/s any closed-loop cell
+    of the sweep measured)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    points: StrictInt = Field(ge=2, description="open-loop rates to measure")
+    low: float = Field(0.1, gt=0, lt=1, description="lowest rate, a fraction of saturation")
+    high: float = Field(0.9, gt=0, le=1, description="highest rate, a fraction of saturation")
+
+    @model_validator(mode="after")
+    def _span(self) -> RateSweep:
+        if self.low >= self.high:
+            raise ValueError(f"`low` ({self.low}) must be below `high` ({self.high})")
+        return self
+
+
 class SweepPlan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -77,6 +95,11 @@ class SweepPlan(BaseModel):
     )
     rates: list[PositiveFloat] = Field(
         default_factory=list, description="open-loop cells: requests/s on an absolute clock"
+    )
+    rate_sweep: RateSweep | None = Field(
+        default=None,
+        description="open-loop rates found by the sweep: first the closed-loop cells measure the "
+        "saturation throughput, then `points` rates below it (instead of `rates`)",
     )
     arrivals: Arrivals | None = Field(default=None, description="open loop; default poisson")
     burstiness: PositiveFloat | None = Field(
@@ -145,15 +168,25 @@ class SweepPlan(BaseModel):
 
     @model_validator(mode="after")
     def _load(self) -> SweepPlan:
-        if not self.concurrencies and not self.rates:
+        if not self.concurrencies and not self.rates and self.rate_sweep is None:
             raise ValueError(
                 "no load points: give `concurrencies` (closed loop) and/or `rates` (open loop, "
                 "requests/s)"
             )
-        if not self.rates:
+        if self.rate_sweep is not None:
+            if self.rates:
+                raise ValueError("give `rates` or `rate_sweep`, not both")
+            if not self.concurrencies:
+                raise ValueError(
+                    "`rate_sweep` measures the saturation throughput with the closed-loop cells: "
+                    "it needs `concurrencies` (include a high one)"
+                )
+        if not self.rates and self.rate_sweep is None:
             for name in ("arrivals", "burstiness", "max_in_flight"):
                 if getattr(self, name) is not None:
-                    raise ValueError(f"`{name}` is an open-loop setting: it needs `rates`")
+                    raise ValueError(
+                        f"`{name}` is an open-loop setting: it needs `rates` or `rate_sweep`"
+                    )
         if self.burstiness is not None and self.arrivals != "gamma":
             raise ValueError(
                 f"`burstiness` shapes gamma arrivals only (arrivals is {self.arrivals!r}): set "
@@ -248,5 +281,7 @@ def load_plan(path: Path) -> SweepPlan:
 def _allowed(loc: tuple[int | str, ...]) -> list[str]:
     """The keys of the mapping an unknown key was found in."""
     parents = [p for p in loc[:-1] if isinstance(p, str)]
-    models: dict[str, type[BaseModel]] = {"servers": PlanServer, "slos": Slos}
+    models: dict[str, type[BaseModel]] = {
+        "servers": PlanServer, "slos": Slos, "rate_sweep": RateSweep
+    }  # fmt: skip
     return sorted(models.get(parents[-1] if parents else "", SweepPlan).model_fields)

@@ -1,13 +1,15 @@
 """``speedbench sweep``: run a plan's cells, servers one at a time, resumable, then report.
 
 Re-running a plan into the same directory skips every cell that has its ``summary.json`` (written
-last, atomically) and redoes a cell that was interrupted; a different plan is refused. The
-results directory's ``manifest.json`` records the plan and where every figure came from.
+last, atomically) and redoes a cell that was interrupted; a plan that only adds cells extends the
+sweep (loadgen/sweep/extend.py), any other change is refused. A rate sweep runs its chosen rates
+after the closed-loop cells (loadgen/sweep/rate_sweep.py). The results directory's
+``manifest.json`` records the plan, its history, the prompt slices and where every figure came
+from.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from collections.abc import Iterator
@@ -22,28 +24,28 @@ from loadgen.cell import run_cell, send_unmeasured
 from loadgen.client.access import ServerAccess
 from loadgen.client.sink import RECORDS_PARQUET, read_parquet
 from loadgen.data.prepared import PreparedSet
-from loadgen.hostinfo import host_description
 from loadgen.load.point import LoadPoint
 from loadgen.metrics.collect import CLOSING_SCRAPE_FAILED
-from loadgen.modelinfo import model_hashes
-from loadgen.preflight import check_prompts, preflight
+from loadgen.preflight import preflight
 from loadgen.redact import redact
 from loadgen.report.build import build_report
 from loadgen.results.io import (
-    MANIFEST_FILE,
     SUMMARY_FILE,
     read_cell_summary,
-    read_sweep_manifest,
     write_sweep_manifest,
 )
 from loadgen.results.schemas import CellSummary, SweepManifest
 from loadgen.results_lock import results_lock
 from loadgen.runspec import RunSpec
 from loadgen.servers.launcher import LocalServer
+from loadgen.sweep import rate_sweep
+from loadgen.sweep.extend import history_context, with_chosen_rates
 from loadgen.sweep.order import schedule
 from loadgen.sweep.plan import PlanError, SweepPlan
 from loadgen.sweep.plan_server import ResolvedServer
-from loadgen.sweep.provenance import engine_version, harness_version
+from loadgen.sweep.provenance import engine_version
+from loadgen.sweep.setup import check_data, open_manifest
+from loadgen.sweep.slices import PromptSlices
 
 
 def say(message: str) -> None:
@@ -64,31 +66,39 @@ class PlannedCell:
         return cell / f"r{self.repeat}" if self.repeat_dirs else cell
 
 
-def planned_cells(plan: SweepPlan, repeat_dirs: bool = True) -> list[PlannedCell]:
+def planned_cells(
+    plan: SweepPlan, repeat_dirs: bool = True, slices: PromptSlices | None = None
+) -> list[PlannedCell]:
+    """The plan's cells, each with its prompt slice (default: a new sweep's layout)."""
     if not repeat_dirs and plan.repeats != 1:
         raise PlanError("cell directories without r<R> hold one repeat only")
+    slices = slices or PromptSlices.laid_out(plan)
     return [
         PlannedCell(
             bucket,
             load,
             repeat,
-            plan.prompt_start(repeat, i),
+            slices.start(bucket, load, repeat),
             plan.requests_for(load),
             repeat_dirs,
         )
         for repeat in range(plan.repeats)
         for bucket in plan.buckets
-        for i, load in enumerate(plan.load_points())
+        for load in plan.load_points()
     ]
 
 
 def pending_cells(
-    plan: SweepPlan, out: Path, server: str, repeat_dirs: bool = True
+    plan: SweepPlan,
+    out: Path,
+    server: str,
+    repeat_dirs: bool = True,
+    slices: PromptSlices | None = None,
 ) -> list[PlannedCell]:
     """Cells without a summary, or damaged (``redo_reason``); a half-written, cut-short or damaged
     cell directory is cleared to be redone."""
     pending = []
-    for cell in planned_cells(plan, repeat_dirs):
+    for cell in planned_cells(plan, repeat_dirs, slices):
         directory = cell.directory(out, server)
         if (directory / SUMMARY_FILE).is_file():
             reason = redo_reason(directory)
@@ -120,60 +130,13 @@ def redo_reason(directory: Path) -> str | None:
     return None
 
 
-def warm_up(url: str, data_dir: Path, plan: SweepPlan) -> None:
-    """Prompts 0..warmup-1 of each bucket: sent, never measured, never sent again."""
+def warm_up(url: str, data_dir: Path, plan: SweepPlan, start: int) -> None:
+    """The warm-up slice of each bucket (``start``, ``warmup`` prompts): sent, never measured."""
     prepared = PreparedSet.read(data_dir)
     timeout_s = plan.request_timeout_s or RunSpec.model_fields["request_timeout_s"].default
     for bucket in plan.buckets:
-        prompts = prepared.bucket(bucket)[: plan.warmup]
+        prompts = prepared.bucket(bucket)[start : start + plan.warmup]
         send_unmeasured(url, prompts, plan.osl, plan.served_model_name, timeout_s)
-
-
-def open_manifest(plan: SweepPlan, out: Path, data_dir: Path) -> SweepManifest:
-    """The existing manifest of this plan, or a new one; a different plan is refused."""
-    path = out / MANIFEST_FILE
-    if path.is_file() and json.loads(path.read_text()).get("kind") not in ("sweep", "demo"):
-        raise PlanError(
-            f"{out} holds a single cell's results (speedbench run), not a sweep's: give "
-            "--out a new directory"
-        )
-    manifest = read_sweep_manifest(out)
-    if manifest is not None:
-        if manifest.plan_sha256 != plan.digest():
-            raise PlanError(
-                f"{out} holds results of a different plan ({manifest.plan.get('name')!r}"
-                f", sha256 {manifest.plan_sha256[:12]}); the plan changed. Re-run "
-                "with the original plan to resume, or give a new --out directory"
-            )
-        return manifest
-    prepared = PreparedSet.read(data_dir).manifest
-    return SweepManifest(
-        kind="sweep",
-        plan=plan.model_dump(mode="json"),
-        plan_sha256=plan.digest(),
-        harness={
-            "version": harness_version(),
-            "git_revision": host_description()["git_revision"],
-        },
-        host=host_description(),
-        model=model_hashes(plan.model),
-        data={"dir": str(data_dir), **{k: v for k, v in prepared.items() if k != "isl_stats"}},
-        servers={},
-    )
-
-
-def check_data(plan: SweepPlan, data_dir: Path) -> None:
-    prepared = PreparedSet.read(data_dir)
-    need = plan.prompts_per_bucket()
-    for bucket in plan.buckets:
-        have = len(prepared.bucket(bucket))
-        if have < need:
-            raise PlanError(
-                f"bucket {bucket!r} of {data_dir} has {have} prompts; the plan needs {need} "
-                "(warmup + repeats x load points x requests, every prompt used once): lower "
-                "requests/repeats or prepare more rows"
-            )
-        check_prompts(prepared.bucket(bucket)[:need], data_dir)  # before any server starts
 
 
 @contextmanager
@@ -198,24 +161,58 @@ def endpoint(
 
 def run_sweep(plan: SweepPlan, plan_dir: Path, out: Path) -> list[SpeedupRow]:
     with results_lock(out):
-        run_cells(plan, plan_dir, out)
-        return build_report(out, {"results": str(out), "plan": plan.name, "model": plan.model})
+        manifest = run_cells(plan, plan_dir, out)
+        context = {"results": str(out), "plan": plan.name, "model": plan.model}
+        return build_report(out, {**context, **history_context(manifest)})
 
 
-def run_cells(plan: SweepPlan, plan_dir: Path, out: Path, repeat_dirs: bool = True) -> None:
-    """Every pending cell of the plan, server by server (the measuring half of a sweep)."""
+def run_cells(
+    plan: SweepPlan, plan_dir: Path, out: Path, repeat_dirs: bool = True
+) -> SweepManifest:
+    """Every pending cell of the plan, server by server (the measuring half of a sweep); with a
+    rate sweep, the closed-loop cells, then the rates chosen from them."""
     servers = plan.resolved_servers()
     data_dir = (plan_dir / plan.data).resolve()
-    check_data(plan, data_dir)
     out.mkdir(parents=True, exist_ok=True)
     manifest = open_manifest(plan, out, data_dir)
+    assert manifest.prompts is not None  # open_manifest records the slices
+    slices = PromptSlices.from_json(manifest.prompts)
+    unchosen = plan.rate_sweep is not None and manifest.rate_sweep is None
+    later = plan.repeats * plan.rate_sweep.points * plan.requests if plan.rate_sweep else 0
+    check_data(plan, data_dir, slices.next + (later if unchosen else 0))
     write_sweep_manifest(out, manifest)
-    pending = {s.name: pending_cells(plan, out, s.name, repeat_dirs) for s in servers}
+    ready: set[str] = set()  # url servers already preflighted and warmed up
+    measured = with_chosen_rates(plan, manifest)
+    run_pending(measured, slices, servers, data_dir, manifest, out, repeat_dirs, ready)
+    if plan.rate_sweep is not None and manifest.rate_sweep is None:
+        closed = planned_cells(plan, repeat_dirs, slices)
+        dirs = [c.directory(out, s.name) for s in servers for c in closed]
+        manifest.rate_sweep = rate_sweep.choose(plan.rate_sweep, dirs, out)
+        say(f"rate sweep: {rate_sweep.describe(manifest.rate_sweep)}")
+        measured = with_chosen_rates(plan, manifest)
+        slices = slices.extended(measured, fresh_warmup=False)
+        manifest.prompts = slices.to_json()
+        write_sweep_manifest(out, manifest)
+        run_pending(measured, slices, servers, data_dir, manifest, out, repeat_dirs, ready)
+    return manifest
+
+
+def run_pending(
+    plan: SweepPlan,
+    slices: PromptSlices,
+    servers: list[ResolvedServer],
+    data_dir: Path,
+    manifest: SweepManifest,
+    out: Path,
+    repeat_dirs: bool,
+    ready: set[str],
+) -> None:
+    """The plan's cells that are not done, in the plan's order of servers."""
+    pending = {s.name: pending_cells(plan, out, s.name, repeat_dirs, slices) for s in servers}
+    cells = planned_cells(plan, repeat_dirs, slices)
     for server in servers:
         if not pending[server.name]:
-            say(f"{server.name}: all {len(planned_cells(plan, repeat_dirs))} cells done, skipped")
-    cells = planned_cells(plan, repeat_dirs)
-    ready: set[str] = set()  # url servers already preflighted and warmed up
+            say(f"{server.name}: all {len(cells)} cells done, skipped")
     for block in schedule(plan, servers, cells, {c: c.repeat for c in cells}):
         server = block.server
         todo = [c for c in block.cells if c in pending[server.name]]
@@ -223,7 +220,7 @@ def run_cells(plan: SweepPlan, plan_dir: Path, out: Path, repeat_dirs: bool = Tr
             continue
         with endpoint(server, plan, out) as (url, launch):
             if server.url is None or server.name not in ready:
-                prepare_server(plan, server, url, launch, data_dir, manifest, out)
+                prepare_server(plan, server, url, launch, data_dir, manifest, out, slices)
                 ready.add(server.name)
             for cell in todo:
                 summary = run_cell(
@@ -243,6 +240,7 @@ def prepare_server(
     data_dir: Path,
     manifest: SweepManifest,
     out: Path,
+    slices: PromptSlices,
 ) -> None:
     """Record the server in the manifest, check it (preflight) and warm it up."""
     manifest.servers[server.name] = {
@@ -254,13 +252,13 @@ def prepare_server(
     }
     checked = preflight(
         ServerAccess.resolve(url), server.engine, plan.served_model_name, data_dir,
-        plan.buckets, 0, plan.prompts_per_bucket(), plan.osl,
+        plan.buckets, 0, slices.next, plan.osl,
     )  # fmt: skip
     say(f"  {checked.describe()}")
     manifest.servers[server.name]["preflight"] = vars(checked)
     write_sweep_manifest(out, manifest)
     if plan.warmup:
-        warm_up(url, data_dir, plan)
+        warm_up(url, data_dir, plan, slices.warmup_start)
 
 
 def cell_line(summary: CellSummary) -> str:

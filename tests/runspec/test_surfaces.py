@@ -44,7 +44,8 @@ NOT_SETTINGS = {
              "requests_per_user": "scales `requests` with concurrency", "repeats": "repeats",
              "slos": "the capacity table's limits", "port": "launched variants' port",
              "served_model_name": "the spec's `model`", "order": "the order of cells (drift)",
-             "order_seed": "seed of `order: random`", "aa": "A/A calibration twins"},
+             "order_seed": "seed of `order: random`", "aa": "A/A calibration twins",
+             "rate_sweep": "the grid's open-loop axis, chosen from the saturation"},
 }  # fmt: skip
 
 
