@@ -141,6 +141,7 @@ def image_size(image: str) -> int:
 
 def build_images(work: Path) -> BuildReport:
     """Bases (debootstrap, cached tarballs), wheelhouse (cached), then the three images, offline."""
+    started = time.time()
     wheels = CACHE_ROOT / f"wheelhouse-{cache_key(WHEELHOUSE_INPUTS)}"
     bases = CACHE_ROOT / f"base-{cache_key(BASE_INPUTS)}"
     bases.mkdir(parents=True, exist_ok=True)
@@ -198,7 +199,14 @@ def build_images(work: Path) -> BuildReport:
     ], env={"DOCKER_BUILDKIT": "0"})  # fmt: skip
     for image in (BASE_IMAGE, ENGINE_BASE_IMAGE, LOADGEN_IMAGE, ENGINE_IMAGE, PROMETHEUS_IMAGE):
         report.sizes[image] = image_size(image)
+    prune_older_builds(started)
     return report
+
+
+def prune_older_builds(started: float) -> None:
+    """Untagged images left by earlier builds (replaced images, their build stages: ~5 GB a
+    rebuild of the engine) are removed; this build's stages stay, the next build's cache."""
+    run(["docker", "image", "prune", "-f", "--filter", f"until={int(started)}"], timeout=600)
 
 
 @dataclass
