@@ -44,7 +44,7 @@ def test_engine_killed_mid_cell_ends_the_cell_flagged_with_every_request(
         server="vllm-cpu-base", baseline=None, url=server.url,
         metrics_urls=(server.url + "/metrics",),
         data_dir=tmp_path / "data", bucket="1k", concurrency=2, requests=REQUESTS,
-        prompt_start=0, warmup=0, osl=128, model=None, request_timeout_s=30.0,
+        prompt_start=0, warmup=0, osl=512, model=None, request_timeout_s=30.0,
     )  # fmt: skip
     result: dict[str, Any] = {}
     with server:
