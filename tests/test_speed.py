@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import pairwise
 from pathlib import Path
 from statistics import median
@@ -275,19 +277,29 @@ def get_json(url: str) -> dict[str, Any]:
         return json.loads(response.read())  # type: ignore[no-any-return]
 
 
-def test_web_ui_shows_live_tokens_and_tokens_per_chunk(prepared: Path, tmp_path: Path) -> None:
+@contextmanager
+def web_ui(spec: RunSpec, out: Path) -> Iterator[str]:
+    """A cell's Locust command in web-UI mode (``--autostart``): its base URL while it runs."""
     port = free_port()
+    args = locust_command(spec, out)
+    args.remove("--headless")
+    proc = subprocess.Popen(
+        [*args, "--autostart", "--web-host", "127.0.0.1", "--web-port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_web_ui_shows_live_tokens_and_tokens_per_chunk(prepared: Path, tmp_path: Path) -> None:
     with FakeStreamingServer(Behaviour(ttft_s=0.01, step_s=0.002)) as server:
         spec = cell(server.url, prepared, users=2, requests=6, osl=13)
-        args = locust_command(spec, tmp_path / "out")
-        args.remove("--headless")
-        proc = subprocess.Popen(
-            [*args, "--autostart", "--web-host", "127.0.0.1", "--web-port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            base, rows, names = f"http://127.0.0.1:{port}", {}, set()
+        with web_ui(spec, tmp_path / "out") as base:
+            rows, names = {}, set()
             for _ in range(100):
                 time.sleep(0.3)
                 try:
@@ -306,9 +318,6 @@ def test_web_ui_shows_live_tokens_and_tokens_per_chunk(prepared: Path, tmp_path:
                 if state == "stopped":
                     break
                 time.sleep(0.25)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
     assert rows["measured requests ended"] == 6 and rows["output tokens"] == 6 * 13
     assert rows["chunks of   3 tokens"] == 6 * 4  # 1 + 3*4 tokens: the prefill chunk left out
     assert rows["mean tokens per chunk"] == 3

@@ -5,7 +5,6 @@ console error, and the tokens-per-chunk histogram in numeric order."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -13,11 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from loadgen.cell import locust_command
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
-from tests.ports import free_port
 from tests.report.test_browser import CHROMIUM, FLAGS
-from tests.test_speed import cell, prepared  # noqa: F401  (fixture)
+from tests.test_speed import cell, prepared, web_ui  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
 CHARTS = "#speedbench-charts svg[data-chart]"
@@ -35,18 +32,10 @@ def wait_up(base: str) -> None:
 
 
 def test_the_speedbench_tab_draws_its_live_charts(prepared: Path, tmp_path: Path) -> None:  # noqa: F811
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
     errors: list[str] = []
     with FakeStreamingServer(Behaviour(ttft_s=0.01, step_s=0.002, tokens_per_chunk=3)) as fake:
-        args = locust_command(cell(fake.url, prepared, users=2, requests=6, osl=13), tmp_path)
-        args.remove("--headless")
-        proc = subprocess.Popen(
-            [*args, "--autostart", "--web-host", "127.0.0.1", "--web-port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
+        spec = cell(fake.url, prepared, users=2, requests=6, osl=13)
+        with web_ui(spec, tmp_path) as base:
             wait_up(base)
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
@@ -65,9 +54,6 @@ def test_the_speedbench_tab_draws_its_live_charts(prepared: Path, tmp_path: Path
                     "els => els.map(e => e.textContent)",
                 )
                 browser.close()
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
     assert {"output tokens/s", "tokens per chunk (after the first)"} <= set(titles), titles
     assert any(t.startswith("latency percentiles") for t in titles), titles
     assert labels == sorted(labels, key=int) and "3" in labels, labels  # numeric order
