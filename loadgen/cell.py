@@ -24,7 +24,12 @@ from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, writ
 from loadgen.client.stream import RequestsTransport
 from loadgen.client.transport import run_prompt
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
-from loadgen.results.io import MANIFEST_FILE, write_cell_manifest, write_cell_summary
+from loadgen.results.io import (
+    HARNESS_CPU_FILE,
+    MANIFEST_FILE,
+    write_cell_manifest,
+    write_cell_summary,
+)
 from loadgen.results.schemas import CellManifest, CellSummary, HarnessCpu
 from loadgen.runspec import RunSpec
 from loadgen.runspec.window import metrics_window
@@ -98,7 +103,8 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary
     """Warm-up (its own prompts, before the window), then the measured window."""
     refuse_other_results(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / RECORDS_JSONL).unlink(missing_ok=True)
+    for stale in (RECORDS_JSONL, HARNESS_CPU_FILE):  # an earlier run's, never this one's
+        (out_dir / stale).unlink(missing_ok=True)
     if spec.warmup:
         warm = PreparedSet.read(spec.data_dir).bucket(spec.bucket)
         start = spec.prompt_start
@@ -184,6 +190,9 @@ def _drive(command: list[str], out_dir: Path, expected: int, progress: bool) -> 
         raise RuntimeError(
             f"locust exited with {proc.returncode}:\n" + _why(out_dir / "locust.log")
         )
+    measured = out_dir / HARNESS_CPU_FILE  # Locust's own, over its run: start-up left out
+    if measured.is_file():
+        return HarnessCpu.model_validate_json(measured.read_text())
     wall = time.perf_counter() - started
     cpu = _children_cpu_s() - cpu_before
     return HarnessCpu(cpu_s=cpu, wall_s=wall, cpu_share=cpu / wall if wall else 0.0)

@@ -20,6 +20,7 @@ from loadgen.results.schemas import CellManifest, CellSummary, ReportSummary, Sw
 
 SUMMARY_FILE = "summary.json"
 MANIFEST_FILE = "manifest.json"
+HARNESS_CPU_FILE = "harness_cpu.json"  # the Locust process's CPU over its run
 SPEEDUP_CSV = "speedup.csv"  # all requests of each cell pair (written by the report)
 
 M = TypeVar("M", bound=BaseModel)

@@ -17,6 +17,7 @@ from typing import Any
 import gevent
 from locust.env import Environment
 
+from loadgen import atomic
 from loadgen.analysis.cell_figures import complete_summary
 from loadgen.analysis.console import console_block
 from loadgen.client.access import ServerAccess
@@ -35,8 +36,8 @@ from loadgen.client.transport import RequestSettings
 from loadgen.data.prepared import PreparedSet
 from loadgen.metrics.acceptance import Acceptance
 from loadgen.metrics.collect import MetricsUnavailable, MetricsWindow, WindowResult
-from loadgen.results.io import write_cell_manifest, write_cell_summary
-from loadgen.results.schemas import CellManifest, CellSummary
+from loadgen.results.io import HARNESS_CPU_FILE, write_cell_manifest, write_cell_summary
+from loadgen.results.schemas import CellManifest, CellSummary, HarnessCpu
 from loadgen.runspec import RunSpec
 from loadgen.runspec.window import explicit_metrics, metrics_window
 from loadgen.swarm.collector import Collector
@@ -60,6 +61,7 @@ class SwarmRun:
     window: MetricsWindow | None
     flags: list[str] = field(default_factory=list)
     started_ns: int = field(default_factory=time.perf_counter_ns)
+    started_cpu_s: float = field(default_factory=time.process_time)  # this process, all threads
     ended: str | None = None
     finished: bool = False
     watcher: LiveAcceptance | None = None
@@ -142,7 +144,7 @@ def begin(
         Collector(directory, len(measured), lambda: all_done(environment, process)),
         window, flags + window_flags,
     )  # fmt: skip
-    run.started_ns = test_start_ns
+    run.started_ns, run.started_cpu_s = test_start_ns, time.process_time()
     if window is not None and window.metrics_urls:
         run.watcher = LiveAcceptance(window, run.collector.live).start()
     if not cell_owned(environment):
@@ -209,6 +211,8 @@ def finish(environment: Environment, run: SwarmRun, interrupted: bool = False) -
     summary = complete_summary(run.spec, records, window, run.expected)
     summary.flags += run.flags
     summary.run_id, summary.ended = run.run_id, reason
+    summary.harness_cpu = run_cpu(run)
+    atomic.write_text(run.out / HARNESS_CPU_FILE, summary.harness_cpu.model_dump_json())
     if cell_owned(environment):  # the cell writes it, after its own engine window
         return summary
     write_cell_summary(run.out, summary)
@@ -220,6 +224,14 @@ def finish(environment: Environment, run: SwarmRun, interrupted: bool = False) -
     print(f"speedbench: wrote {run.out / 'summary.json'}, {run.out / RECORDS_PARQUET}, "
           f"{run.out / 'manifest.json'}", flush=True)  # fmt: skip
     return summary
+
+
+def run_cpu(run: SwarmRun) -> HarnessCpu:
+    """This process's CPU over the run (test start to stop): its start-up (imports, the
+    tokenizer, the warm-up) is left out, so a short cell is not taken for a saturated one."""
+    wall = (time.perf_counter_ns() - run.started_ns) / 1e9
+    cpu = time.process_time() - run.started_cpu_s
+    return HarnessCpu(cpu_s=cpu, wall_s=wall, cpu_share=cpu / wall if wall > 0 else 0.0)
 
 
 def cell_owned(environment: Environment) -> bool:
