@@ -57,14 +57,20 @@ def test_engine_killed_mid_cell_ends_the_cell_flagged_with_every_request(
         while len(lines(cell / RECORDS_JSONL)) < 2:  # two requests done, two in flight
             assert time.monotonic() < deadline and runner.is_alive(), "the cell never started"
             time.sleep(0.02)
+        # counted before the kill: once the engine is gone the requests left fail within
+        # milliseconds (connection refused), so a count after kill() may already be all of them
+        ended_before_kill = len(lines(cell / RECORDS_JSONL))
         server.kill()
-        killed_after = len(lines(cell / RECORDS_JSONL))
         runner.join(timeout=180)
     assert not runner.is_alive(), "the cell did not end after the engine died"
 
-    assert killed_after < REQUESTS
+    assert ended_before_kill < REQUESTS
     assert result["requests_ok"] + result["requests_failed"] == REQUESTS
-    assert result["requests_ok"] >= 2 and result["requests_failed"] >= REQUESTS - killed_after
+    # every request sent after the kill fails; the ones in flight at the count (at most c=2) may
+    # still end before the signal lands
+    in_flight = 2
+    assert result["requests_ok"] >= 2
+    assert result["requests_failed"] >= REQUESTS - ended_before_kill - in_flight
     assert set(result["errors_by_kind"]) <= {"truncated", "connection"}, result["errors_by_kind"]
     flags = " | ".join(result["flags"])
     assert "requests failed" in flags and "the server stopped answering mid-cell" in flags
