@@ -14,23 +14,16 @@ import pytest
 
 from loadgen.client.sink import RECORDS_JSONL, read_parquet
 from loadgen.results_lock import LOCK_FILE, results_lock
-from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
+from tests.fakes.streaming_server import FakeStreamingServer
 from tests.sweep.test_runner import make_plan
 from tests.test_cli import refused, speedbench
-from tests.test_interrupt import lines, wait_for
+from tests.test_interrupt import lines, slow_servers, wait_for  # noqa: F401  (fixture)
 from tests.test_preflight import write_set
 
 
-@pytest.fixture(scope="module")
-def slow_servers() -> Iterator[tuple[str, str]]:
-    base = FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.05, tokens_per_chunk=1))
-    sd = FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.05, tokens_per_chunk=3))
-    with base, sd:
-        yield base.url, sd.url
-
-
 def test_a_second_sweep_on_the_same_directory_is_refused_naming_the_holder(
-    slow_servers: tuple[str, str], tmp_path: Path
+    slow_servers: tuple[str, str],  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     plan = make_plan(tmp_path, slow_servers, requests=4, warmup=0, osl=12)
     out = tmp_path / "results"

@@ -35,6 +35,11 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
         repeats=2,
         slos={"ttft_ms": 500, "tpot_ms": 40, "percentile": "p90"},
     )
+    return run_report(out)
+
+
+def run_report(out: Path) -> Path:
+    """``speedbench report OUT`` as a user runs it; OUT once it succeeded."""
     proc = subprocess.run(
         [sys.executable, "-m", "loadgen.cli", "report", str(out)],
         capture_output=True,

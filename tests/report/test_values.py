@@ -14,14 +14,13 @@ import csv
 import html
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from loadgen.client.sink import read_parquet
 from tests.fakes.cells import FakeServer, write_results
+from tests.report.test_build import run_report
 from tests.steady import steady_requests
 
 SERVERS = [FakeServer("base"), FakeServer("sd", "base", speculative="eagle", draft_tokens=3)]
@@ -36,14 +35,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     summary = json.loads(flagged.read_text())
     summary["flags"] = [FLAG]  # as a cross-check would have raised it
     flagged.write_text(json.dumps(summary))
-    proc = subprocess.run(
-        [sys.executable, "-m", "loadgen.cli", "report", str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return out
+    return run_report(out)
 
 
 def cell_figures(results: Path, server: str, c: int) -> dict[str, float]:
