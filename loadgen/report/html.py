@@ -15,6 +15,7 @@ from loadgen.analysis.groups import CellGroup, bucket_order, group_order
 from loadgen.analysis.speedup import SpeedupRow
 from loadgen.load.point import CLOSED, LoadPoint
 from loadgen.report import svg
+from loadgen.report.predicted import prediction_plots
 from loadgen.report.tables import Table, mean_positions
 
 CSS = """
@@ -247,6 +248,7 @@ def render_html(
     tables: Sequence[Table],
     context: Mapping[str, Any],
     manifest: Mapping[str, Any],
+    prediction: Mapping[str, Any] | None = None,
 ) -> str:
     items = "".join(f"<li>{escape(str(k))}: {escape(str(v))}</li>" for k, v in context.items())
     parts = [
@@ -261,6 +263,16 @@ def render_html(
             distribution_plots(groups),
         ),
         _section("Acceptance", acceptance_plots(groups)),
+        *(
+            [
+                _section(
+                    f"Predicted by speedbench predict ({prediction.get('kind', '')})",
+                    prediction_plots(prediction),
+                )
+            ]
+            if prediction
+            else []
+        ),
         *(_table_html(t) for t in tables),
         "<h2>Manifest</h2><pre>",
         escape(json.dumps(manifest, indent=2, default=str)),

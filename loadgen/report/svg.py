@@ -97,9 +97,12 @@ def line_chart(
     log_x: bool = False,
     markers: bool = True,
     y_ref: float | None = None,
+    dots: Sequence[Sequence[tuple[float, float]]] = (),
 ) -> str:
-    """Lines with markers; ``log_x`` spaces concurrencies evenly; ``y_ref`` draws e.g. 1.0."""
-    points = [p for _, pts in series for p in pts]
+    """Lines with markers; ``log_x`` spaces concurrencies evenly; ``y_ref`` draws e.g. 1.0;
+    ``dots[i]``: points drawn as hollow circles in series i's colour (e.g. measured points on a
+    predicted line)."""
+    points = [p for _, pts in series for p in pts] + [p for pts in dots for p in pts]
     if not points:
         return _frame(name, title, [_text(40, 60, "no data")])
     fx = (lambda v: math.log2(max(v, 1e-9))) if log_x else (lambda v: v)
@@ -132,6 +135,13 @@ def line_chart(
             body += [
                 f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{color}"/>' for x, y in pts
             ]
+    for i, pts in enumerate(dots):
+        color = PALETTE[i % len(PALETTE)]
+        body += [
+            f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="4.5" fill="none" stroke="{color}" '
+            f'stroke-width="1.8" class="dot"/>'
+            for x, y in pts
+        ]
     body += _legend_and_axes([label for label, _ in series], x_label, y_label)
     return _frame(name, title, body)
 

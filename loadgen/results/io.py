@@ -22,6 +22,7 @@ SUMMARY_FILE = "summary.json"
 MANIFEST_FILE = "manifest.json"
 HARNESS_CPU_FILE = "harness_cpu.json"  # the Locust process's CPU over its run
 SPEEDUP_CSV = "speedup.csv"  # all requests of each cell pair (written by the report)
+PREDICTION_FILE = "prediction.json"  # speedbench predict's fitted model and predictions
 
 M = TypeVar("M", bound=BaseModel)
 Migration = Callable[[dict[str, Any]], dict[str, Any]]

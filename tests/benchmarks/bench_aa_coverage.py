@@ -7,7 +7,7 @@ simulated FAKE server of tests/fakes/closed_loop.py with injected between-cell d
 number t (in time order) runs ``1 + slope * t + N(0, cell_sd)`` slower. The true speedup is 1.
 Before: cells in sequential order (every A/A cell after every baseline cell) and the per-request
 bootstrap of Little's law over all requests, repeats pooled. After: interleaved order (A B, B A)
-and the repeat-level Welch t interval of the steady-state figure (loadgen/analysis/intervals.py).
+and the repeat-level paired t interval of the steady-state figure (loadgen/analysis/intervals.py).
 Printed: coverage (intervals holding 1), point estimates within 3%, median MDE.
 """
 
@@ -32,10 +32,10 @@ def times(order: str) -> dict[tuple[str, int, int], int]:
     if order == "sequential":
         seq = [(s, r, c) for s in ("A", "B") for r, c in cells]
     else:
-        seq = []
+        seq = []  # loadgen/sweep/order.py: A B, B A within a repeat, flipped each repeat
         for k, (r, c) in enumerate(cells):
             pair = [("A", r, c), ("B", r, c)]
-            seq += pair if k % 2 == 0 else pair[::-1]
+            seq += pair if (r + k % len(LOADS)) % 2 == 0 else pair[::-1]
     return {cell: t for t, cell in enumerate(seq)}
 
 

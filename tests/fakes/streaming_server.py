@@ -14,6 +14,7 @@ import json
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,6 +34,9 @@ class Behaviour:
     # Decode step i drafts only when i % draft_every == 0 (ngram finding no match drafts
     # nothing): other steps stream one token and count no draft, as vLLM counts them.
     draft_every: int = 1
+    # Injected drift: a request arriving at perf_counter() = t runs slowdown(t) times slower
+    # (TTFT and every step), e.g. a machine whose speed wanders between cells (A/A benchmark).
+    slowdown: Callable[[float], float] | None = None
 
 
 class _Counters:
@@ -121,13 +125,14 @@ def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestH
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             max_tokens, k = int(body["max_tokens"]), behaviour.tokens_per_chunk
-            time.sleep(behaviour.ttft_s)
+            slower = behaviour.slowdown(time.perf_counter()) if behaviour.slowdown else 1.0
+            time.sleep(behaviour.ttft_s * slower)
             sent, chunks = 0, 0
             while sent < max_tokens:
                 drafting = sent > 0 and chunks % behaviour.draft_every == 0
                 n = min(k, max_tokens - sent) if drafting else 1
                 if sent:
-                    time.sleep(behaviour.step_s)
+                    time.sleep(behaviour.step_s * slower)
                 sent += n
                 chunks += 1
                 event = {

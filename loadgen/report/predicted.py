@@ -1,0 +1,61 @@
+"""The report's section of ``speedbench predict``'s output (``prediction.json``): predicted
+closed-loop curves per bucket with the measured cells on them, labelled as predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from loadgen.analysis.groups import bucket_order
+from loadgen.report import svg
+
+PREDICTED_FIGURES = (("tok_s", "output tok/s (window)"), ("ttft_p90_ms", "TTFT p90, ms"),
+                     ("tpot_mean_ms", "mean TPOT, ms"))  # fmt: skip
+
+
+def prediction_plots(prediction: Mapping[str, Any]) -> list[str]:
+    """``speedbench predict``'s closed-loop curves per bucket (lines: predicted, hollow circles:
+    measured cells), and the predicted speedup with the measured one."""
+    closed = [p for p in prediction.get("predictions", []) if p["load"]["concurrency"]]
+    plots = []
+    for bucket in sorted({p["bucket"] for p in closed}, key=bucket_order):
+        mine = [p for p in closed if p["bucket"] == bucket]
+        servers = sorted({p["server"] for p in mine})
+        for key, label in PREDICTED_FIGURES:
+            lines, dots = [], []
+            for server in servers:
+                rows = sorted((p for p in mine if p["server"] == server),
+                              key=lambda p: p["load"]["concurrency"])  # fmt: skip
+                lines.append((server, [(p["load"]["concurrency"], p["predicted"][key])
+                                       for p in rows]))  # fmt: skip
+                dots.append([(p["load"]["concurrency"], p["measured"][key])
+                             for p in rows if p["measured"]])  # fmt: skip
+            plots.append(svg.line_chart(
+                f"predicted-{key}-{bucket}", f"Predicted {label} vs concurrency, {bucket}",
+                lines, "concurrency (lines: predicted, circles: measured)", label,
+                log_x=True, markers=False, dots=dots,
+            ))  # fmt: skip
+        plots.append(_predicted_speedup(prediction, bucket, mine))
+    return plots
+
+
+def _predicted_speedup(prediction: Mapping[str, Any], bucket: str, mine: list[Any]) -> str:
+    """Predicted tok/s speedup per SD server vs concurrency; circles: the measured ratio."""
+    by = {(p["server"], p["load"]["concurrency"]): p for p in mine}
+    pairs = sorted({(s["variant"], s["baseline"]) for s in prediction.get("speedup", [])})
+    lines, dots = [], []
+    for variant, base in pairs:
+        both = sorted(c for (s, c) in by if s == variant and (base, c) in by)
+        lines.append((f"{variant} / {base}", [
+            (c, by[(variant, c)]["predicted"]["tok_s"] / by[(base, c)]["predicted"]["tok_s"])
+            for c in both
+        ]))  # fmt: skip
+        dots.append([
+            (c, by[(variant, c)]["measured"]["tok_s"] / by[(base, c)]["measured"]["tok_s"])
+            for c in both if by[(variant, c)]["measured"] and by[(base, c)]["measured"]
+        ])  # fmt: skip
+    return svg.line_chart(
+        f"predicted-speedup-{bucket}", f"Predicted tok/s speedup vs concurrency, {bucket}",
+        lines, "concurrency (lines: predicted, circles: measured)", "speedup (window tok/s)",
+        log_x=True, markers=False, y_ref=1.0, dots=dots,
+    )  # fmt: skip
