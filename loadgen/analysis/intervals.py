@@ -12,12 +12,14 @@ sweep's slices), so the repeats are *paired*: when both sides have the same repe
 interval of ``log(speedup)`` is the pooled point estimate +- ``t(0.975, r - 1) * SE`` with
 ``SE = sd(d) / sqrt(r)`` over the per-repeat differences ``d = log v_r - log b_r``. What the
 two cells of a repeat share cancels in ``d``: the prompt set (its lengths and content) and,
-under ``order: interleaved``, the machine's state at that time. Measured on vLLM-CPU A/A runs
-(docs/BENCHMARKS.md): the per-repeat tok/s of one server at c=4 ranged over 20-30% while the
-two cells of a repeat agreed within a few %. Sides with different repeats (a server added by
-``extend``) fall back to Welch's unpaired interval, ``SE^2 = s_b^2 / r_b + s_v^2 / r_v`` with
-Welch-Satterthwaite ``df`` (rounded down: wider, never narrower). With 2-3 repeats ``t`` is
-large (4.3 at df 2): that is what three runs can tell.
+under ``order: interleaved``, the machine's state at that time. It pays where repeats share
+a slowness (the drifting FAKE server of docs/BENCHMARKS.md "A/A calibration": median MDE 7-13%
+paired against 18% unpaired); on vLLM-CPU's 2-second cells the noise was mostly per cell and
+the two were alike (20-32% either way), the paired df (r - 1) costing what pairing saved.
+Sides with different repeats (a server added by ``extend``) fall back to Welch's unpaired
+interval, ``SE^2 = s_b^2 / r_b + s_v^2 / r_v`` with Welch-Satterthwaite ``df`` (rounded down:
+wider, never narrower). With 2-3 repeats ``t`` is large (4.3 at df 2): that is what three runs
+can tell.
 
 **One repeat**: the per-request bootstrap is the only interval there is; it is labelled as
 ignoring between-run variance, never shown as if it were the whole story.
@@ -83,16 +85,29 @@ def repeat_interval(
     if point is None or len(by_b) < 2 or len(by_v) < 2:
         return None
     if by_b.keys() == by_v.keys():
-        d = np.log([by_v[r] for r in by_b]) - np.log([by_b[r] for r in by_b])
-        se, df = float(d.std(ddof=1)) / math.sqrt(len(d)), float(len(d) - 1)
-        method = f"repeats ({len(d)} pairs, paired t, df {len(d) - 1})"
-    else:
-        b, v = np.log(list(by_b.values())), np.log(list(by_v.values()))
-        vb, vv = b.var(ddof=1) / len(b), v.var(ddof=1) / len(v)
-        se = math.sqrt(vb + vv)
-        welch = (vb**2 / (len(b) - 1) + vv**2 / (len(v) - 1)) or 1.0
-        df = (vb + vv) ** 2 / welch if se else math.inf
-        method = f"repeats ({len(b)} + {len(v)}, Welch t, df {df:.1f})"
+        return paired_interval(point, by_b, by_v)
+    return welch_interval(point, list(by_b.values()), list(by_v.values()))
+
+
+def paired_interval(point: float, by_b: dict[int, float], by_v: dict[int, float]) -> Interval:
+    """Paired t over the per-repeat log ratios (same repeats on both sides)."""
+    d = np.log([by_v[r] for r in by_b]) - np.log([by_b[r] for r in by_b])
+    se = float(d.std(ddof=1)) / math.sqrt(len(d))
+    method = f"repeats ({len(d)} pairs, paired t, df {len(d) - 1})"
+    return _t_interval(point, se, float(len(d) - 1), method)
+
+
+def welch_interval(point: float, base: list[float], variant: list[float]) -> Interval:
+    """Welch t over the two sides' per-repeat log estimates, unpaired."""
+    b, v = np.log(base), np.log(variant)
+    vb, vv = b.var(ddof=1) / len(b), v.var(ddof=1) / len(v)
+    se = math.sqrt(vb + vv)
+    welch = (vb**2 / (len(b) - 1) + vv**2 / (len(v) - 1)) or 1.0
+    df = (vb + vv) ** 2 / welch if se else math.inf
+    return _t_interval(point, se, df, f"repeats ({len(b)} + {len(v)}, Welch t, df {df:.1f})")
+
+
+def _t_interval(point: float, se: float, df: float, method: str) -> Interval:
     half = t_quantile(_T975, Z975, df) * se
     centre = math.log(point)
     return Interval(math.exp(centre - half), math.exp(centre + half), method, mde(se, df))

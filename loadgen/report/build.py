@@ -57,7 +57,8 @@ def read_manifest(results_dir: Path) -> dict[str, Any]:
 ORDERS = {
     "sequential": "sequential (each server's cells in one block: drift between the blocks "
     "counts as speedup; `order: interleaved` or `interleaved_launches` cancels it)",
-    "interleaved": "interleaved (A B, B A cell by cell: linear drift cancels)",
+    "interleaved": "interleaved (A B, B A cell by cell, flipped each repeat: linear drift "
+    "cancels and each load point alternates which server runs first)",
     "random": "random per cell (seed {seed})",
     "interleaved_launches": "interleaved launches (one launch per server and repeat, "
     "alternating: drift between repeats cancels)",

@@ -9,8 +9,8 @@ baseline cell, the drift is read as speedup (issue 20). The orders:
   order within a repeat and the pattern flipped each repeat (A B B A, B A A B, ...), so a
   drift linear over two cells falls on both sides equally *and* each load point's cells
   alternate which server goes first across repeats. (Flipping per cell alone made a plan with
-  two load points run B first at every c=4 cell: measured on vLLM-CPU as a 4.6% A/A "speedup",
-  the first cell after a change of load being slower.) An even number of repeats balances
+  two load points run B first at every c=4 cell, so any cost of going first, e.g. the first
+  cell after a change of load, would be read as speedup.) An even number of repeats balances
   the first place exactly.
 - ``random`` (``url:`` servers only): servers shuffled per cell, seeded by ``order_seed``
   (default 0, recorded with the plan), for drift that is not linear.

@@ -8,8 +8,11 @@
 Every results directory is one A/A sweep (``aa: true``: a server named twice, true speedup 1).
 Per order (the plan's ``order``) and load point, printed: how many runs' 95% intervals hold 1
 and hold the pooled estimate of all runs, how many points lie within 3% of 1, the median MDE;
-for the report's interval (repeat-level, loadgen/analysis/intervals.py) and for the per-request
-bootstrap of Little's law over all requests pooled across repeats (what the report gave before).
+for the report's interval (repeat-level, paired by repeat: loadgen/analysis/intervals.py), for
+the same repeats taken as unpaired (Welch t), and for the per-request bootstrap of Little's law
+over all requests pooled across repeats (what the report gave before). Then, per load, what
+running second in an A/A pair does to a cell's steady tok/s (the position bias an order must
+balance).
 
 The FAKE server (tests/fakes/streaming_server.py, labelled FAKE) streams one token per 5 ms
 step after a 20 ms TTFT, and runs ``1 + slope * t + N(0, cell_sd)`` times slower, t in
@@ -32,7 +35,9 @@ import numpy as np
 import yaml
 
 from loadgen.analysis.bootstrap import ratio_interval, resample_statistics
+from loadgen.analysis.columns import RequestColumns
 from loadgen.analysis.groups import CellGroup, load_groups
+from loadgen.analysis.intervals import repeat_estimates, welch_interval
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
 from loadgen.results.io import read_cell_summary, read_sweep_manifest
 from loadgen.sweep.plan import load_plan
@@ -69,12 +74,23 @@ def fake_sweep(url: str, order: str, out: Path) -> None:
     run_sweep(load_plan(out / "plan.yaml"), out, out / "results")
 
 
+def sides(groups: list[CellGroup], row: dict[str, str]) -> tuple[RequestColumns, RequestColumns]:
+    here = [g for g in groups if g.bucket == row["bucket"] and g.load.label == row["load"]]
+    mine = {g.server: g.columns for g in here}
+    return mine[row["baseline"]], mine[row["variant"]]
+
+
+def unpaired_interval(groups: list[CellGroup], row: dict[str, str]) -> Estimate:
+    """The repeats taken as unpaired: Welch t over each side's per-repeat estimates."""
+    a, b = (list(repeat_estimates(x).values()) for x in sides(groups, row))
+    point = float(row["speedup_output_tps"])
+    iv = welch_interval(point, a, b)
+    return point, iv.low or np.nan, iv.high or np.nan, iv.mde or np.nan
+
+
 def per_request_interval(groups: list[CellGroup], row: dict[str, str]) -> Estimate:
     """Before: Little's law over all requests, repeats pooled, per-request bootstrap."""
-    sides = {
-        g.server: g for g in groups if g.bucket == row["bucket"] and g.load.label == row["load"]
-    }
-    a, b = sides[row["baseline"]].columns, sides[row["variant"]].columns
+    a, b = sides(groups, row)
     da, db = resample_statistics(a, "A" + row["load"]), resample_statistics(b, "B" + row["load"])
     assert da is not None and db is not None
     low, high = ratio_interval(db["littles_tps"], da["littles_tps"])
@@ -130,6 +146,7 @@ def analyse(dirs: list[Path]) -> None:
                 )
             )
             found[(*key, "per request (Little all)")].append(per_request_interval(groups, row))
+            found[(*key, "repeats unpaired (Welch t)")].append(unpaired_interval(groups, row))
     print("| order | load | interval | runs | hold 1 | hold pooled | point within 3% | "
           "points (min-max) | median MDE |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|")
