@@ -35,7 +35,7 @@ def test_a_second_sweep_on_the_same_directory_is_refused_naming_the_holder(
 
     assert second.returncode == 2 and "Traceback" not in second.stderr
     (line,) = second.stderr.strip().splitlines()
-    assert f"is in use by pid {first.pid} on " in line and "loadgen/cli.py sweep" in line
+    assert f"is in use by pid {first.pid} on " in line and "loadgen/cli/__main__.py sweep" in line
     assert "wait for that run to end, or give another --out" in line
     assert first.returncode == 0, first_err[-2000:]
     for cell in out.glob("cells/*/1k/c*/r0"):  # the planned load, not twice it
