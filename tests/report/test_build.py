@@ -103,3 +103,24 @@ def test_html_is_self_contained_with_every_plot(results: Path) -> None:
                  for b in BUCKETS}  # fmt: skip
     expected |= {"acceptance-per-position", "acceptance-per-category"}
     assert plots == expected
+
+
+def test_console_table_prints_the_csv_figures_and_marks_open_loop_rows(tmp_path: Path) -> None:
+    """The console table ``speedbench report`` prints is the speedup.csv rows, figure for
+    figure; an open-loop row's speedup (per request) is marked, since it is not the ratio of
+    the delivered tok/s beside it."""
+    out = write_results(tmp_path, SERVERS[:2], ["1k"], [1, 4], requests=24, rates=(20.0,))
+    proc = subprocess.run([sys.executable, "-m", "loadgen.cli", "report", str(out)],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    table = {tuple(line.split()[:2]): line.split() for line in proc.stdout.splitlines()
+             if line.split()[:1] == ["1k"]}  # fmt: skip
+    with (out / "speedup.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(table) == 3
+    for r in rows:
+        cells = table[("1k", r["load"])]
+        assert cells[2] == f"{float(r['baseline_output_tps']):.1f}"
+        assert cells[3] == f"{float(r['variant_output_tps']):.1f}"
+        speedup = f"{float(r['speedup_output_tps']):.2f}"
+        assert cells[4] == (speedup + "+" if r["load"].startswith("rate=") else speedup)
+    assert "+ open loop: base and SD tok/s are the delivered (window) rates" in proc.stdout
