@@ -88,7 +88,7 @@ def add_access_options(parser: argparse.ArgumentParser) -> None:
 def _serve(args: argparse.Namespace) -> int:
     from loadgen.servers.serve import serve
 
-    return serve(args.variant, args.model, args.port, args.run)
+    return serve(args.variant, args.model, args.port, args.run, args.engine_arg)
 
 
 def add_cell_verbs(verbs: Any) -> None:
@@ -105,4 +105,12 @@ def add_cell_verbs(verbs: Any) -> None:
     srv.add_argument("--model", help="HF id or path (default: the variant's model)")
     srv.add_argument("--port", type=int, help="listen port (default: the variant's)")
     srv.add_argument("--run", action="store_true", help="run it in the foreground")
+    srv.add_argument(
+        "--engine-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="one more engine argument, appended to the variant's; repeat for more; a value "
+        "starting with '-' goes after '=', e.g. --engine-arg=--no-enable-prefix-caching (A/A)",
+    )
     srv.set_defaults(func=_serve)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,19 +27,25 @@ class ServeCommand:
         return " ".join([*assignments, *map(shlex.quote, self.argv)])
 
 
-def serve_command(name: str, model: str | None = None, port: int | None = None) -> ServeCommand:
+def serve_command(
+    name: str, model: str | None = None, port: int | None = None, extra: Sequence[str] = ()
+) -> ServeCommand:
+    """``extra``: engine arguments appended to the variant's (e.g. A/A calibration's
+    ``--no-enable-prefix-caching``)."""
     variant = load_variant(name)
     chosen = model or variant.model
     try:
         server = LocalServer(variant, chosen, Path(os.devnull), port)
     except LaunchError:
         argv = [*variant.entrypoint, *server_args(variant, chosen, "0.0.0.0", port or variant.port)]
-        return ServeCommand(argv, container_env(variant), f"container {variant.image}")
-    return ServeCommand(server.command, server.environment({}), "local process")
+        return ServeCommand([*argv, *extra], container_env(variant), f"container {variant.image}")
+    return ServeCommand([*server.command, *extra], server.environment({}), "local process")
 
 
-def serve(name: str, model: str | None, port: int | None, run: bool) -> int:
-    command = serve_command(name, model, port)
+def serve(
+    name: str, model: str | None, port: int | None, run: bool, extra: Sequence[str] = ()
+) -> int:
+    command = serve_command(name, model, port, extra)
     print(f"# {name}: {command.where}")
     print(command.shell(), flush=True)
     if not run:

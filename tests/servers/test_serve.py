@@ -30,3 +30,15 @@ def test_a_gpu_variant_prints_the_containers_command() -> None:
     args = server_args(variant, variant.model, "0.0.0.0", 8000)
     assert command.argv == [*variant.entrypoint, *args]
     assert command.env == container_env(variant)
+
+
+def test_engine_arguments_are_appended_to_the_variants() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "loadgen.cli", "serve", "vllm-cpu-base", "--model", "/models/tiny",
+         "--port", "8100", "--engine-arg=--no-enable-prefix-caching"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    line = proc.stdout.splitlines()[1]
+    assert line.endswith("--port 8100 --max-model-len 8192 --seed 0 --max-num-seqs 64 "
+                         "--no-enable-prefix-caching")  # fmt: skip
+    assert serve_command("vllm-cpu-base", "/m", extra=["--x"]).argv[-1] == "--x"
