@@ -64,8 +64,9 @@ def _predict(args: argparse.Namespace) -> int:
     slo = Slo(args.ttft_ms, args.tpot_ms, args.percentile)
     extra = (tuple(args.bucket), tuple(args.concurrency), tuple(args.rate))
     opts = PredictOptions(
-        slo, args.target_rps, *extra, args.suggest, args.draws, tuple(args.holdout)
-    )
+        slo, args.target_rps, *extra, args.suggest, args.draws, tuple(args.holdout),
+        args.token_budget,
+    )  # fmt: skip
     print(render(run_predict(Path(args.dir), opts)))
     return 0
 
@@ -88,6 +89,13 @@ def add_predict(verbs: Any) -> None:
         default=[],
         choices=["cell", "load"],
         help="validate: leave one cell / load out, predict it, print errors",
+    )
+    pred.add_argument(
+        "--token-budget",
+        type=int,
+        help="tokens one engine step may process (vLLM --max-num-batched-tokens; its OpenAI "
+        "server's default is 2048 on CPU, 2048-16384 on GPUs by memory): longer prompts are "
+        "prefilled in chunks over several steps; default: no budget",
     )
     pred.set_defaults(func=_predict)
 

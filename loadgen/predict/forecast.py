@@ -28,14 +28,16 @@ class Fitted:
         return next((c for c in self.cells if c.bucket == bucket and c.load == load), None)
 
 
-def fit_all(cells: Sequence[CellObs], draws: int, seed: int = 0) -> dict[str, Fitted]:
+def fit_all(
+    cells: Sequence[CellObs], draws: int, seed: int = 0, token_budget: int | None = None
+) -> dict[str, Fitted]:
     by_server: dict[str, list[CellObs]] = {}
     for cell in cells:
         by_server.setdefault(cell.server, []).append(cell)
     problems, fitted = [], {}
     for server, mine in sorted(by_server.items()):
         try:
-            point, refits = bootstrap_models(mine, draws, seed)
+            point, refits = bootstrap_models(mine, draws, seed, token_budget)
             fitted[server] = Fitted(point, refits, mine)
         except CannotFit as exc:
             problems.append(str(exc))

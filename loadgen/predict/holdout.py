@@ -20,13 +20,13 @@ from loadgen.predict.simulate import simulate
 FIGURES = ("tok_s", "tpot_mean_ms", "ttft_p90_ms")
 
 
-def holdout(cells: Sequence[CellObs], mode: str) -> dict[str, Any]:
+def holdout(cells: Sequence[CellObs], mode: str, token_budget: int | None = None) -> dict[str, Any]:
     key = (lambda c: (c.bucket, c.load)) if mode == "cell" else (lambda c: c.load)
     rows: list[dict[str, Any]] = []
     for held in sorted({key(c) for c in cells}, key=str):
         train = [c for c in cells if key(c) != held]
         try:
-            fitted = fit_all(train, draws=0)
+            fitted = fit_all(train, 0, 0, token_budget)
         except CannotFit:
             continue  # e.g. only one load left to fit from: not a prediction this model makes
         out = [c for c in cells if key(c) == held and c.server in fitted]

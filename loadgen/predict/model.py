@@ -1,7 +1,11 @@
 """The serving model of one server, fitted by non-negative least squares (every term is a cost).
 
     step_ms(batch, context, prefill) = a + b * batch + c * context_k + p * prefill_k
-    TTFT on an idle server            = o + step_ms(1, P/1000, P/1000)
+    TTFT on an idle server            = o + step_ms(1, P/1000, P/1000)     (no token budget)
+
+With a per-step token budget B (vLLM's ``--max-num-batched-tokens``; its OpenAI server's default
+is 2048 on CPU), a prompt of P tokens is prefilled in n = ceil(P / B) chunks, one per step, and
+the idle TTFT is o + n * (a + b) + c * P/1000 * (n + 1) / 2 + p * P/1000.
 
 batch: sequences in the step (for SD each verifies ``width`` = k+1 tokens, so b / width is the cost
 per verified token and a holds the draft's fixed cost); context_k: thousands of tokens attended;
@@ -46,6 +50,7 @@ class ServerModel:
     width: int  # tokens verified per sequence per step (k+1; 1 for a baseline)
     rel_rmse: float  # of the step-time fit, relative
     noise: float  # lognormal sigma of one step's time, from idle TTFTs around the fit
+    token_budget: int | None = None  # tokens one step may process (prefill chunks + decode)
 
     def pmf(self, bucket: str) -> np.ndarray:
         """A bucket's tokens-per-step distribution; unmeasured buckets pool the measured ones."""
@@ -72,6 +77,7 @@ class ServerModel:
             "batch_limit": self.batch_limit,
             "step_fit_relative_rmse": self.rel_rmse,
             "step_noise_sigma": self.noise,
+            "token_budget": self.token_budget,
         }
 
 
@@ -93,7 +99,9 @@ def check_enough(server: str, cells: Sequence[CellObs]) -> None:
         )
 
 
-def fit_server(cells: Sequence[CellObs], weights: np.ndarray | None = None) -> ServerModel:
+def fit_server(
+    cells: Sequence[CellObs], weights: np.ndarray | None = None, token_budget: int | None = None
+) -> ServerModel:
     """One server's model; ``weights`` (one per cell) refit it on a Bayesian-bootstrap draw."""
     server = cells[0].server
     check_enough(server, cells)
@@ -107,7 +115,8 @@ def fit_server(cells: Sequence[CellObs], weights: np.ndarray | None = None) -> S
         if len(cell.idle_ttft):
             pk = cell.idle_prompt / 1000
             ones = np.ones(len(pk))
-            xs.append(np.column_stack([ones, ones, pk, pk, ones]))
+            chunks = np.ceil(cell.idle_prompt / token_budget) if token_budget else ones
+            xs.append(np.column_stack([chunks, chunks, pk * (chunks + 1) / 2, pk, ones]))
             ys.append(cell.idle_ttft)
             ws.append(np.full(len(pk), wc / len(pk) / max(cell.idle_ttft.mean(), 1e-9)))
     x, y, sw = np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
@@ -135,6 +144,7 @@ def fit_server(cells: Sequence[CellObs], weights: np.ndarray | None = None) -> S
         width=max(width, 1),
         rel_rmse=float(np.sqrt(np.mean(resid**2))) if len(resid) else float("nan"),
         noise=noise,
+        token_budget=token_budget,
     )
 
 
@@ -155,14 +165,15 @@ def _batch_limit(cells: Sequence[CellObs]) -> int | None:
 
 
 def bootstrap_models(
-    cells: Sequence[CellObs], draws: int, seed: int = 0
+    cells: Sequence[CellObs], draws: int, seed: int = 0, token_budget: int | None = None
 ) -> tuple[ServerModel, list[ServerModel]]:
     """The point fit and ``draws`` refits on Bayesian-bootstrap cell weights (Dirichlet(1): every
     cell stays in, so a refit never loses a bucket or load and becomes unidentifiable)."""
-    point = fit_server(cells)
+    point = fit_server(cells, None, token_budget)
     rng = np.random.default_rng(seed)
     refits = [
-        fit_server(cells, rng.dirichlet(np.ones(len(cells))) * len(cells)) for _ in range(draws)
+        fit_server(cells, rng.dirichlet(np.ones(len(cells))) * len(cells), token_budget)
+        for _ in range(draws)
     ]
     return point, [replace(r, step_pmf=_resampled_pmf(r, cells, rng)) for r in refits]
 

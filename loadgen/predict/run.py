@@ -31,11 +31,12 @@ class PredictOptions:
     suggest: int = 0
     draws: int = 10
     holdout: tuple[str, ...] = ()
+    token_budget: int | None = None  # the engine's tokens per step (vLLM --max-num-batched-tokens)
 
 
 def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     cells = read_cells(results)
-    fitted = fit_all(cells, opts.draws)
+    fitted = fit_all(cells, opts.draws, 0, opts.token_budget)
     buckets = sorted({c.bucket for c in cells} | set(opts.buckets), key=bucket_order)
     measured_c = {c.load.concurrency for c in cells if c.load.concurrency}
     top = max(measured_c, default=1)
@@ -98,7 +99,7 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     if opts.suggest:
         doc["suggest"] = suggest(fitted, buckets, loads, opts.suggest)
     if opts.holdout:
-        doc["validation"] = [holdout(cells, mode) for mode in opts.holdout]
+        doc["validation"] = [holdout(cells, mode, opts.token_budget) for mode in opts.holdout]
     write_text(results / PREDICTION_FILE, json.dumps(doc, indent=1))
     build_report(results)  # report.html shows the predicted curves beside the measured cells
     return doc
@@ -114,7 +115,8 @@ def render(doc: dict[str, Any]) -> str:
             f"\n{server}: step_ms = a + b*batch + c*context_k + p*prefill_k; TTFT += o",
             f"  {coefs}",
             f"  width {m['verification_width']}, tokens/step {tps}, batch limit "
-            f"{m['batch_limit'] or 'not seen'}, step fit rel. RMSE "
+            f"{m['batch_limit'] or 'not seen'}, token budget "
+            f"{m.get('token_budget') or 'none (whole prompts in one step)'}, step fit rel. RMSE "
             f"{m['step_fit_relative_rmse']:.3f}",
         ]
     out.append(

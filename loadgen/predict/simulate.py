@@ -4,7 +4,10 @@ Event-driven, not step-driven: each request's decode steps are drawn up front fr
 tokens-per-step distribution (acceptance does not depend on the batch), so between admissions and
 completions the batch is fixed and a run of steps is summed in closed form (context grows by the
 accepted tokens each step: an arithmetic series). A new request joins at the next step boundary,
-its prefill lengthening that step for everyone; its first token comes at that step's end. Closed
+its prefill lengthening that step for everyone; its first token comes at that step's end. With a
+token budget (``ServerModel.token_budget``) a step prefills at most the budget left after the
+decoding sequences' tokens, first come first served, so a long prompt (or a herd of prompts) is
+prefilled in chunks over several steps, as vLLM's chunked prefill does. Closed
 loop: users send again when their request ends; open loop: Poisson, gamma or constant arrivals,
 latencies from the intended send time.
 """
@@ -76,34 +79,53 @@ def simulate(
         sends = np.full(n, np.inf)
         sends[:users] = 0.0
     limit = model.batch_limit or n
+    budget = model.token_budget or math.inf
     first, end = np.full(n, np.nan), np.full(n, np.nan)
     ready = sends + c["o"]  # when the engine sees it
     clock, nxt, issued = 0.0, 0, users
     rid = np.empty(0, dtype=np.int64)
     rem = np.empty(0, dtype=np.int64)
     ctx = np.empty(0)
-    while nxt < n or len(rid):
-        room = limit - len(rid)
-        k = nxt
-        while k < n and k - nxt < room and ready[k] <= clock:
-            k += 1
-        new = np.arange(nxt, k)
-        nxt = k
-        if not len(rid) and not len(new):
+    pre: list[int] = []  # admitted, prompt not yet fully prefilled (FIFO)
+    left: dict[int, float] = {}  # their prompt tokens still to prefill
+    while nxt < n or len(rid) or pre:
+        room = limit - len(rid) - len(pre)
+        while nxt < n and room > 0 and ready[nxt] <= clock:
+            pre.append(nxt)
+            left[nxt] = float(prompts[nxt])
+            nxt, room = nxt + 1, room - 1
+        if not len(rid) and not pre:
             clock = max(clock, ready[nxt])
             continue
-        b = len(rid) + len(new)
-        base = c["a"] + c["b"] * b + c["c"] * (ctx.sum() + prompts[new].sum()) / 1000
-        if len(new):  # one step: prefill of the new requests, one decode step for the others
+        if pre:  # one step: prefill chunks within the budget, one decode step for the others
+            room_tokens = max(budget - len(rid) * model.width, 0.0)
+            chunked, done_prefill, prefill, attended = 0, [], 0.0, ctx.sum()
+            for i in pre:
+                if room_tokens <= 0:
+                    break
+                take = min(left[i], room_tokens)
+                attended += prompts[i] - left[i] + take
+                left[i] -= take
+                room_tokens -= take
+                prefill += take
+                chunked += 1
+                if left[i] <= 0:
+                    done_prefill.append(i)
+            b = len(rid) + chunked
+            base = c["a"] + c["b"] * b + c["c"] * attended / 1000
             jitter = rng.lognormal(0, model.noise) if model.noise else 1.0
-            clock += (base + c["p"] * prompts[new].sum() / 1000) * jitter
-            first[new] = clock
+            clock += (base + c["p"] * prefill / 1000) * jitter
             rem -= 1
             ctx += per_step[rid]
+            new = np.asarray(done_prefill, dtype=np.int64)
+            first[new] = clock
+            pre = [i for i in pre if left[i] > 0]
             rid = np.concatenate([rid, new])
             rem = np.concatenate([rem, steps[new]])
             ctx = np.concatenate([ctx, prompts[new] + 1])
         else:
+            b = len(rid)
+            base = c["a"] + c["b"] * b + c["c"] * ctx.sum() / 1000
             grow = c["c"] * per_step[rid].sum() / 1000
             m = int(rem.min())
             if nxt < n and room > 0 and np.isfinite(ready[nxt]):

@@ -4,7 +4,9 @@ Not measurements. An independent, step-driven implementation (not loadgen/predic
 each step costs ``(a + b*batch + c*context/1000 + p*prefill/1000) * lognormal(0, noise)`` ms,
 every running request streams one chunk per step (SD: 1 + accepted drafts, geometric acceptance
 capped at k), new requests wait ``o`` ms then join at a step boundary up to ``batch_limit``, and
-their prefill lengthens that step. Closed loop (users) or open loop (arrivals), like the harness.
+their prefill lengthens that step; with a ``budget`` (tokens per step, decode tokens first) a
+prompt is prefilled in chunks over several steps, first come first served, as vLLM's chunked
+prefill. Closed loop (users) or open loop (arrivals), like the harness.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Law:
     accept: float = 0.7
     noise: float = 0.08  # lognormal sigma of each step's duration
     batch_limit: int = 1 << 30
+    budget: int | None = None  # tokens per step (prefill chunks + decode); None: whole prompts
 
 
 def run_cell(
@@ -64,26 +67,32 @@ def run_cell(
         for i, p in enumerate(prompts)
     ]
     running: dict[int, int] = {}  # id -> tokens so far
+    waiting: dict[int, int] = {}  # id -> prompt tokens still to prefill (admission order)
     clock, nxt = 0.0, 0
-    while nxt < requests or running:
-        new = []
+    while nxt < requests or running or waiting:
         while (
             nxt < requests
-            and len(running) + len(new) < law.batch_limit
+            and len(running) + len(waiting) < law.batch_limit
             and sends[nxt] + law.o <= clock
         ):
-            new.append(nxt)
+            waiting[nxt] = int(prompts[nxt])
             nxt += 1
-        if not running and not new:
+        if not running and not waiting:
             clock = sends[nxt] + law.o
             continue
+        room = (law.budget or 1 << 62) - len(running) * (law.k + 1)
+        chunks: dict[int, int] = {}
+        for i, todo in waiting.items():
+            if room <= 0:
+                break
+            chunks[i] = min(todo, room)
+            room -= chunks[i]
         ctx = sum(int(prompts[i]) + t for i, t in running.items()) + sum(
-            int(prompts[i]) for i in new
+            int(prompts[i]) - waiting[i] + take for i, take in chunks.items()
         )
-        prefill = sum(int(prompts[i]) for i in new)
-        batch = len(running) + len(new)
+        batch = len(running) + len(chunks)
         clock += (
-            law.a + law.b * batch + law.c * ctx / 1000 + law.p * prefill / 1000
+            law.a + law.b * batch + law.c * ctx / 1000 + law.p * sum(chunks.values()) / 1000
         ) * rng.lognormal(0, law.noise)
         for i in list(running):
             made = 1 + min(int(rng.geometric(1 - law.accept)) - 1, law.k) if law.k else 1
@@ -96,10 +105,13 @@ def run_cell(
                 if not load.is_open and issued < requests:
                     sends[issued] = clock + 0.1
                     issued += 1
-        for i in new:
-            recs[i].send_ns = recs[i].intended_send_ns = int(sends[i] * MS)
-            _chunk(recs[i], clock, 1, rng)
-            running[i] = 1
+        for i, take in chunks.items():
+            waiting[i] -= take
+            if waiting[i] == 0:
+                del waiting[i]
+                recs[i].send_ns = recs[i].intended_send_ns = int(sends[i] * MS)
+                _chunk(recs[i], clock, 1, rng)
+                running[i] = 1
     for r, s in zip(recs, sends, strict=True):
         r.send_ns = r.intended_send_ns = int(s * MS)
         r.usage_prompt_tokens, r.usage_output_tokens = r.prompt_len, osl

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from loadgen.cli import main
 from loadgen.load.point import LoadPoint
+from loadgen.predict.holdout import holdout
 from loadgen.predict.model import CannotFit, ServerModel, fit_server
 from loadgen.predict.observe import read_cell, read_cells
 from loadgen.predict.simulate import simulate
@@ -96,3 +98,33 @@ def test_refusal_is_a_clear_cli_error(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_fake_engine_respects_its_batch_limit() -> None:
     records = run_cell(Law("lim", batch_limit=2), "1k", LoadPoint.closed(4), 12, 8, seed=0)
     assert all(r.ttft_ms is not None for r in records)
+
+
+def test_a_token_budget_models_chunked_prefill(tmp_path: Path) -> None:
+    """A FAKE engine that prefills in chunks of at most 2048 tokens a step (vLLM-CPU's default
+    budget): fitted and simulated with that budget, held-out cells come back within the goals;
+    without it, whole prompts in one step, the model mistakes chunked TTFTs and fails (probe:
+    TTFT p90 median error 22% against 6%, mean TPOT 12% against 1%)."""
+    law = Law("chunk", budget=2048, noise=0.05)
+    loads = [LoadPoint.closed(c) for c in (1, 4, 16)] + [LoadPoint.open(6.0)]
+    cells = read_cells(write_sweep(tmp_path, [law], ["1k", "2k"], loads, 80))
+    with_budget = holdout(cells, "cell", 2048)["errors"]
+    without = holdout(cells, "cell", None)["errors"]
+    assert with_budget["tpot_mean_ms"]["median_abs"] < 0.05
+    assert with_budget["ttft_p90_ms"]["median_abs"] < 0.15
+    assert without["ttft_p90_ms"]["median_abs"] > 2 * with_budget["ttft_p90_ms"]["median_abs"]
+    model = fit_server(cells, None, 2048)
+    assert model.token_budget == 2048 and model.coef["p"] == pytest.approx(law.p, rel=0.12)
+
+
+def test_a_long_prompt_on_an_idle_server_is_prefilled_in_budget_sized_chunks() -> None:
+    coef = {"a": 5.0, "b": 1.0, "c": 0.5, "p": 20.0, "o": 2.0}
+    model = ServerModel("s", None, coef, {"5k": _pmf(np.array([0, 1]))}, {"5k": 5000.0}, 2.0,
+                        None, 1, 0.0, 0.0, 2048)  # fmt: skip
+    got = simulate(model, "5k", LoadPoint.closed(1), 1, 2.0).ttft_ms[0]
+    # chunks of 2048, 2048, 904 tokens: one step each, attending to 2048, 4096, 5000 tokens
+    steps = sum(5.0 + 1.0 + 0.5 * seen / 1000 + 20.0 * take / 1000
+                for take, seen in ((2048, 2048), (2048, 4096), (904, 5000)))  # fmt: skip
+    assert got == pytest.approx(2.0 + steps, rel=1e-9)
+    whole = simulate(replace(model, token_budget=None), "5k", LoadPoint.closed(1), 1, 2.0)
+    assert whole.ttft_ms[0] == pytest.approx(2.0 + 5.0 + 1.0 + 0.5 * 5 + 20.0 * 5, rel=1e-9)
