@@ -17,7 +17,7 @@ per bucket; ``batch_limit`` is where the engine stopped admitting (None: never s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -51,9 +51,19 @@ class ServerModel:
     rel_rmse: float  # of the step-time fit, relative
     noise: float  # lognormal sigma of one step's time, from idle TTFTs around the fit
     token_budget: int | None = None  # tokens one step may process (prefill chunks + decode)
+    # category -> P(tokens per step = i), pooled over the buckets (SD's acceptance by domain)
+    category_pmf: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def pmf(self, bucket: str) -> np.ndarray:
-        """A bucket's tokens-per-step distribution; unmeasured buckets pool the measured ones."""
+    def pmf(self, bucket: str, category: str | None = None) -> np.ndarray:
+        """A bucket's tokens-per-step distribution (or a category's, pooled over buckets);
+        unmeasured buckets pool the measured ones."""
+        if category is not None:
+            if category not in self.category_pmf:
+                raise CannotFit(
+                    f"{self.server}: no requests of category {category!r} were measured (have "
+                    f"{sorted(self.category_pmf)})"
+                )
+            return self.category_pmf[category]
         if bucket in self.step_pmf:
             return self.step_pmf[bucket]
         pooled = np.sum(list(self.step_pmf.values()), axis=0)
@@ -74,6 +84,9 @@ class ServerModel:
             "verification_width": self.width,
             "ms_per_verified_token": self.coef["b"] / self.width,
             "tokens_per_step": tps,
+            "tokens_per_step_by_category": {
+                k: float(np.arange(len(p)) @ p) for k, p in self.category_pmf.items()
+            },
             "batch_limit": self.batch_limit,
             "step_fit_relative_rmse": self.rel_rmse,
             "step_noise_sigma": self.noise,
@@ -127,9 +140,12 @@ def fit_server(
     idle = ~decode & (y > 0) & (x @ sol > 0)
     noise = float(np.std(np.log(y[idle] / (x[idle] @ sol)))) if idle.sum() > 2 else 0.0
     counts: dict[str, np.ndarray] = {}
+    by_category: dict[str, np.ndarray] = {}
     prompts: dict[str, list[float]] = {}
     for cell in cells:
         counts[cell.bucket] = counts.get(cell.bucket, 0) + cell.step_tokens
+        for category, seen in cell.category_step_tokens.items():
+            by_category[category] = by_category.get(category, 0) + seen
         prompts.setdefault(cell.bucket, []).append(float(cell.prompts.mean()))
     pmf = {b: _normalised(c) for b, c in counts.items()}
     width = max(int(np.flatnonzero(c)[-1]) if c.any() else 1 for c in counts.values())
@@ -145,6 +161,7 @@ def fit_server(
         rel_rmse=float(np.sqrt(np.mean(resid**2))) if len(resid) else float("nan"),
         noise=noise,
         token_budget=token_budget,
+        category_pmf={k: _normalised(v) for k, v in by_category.items() if v.sum()},
     )
 
 

@@ -43,6 +43,7 @@ class CellObs:
     idle_prompt: np.ndarray  # prompt tokens of requests sent to an idle server
     idle_ttft: np.ndarray  # their TTFT, ms
     step_tokens: np.ndarray  # counts of tokens per step, index = tokens (last chunk left out)
+    category_step_tokens: dict[str, np.ndarray]  # the same per category of the requests
     prompts: np.ndarray  # prompt tokens of every ok request
     osl: np.ndarray  # output tokens of every ok request
     max_decoding: int  # most requests decoding at once
@@ -113,7 +114,9 @@ def read_cell(summary_path: Path) -> CellObs:
     is_last[(start + count - 1)[count > 0]] = True
     is_first = np.zeros(len(tokens), dtype=bool)
     is_first[start[count > 0]] = True
-    middle = tokens[~is_first & ~is_last]
+    inner = ~is_first & ~is_last
+    middle = tokens[inner]
+    category = table["category"].to_numpy(zero_copy_only=False)[parent[inner]]
     decoding = np.searchsorted(
         np.sort(first[count > 0]), first[count > 0], "right"
     ) - np.searchsorted(np.sort(last[count > 0]), first[count > 0], "left")
@@ -127,13 +130,18 @@ def read_cell(summary_path: Path) -> CellObs:
         decode_y=decode_y,
         idle_prompt=prompts[idle],
         idle_ttft=(first[idle] - send[idle]) / NS_PER_MS,
-        step_tokens=np.bincount(np.minimum(middle, MAX_STEP_TOKENS), minlength=MAX_STEP_TOKENS + 1),
+        step_tokens=_counts(middle),
+        category_step_tokens={str(c): _counts(middle[category == c]) for c in np.unique(category)},
         prompts=prompts,
         osl=osl,
         max_decoding=int(decoding.max(initial=0)),
         sends_ms=np.sort(intended - intended.min()) / NS_PER_MS if load.is_open else np.empty(0),
         measured=measured_figures(cols.ttft_ms, cols.tpot_ms, cols.e2e_ms, osl, summary),
     )
+
+
+def _counts(tokens: np.ndarray) -> np.ndarray:
+    return np.bincount(np.minimum(tokens, MAX_STEP_TOKENS), minlength=MAX_STEP_TOKENS + 1)
 
 
 def measured_figures(

@@ -111,6 +111,9 @@ def render(doc: dict[str, Any]) -> str:
     for server, m in doc["models"].items():
         coefs = ", ".join(f"{k}={v['value']:.4g} {v['unit']}" for k, v in m["coefficients"].items())
         tps = ", ".join(f"{b}: {v:.2f}" for b, v in m["tokens_per_step"].items())
+        by_category = m["tokens_per_step_by_category"]
+        if len(by_category) > 1:
+            tps += "; by category " + ", ".join(f"{k}: {v:.2f}" for k, v in by_category.items())
         out += [
             f"\n{server}: step_ms = a + b*batch + c*context_k + p*prefill_k; TTFT += o",
             f"  {coefs}",

@@ -43,6 +43,8 @@ class Law:
     noise: float = 0.08  # lognormal sigma of each step's duration
     batch_limit: int = 1 << 30
     budget: int | None = None  # tokens per step (prefill chunks + decode); None: whole prompts
+    # (category, acceptance) in turn per request: domains that draft better or worse
+    categories: tuple[tuple[str, float], ...] = ()
 
 
 def run_cell(
@@ -62,8 +64,11 @@ def run_cell(
         sends = np.full(requests, np.inf)
         sends[: load.concurrency] = 0.0
     issued = min(load.concurrency or requests, requests)
+    kinds = law.categories or (("mixed", law.accept),)
     recs = [
-        RequestRecord(f"{law.name}-{i}", f"{i:032x}", bucket, "mixed", int(p), osl, 0, 0.0)
+        RequestRecord(
+            f"{law.name}-{i}", f"{i:032x}", bucket, kinds[i % len(kinds)][0], int(p), osl, 0, 0.0
+        )
         for i, p in enumerate(prompts)
     ]
     running: dict[int, int] = {}  # id -> tokens so far
@@ -95,7 +100,8 @@ def run_cell(
             law.a + law.b * batch + law.c * ctx / 1000 + law.p * sum(chunks.values()) / 1000
         ) * rng.lognormal(0, law.noise)
         for i in list(running):
-            made = 1 + min(int(rng.geometric(1 - law.accept)) - 1, law.k) if law.k else 1
+            accept = kinds[i % len(kinds)][1]
+            made = 1 + min(int(rng.geometric(1 - accept)) - 1, law.k) if law.k else 1
             made = min(made, osl - running[i])
             running[i] += made
             _chunk(recs[i], clock, made, rng)
