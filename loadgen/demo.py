@@ -20,7 +20,7 @@ from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.demo_plan import PREPARED, DemoPlan
 from loadgen.hostinfo import host_description
 from loadgen.report.build import build_report
-from loadgen.report.tables import console_table
+from loadgen.report.console import console_table
 from loadgen.results.io import read_sweep_manifest, write_sweep_manifest
 from loadgen.results_lock import results_lock
 from loadgen.sweep.runner import run_cells, say

@@ -28,7 +28,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     from loadgen.client.access import export_for_children
-    from loadgen.report.tables import console_table
+    from loadgen.report.console import console_table
     from loadgen.sweep.plan import load_plan
     from loadgen.sweep.runner import run_sweep
 
@@ -41,7 +41,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from loadgen.report.build import build_report
-    from loadgen.report.tables import console_table
+    from loadgen.report.console import console_table
 
     print(console_table(build_report(Path(args.dir))))
     _say_written(Path(args.dir))

@@ -76,7 +76,7 @@ class ServerModel:
         return float(scale * _kilo(bucket))
 
     def describe(self) -> dict[str, Any]:
-        tps = {b: float(np.arange(len(p)) @ p) for b, p in self.step_pmf.items()}
+        tps = {b: _mean_tokens(p) for b, p in self.step_pmf.items()}
         return {
             "coefficients": {
                 k: {"value": v, "unit": COEFFICIENTS[k]} for k, v in self.coef.items()
@@ -85,13 +85,18 @@ class ServerModel:
             "ms_per_verified_token": self.coef["b"] / self.width,
             "tokens_per_step": tps,
             "tokens_per_step_by_category": {
-                k: float(np.arange(len(p)) @ p) for k, p in self.category_pmf.items()
+                k: _mean_tokens(p) for k, p in self.category_pmf.items()
             },
             "batch_limit": self.batch_limit,
             "step_fit_relative_rmse": self.rel_rmse,
             "step_noise_sigma": self.noise,
             "token_budget": self.token_budget,
         }
+
+
+def _mean_tokens(pmf: np.ndarray) -> float:
+    """Mean tokens per step of a tokens-per-step distribution."""
+    return float(np.arange(len(pmf)) @ pmf)
 
 
 def _kilo(bucket: str) -> float:

@@ -119,7 +119,7 @@ def render(doc: dict[str, Any]) -> str:
             f"  {coefs}",
             f"  width {m['verification_width']}, tokens/step {tps}, batch limit "
             f"{m['batch_limit'] or 'not seen'}, token budget "
-            f"{m.get('token_budget') or 'none (whole prompts in one step)'}, step fit rel. RMSE "
+            f"{m['token_budget'] or 'none (whole prompts in one step)'}, step fit rel. RMSE "
             f"{m['step_fit_relative_rmse']:.3f}",
         ]
     out.append(

@@ -39,13 +39,14 @@ from loadgen.report.tables import (
 from loadgen.results.io import (
     PREDICTION_FILE,
     SPEEDUP_CSV,
+    SUMMARY_FILE,
     read_sweep_manifest,
     write_report_summary,
 )
 from loadgen.results.schemas import ReportSummary
 
 REPORT_HTML = "report.html"
-REPORT_FILES = (REPORT_HTML, REPORT_MD, SPEEDUP_CSV, SPEEDUP_TIERS_CSV, "summary.json")
+REPORT_FILES = (REPORT_HTML, REPORT_MD, SPEEDUP_CSV, SPEEDUP_TIERS_CSV, SUMMARY_FILE)
 
 
 def read_manifest(results_dir: Path) -> dict[str, Any]:

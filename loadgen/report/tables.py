@@ -1,5 +1,5 @@
-"""The report's tables, built once and rendered as Markdown (``report.md``), HTML, the console
-table and ``speedup.csv``: one source for every rendering."""
+"""The report's tables, built once and rendered as Markdown (``report.md``) and HTML, and
+``speedup.csv``: one source for every rendering (the console's table: loadgen/report/console.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loadgen.analysis.bootstrap import ALL
 from loadgen.analysis.calibration import AaSpread
 from loadgen.analysis.capacity import BestDraft, Crossover, SloCapacity
 from loadgen.analysis.groups import CellGroup
-from loadgen.analysis.intervals import REQUESTS_ONLY
 from loadgen.analysis.speedup import SpeedupRow
 from loadgen.analysis.variants import VariantInCategory
 from loadgen.atomic import replacing
@@ -57,42 +55,6 @@ def write_speedup_csv(rows: Sequence[SpeedupRow], path: Path) -> Path:
     return path
 
 
-def console_table(rows: Sequence[SpeedupRow]) -> str:
-    header = (
-        f"{'bucket':>6} {'load':>10} {'base tok/s':>10} {'SD tok/s':>9} {'speedup':>7} "
-        f"{'95% CI':>14} {'AL*':>5} {'tok/step':>8}  variant  (closed loop: steady-state tok/s)"
-    )
-    lines = [header, "-" * len(header)]
-    for r in rows:
-        if r.category != ALL:
-            continue
-        ci = (
-            "too few"
-            if r.ci_low is None or r.ci_high is None
-            else f"[{r.ci_low:.2f}, {r.ci_high:.2f}]"
-            + ("*" if r.interval_method == REQUESTS_ONLY else "")
-        )
-        mark = OPEN_MARK if r.load.is_open else " "
-        lines.append(
-            f"{r.bucket:>6} {r.load.label:>10} {fmt(r.baseline_output_tps, 1):>10} "
-            f"{fmt(r.variant_output_tps, 1):>9} {fmt(r.speedup_output_tps):>6}{mark} "
-            f"{ci:>14} {fmt(r.acceptance_length):>5} {fmt(r.tokens_per_target_step):>8}  "
-            f"{r.variant}"
-        )
-    if any(r.interval_method == REQUESTS_ONLY for r in rows):
-        lines.append(f"* {REQUESTS_ONLY}")
-    if any(r.load.is_open and r.category == ALL for r in rows):
-        lines.append(f"{OPEN_MARK} {OPEN_NOTE}")
-    lines.append(f"AL*: {AL_NOTE}")
-    return "\n".join(lines)
-
-
-OPEN_MARK = "+"
-OPEN_NOTE = (
-    "open loop: base and SD tok/s are the delivered (window) rates, both the offered rate's while "
-    "the server keeps up; the speedup is per request, sum(tokens) / sum(E2E) from the intended "
-    "send time, so it is not their ratio"
-)
 AL_NOTE = (
     "AL while drafting, 1 + accepted/drafts over the steps that drafted (the engines' figure); "
     "tok/step: tokens per target step over all decode steps, what the speedup follows"

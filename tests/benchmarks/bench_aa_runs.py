@@ -38,6 +38,7 @@ from loadgen.analysis.bootstrap import ratio_interval, resample_statistics
 from loadgen.analysis.columns import RequestColumns
 from loadgen.analysis.groups import CellGroup, load_groups
 from loadgen.analysis.intervals import repeat_estimates, welch_interval
+from loadgen.analysis.steady import littles_tps
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
 from loadgen.results.io import read_cell_summary, read_sweep_manifest
 from loadgen.sweep.plan import load_plan
@@ -94,8 +95,8 @@ def per_request_interval(groups: list[CellGroup], row: dict[str, str]) -> Estima
     da, db = resample_statistics(a, "A" + row["load"]), resample_statistics(b, "B" + row["load"])
     assert da is not None and db is not None
     low, high = ratio_interval(db["littles_tps"], da["littles_tps"])
-    point = (
-        np.sum(b.output_tokens) / np.sum(b.e2e_ms) / (np.sum(a.output_tokens) / np.sum(a.e2e_ms))
+    point = (littles_tps(b.output_tokens, b.e2e_ms, 1) or np.nan) / (
+        littles_tps(a.output_tokens, a.e2e_ms, 1) or np.nan
     )
     return float(point), float(low or np.nan), float(high or np.nan), np.nan
 
