@@ -5,6 +5,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from loadgen.analysis.schedule import LAG_LIMIT_MS
 from loadgen.servers.launcher import LocalServer
 from loadgen.servers.variant import load_variant
 from tests.ports import free_port
@@ -26,9 +27,22 @@ def counter_sum(text: str, name: str) -> float:
 
 
 def unexpected_flags(summary: dict) -> list[str]:
-    """A real ngram cell's flags but the one its own figures call for: ngram drafts only where
-    it finds a match, so AL while drafting exceeds tokens per target step (flagged above 10%)."""
+    """A real cell's flags but those its own figures call for.
+
+    ngram drafts only where it finds a match, so AL while drafting exceeds tokens per target step
+    (flagged above 10%). And on these 2 cores Locust shares the CPU with vLLM: a closed-loop cell
+    may truly send late (the client's own lag, p99 above the limit); that flag is kept only when
+    the schedule figures in the same summary show the lag.
+    """
     acc = summary["acceptance"]
     al, per_step = acc.get("al_while_drafting"), acc.get("tokens_per_target_step")
-    expected = al is not None and per_step is not None and al > 1.1 * per_step
-    return [f for f in summary["flags"] if not (expected and f.startswith("AL while drafting"))]
+    drafting_flag = al is not None and per_step is not None and al > 1.1 * per_step
+    schedule = summary.get("schedule") or {}
+    lag_p99 = (schedule.get("send_lag_ms") or {}).get("p99")
+    late_flag = schedule.get("kept_up") is False and lag_p99 is not None and lag_p99 > LAG_LIMIT_MS
+    return [
+        f
+        for f in summary["flags"]
+        if not (drafting_flag and f.startswith("AL while drafting"))
+        and not (late_flag and f.startswith("the load generator sent late (closed loop"))
+    ]
