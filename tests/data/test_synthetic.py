@@ -1,5 +1,6 @@
 """The demo's throughput rows: SPEED-Bench schema, bucket-sized in o200k, real text, no reuse."""
 
+import hashlib
 from collections import Counter
 
 import pytest
@@ -32,3 +33,20 @@ def test_text_is_natural_not_random_tokens() -> None:
     text = synthetic_throughput_split(["1k"], 1)["1k"][0].turns[0]
     assert len(text) / count_o200k(text) > 2.5  # random-token text sits near 1-2 chars/token
     assert "def " in text or "return" in text
+
+
+def test_the_prose_extension_keeps_every_earlier_prompt_and_triples_the_corpus() -> None:
+    """Stdlib docstrings come after the reference manual: a split the manual alone could serve
+    is byte-for-byte the one before (digest pinned at 6487a80), and 1k + 2k now reach 201
+    prompts each (the manual ran out near 60: too few for long validation cells)."""
+    small = synthetic_throughput_split(["1k", "2k"], 20)
+    ids = "".join(r.question_id for rows in small.values() for r in rows)
+    pinned = "4b243debbbbd508387ec0842be9113fc97e87d5e087a9307b214ae938406f4ea"
+    assert hashlib.sha256(ids.encode()).hexdigest() == pinned
+    large = synthetic_throughput_split(["1k", "2k"], 67)
+    rows = large["1k"] + large["2k"]
+    assert len({r.question_id for r in rows}) == len(rows) == 402
+    paragraphs = [p for r in rows for p in r.turns[0].split("\n\n")[:-1]]
+    assert [p for p, n in Counter(paragraphs).items() if n > 1 and len(p) > 80] == []
+    with pytest.raises(RuntimeError, match="offline corpus is exhausted"):
+        synthetic_throughput_split(["1k", "2k"], 80)
