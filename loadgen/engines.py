@@ -54,12 +54,29 @@ class EngineCli:
 
 
 @dataclass(frozen=True)
+class SchedulerLimits:
+    """The engine flags that bound one scheduler step, and its defaults where they are fixed.
+
+    ``speedbench predict`` reads them from a launched server's command line: the token budget
+    (tokens one step may process; longer prompts are prefilled in chunks) and the batch limit
+    (sequences one step may hold). Defaults that depend on the GPU's memory are not declared.
+    """
+
+    token_budget_flag: str
+    batch_limit_flag: str
+    cpu_token_budget: int | None = None  # per tensor x pipeline parallel rank, CPU build
+    cpu_batch_limit: int | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
 class Engine:
     name: EngineName
     adapter: EngineAdapter
     api: EngineApi
     cli: EngineCli
     default_port: int  # where the server listens when not told otherwise
+    limits: SchedulerLimits
 
     @property
     def metrics_path(self) -> str:
@@ -89,6 +106,15 @@ VLLM = Engine(
     ),
     cli=EngineCli(model_flag="--model", config_flag=None),
     default_port=8000,
+    # EngineArgs.get_batch_defaults: the OpenAI server on CPU schedules 2048 tokens and 128
+    # sequences per rank a step; on GPUs 2048-16384 tokens by device memory (not declared).
+    limits=SchedulerLimits(
+        "--max-num-batched-tokens",
+        "--max-num-seqs",
+        cpu_token_budget=2048,
+        cpu_batch_limit=128,
+        source="vllm 0.32 engine/arg_utils.py get_batch_defaults (CPU, OpenAI server)",
+    ),
 )
 # SGLang: its /v1/models cards carry max_model_len and /tokenize takes vLLM's request shape
 # (SGLang docs, native APIs); not runnable here (GPU only). `python -m sglang.launch_server`
@@ -104,6 +130,9 @@ SGLANG = Engine(
     ),
     cli=EngineCli(model_flag="--model-path", config_flag=None),
     default_port=30000,
+    limits=SchedulerLimits(
+        "--chunked-prefill-size", "--max-running-requests", source="SGLang server arguments"
+    ),
 )
 # TensorRT-LLM (trtllm-serve): the model list has ids only and there is no tokenize endpoint, so
 # both checks are skipped with a warning. The model is positional; settings such as
@@ -120,6 +149,7 @@ TRTLLM = Engine(
     ),
     cli=EngineCli(model_flag=None, config_flag="--extra_llm_api_options"),
     default_port=8000,
+    limits=SchedulerLimits("--max_num_tokens", "--max_batch_size", source="trtllm-serve options"),
 )
 
 ENGINES: dict[str, Engine] = {e.name: e for e in (VLLM, SGLANG, TRTLLM)}

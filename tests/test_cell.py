@@ -204,3 +204,25 @@ def test_a_saturated_load_generator_is_flagged() -> None:
         "the load generator used 97% of a core"
     )
     assert harness_flags(HarnessCpu(cpu_s=2.0, wall_s=10.0, cpu_share=0.2)) == []
+
+
+def test_a_stalled_stream_is_counted_timed_and_flagged_end_to_end(
+    prepared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The FAKE holds every second request's chunks 2-11 (10 steps of 5 ms) and 200 ms more,
+    then writes them at once: the client sees a 250 ms gap after chunk 1 and a burst. Truth: 2
+    of 4 requests stalled, each for 250 ms (+ scheduling slack); the others not at all."""
+    stall = Behaviour(ttft_s=0.02, step_s=0.005, tokens_per_chunk=1, stall_every=2)
+    with FakeStreamingServer(stall) as server:
+        summary = run_cell(spec(server.url, prepared), tmp_path / "c", progress=False)
+    assert summary.stalled_requests == 2
+    assert 250 <= summary.max_stall_ms < 250 + 40
+    (flag,) = [f for f in summary.flags if "streams stalled" in f]
+    assert flag.startswith("2 of 4 requests' streams stalled for up to 2")
+    records = read_parquet(tmp_path / "c" / RECORDS_PARQUET)
+    assert sorted(r.stall_ms > 0 for r in records) == [False, False, True, True]
+    with FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.005, tokens_per_chunk=1)) as server:
+        clean = run_cell(spec(server.url, prepared), tmp_path / "d", progress=False)
+    assert clean.stalled_requests == 0 and clean.max_stall_ms == 0.0
+    assert not any("stalled" in f for f in clean.flags)

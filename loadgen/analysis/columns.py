@@ -163,3 +163,15 @@ def columns_of(
         return RequestColumns(**{**arrays, "category": np.array([], dtype=object)}, failed=0)
     table = pa.Table.from_pylist([r.to_dict() for r in records])
     return from_table(table.select(RAW_COLUMNS), from_intended, users)
+
+
+def stalled(times: np.ndarray, parent: np.ndarray, n: int) -> np.ndarray:
+    """Per request: did its stream stall (``figures.stall_ms`` > 0)? ``times``/``parent``: the
+    token chunks' arrival times and request index, in record order."""
+    tight = np.zeros(len(times), dtype=bool)  # chunk i came within the burst gap of chunk i-1
+    tight[1:] = (np.diff(times) < figures.BURST_GAP_NS) & (parent[1:] == parent[:-1])
+    window = figures.BURST_CHUNKS - 1  # a burst of k chunks is k - 1 tight gaps in a row
+    if len(tight) < window:
+        return np.zeros(n, dtype=bool)
+    runs = np.convolve(tight, np.ones(window, dtype=int), "valid") == window
+    return np.bincount(parent[window - 1 :][runs], minlength=n) > 0

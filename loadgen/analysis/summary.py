@@ -86,6 +86,16 @@ def summarize_cell(
     if cold := cold_start_flag(send, ttft, concurrency):
         summary.flags.append(cold)
     summary.flags += drafting_gap_flag(per_step)
+    stalls = [stall for r in ok if (stall := r.stall_ms) > 0]
+    summary.stalled_requests, summary.max_stall_ms = len(stalls), max(stalls, default=0.0)
+    if stalls:
+        summary.flags.append(
+            f"{len(stalls)} of {len(ok)} requests' streams stalled for up to "
+            f"{summary.max_stall_ms:.0f} ms, then came in a burst ({figures.BURST_CHUNKS}+ "
+            f"chunks within {figures.BURST_GAP_NS // 1000} us): the client was not reading (or "
+            "the server not sending), e.g. another process had the CPU; those requests' "
+            "TTFT/TPOT/ITL time the stall, not the engine's steps"
+        )
     return summary
 
 

@@ -65,7 +65,7 @@ def _predict(args: argparse.Namespace) -> int:
     extra = (tuple(args.bucket), tuple(args.concurrency), tuple(args.rate))
     opts = PredictOptions(
         slo, args.target_rps, *extra, args.suggest, args.draws, tuple(args.holdout),
-        args.token_budget,
+        args.token_budget, args.category,
     )  # fmt: skip
     print(render(run_predict(Path(args.dir), opts)))
     return 0
@@ -95,7 +95,13 @@ def add_predict(verbs: Any) -> None:
         type=int,
         help="tokens one engine step may process (vLLM --max-num-batched-tokens; its OpenAI "
         "server's default is 2048 on CPU, 2048-16384 on GPUs by memory): longer prompts are "
-        "prefilled in chunks over several steps; default: no budget",
+        "prefilled in chunks over several steps; default: each launched server's own "
+        "(--max-num-batched-tokens in its command, else vLLM's CPU default; unknown for GPUs)",
+    )
+    pred.add_argument(
+        "--category",
+        help="predict traffic of one measured category only (e.g. coding): SD's tokens per "
+        "step as that category's requests drafted; default: each bucket's measured mix",
     )
     pred.set_defaults(func=_predict)
 

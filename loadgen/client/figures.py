@@ -20,6 +20,13 @@ tokens it carried. Chunks without tokens (role-only, usage-only) are left out of
   first chunk. **ITL**: one value per token after the first chunk, its chunk's gap / its size
   (SD delivers several tokens per chunk: latencies are per token, never per chunk).
   **E2E**: end - send. Open-loop cells may count TTFT and E2E from the intended send time.
+- **Stalled delivery**: a run of at least ``BURST_CHUNKS`` token chunks that arrived less than
+  ``BURST_GAP_NS`` apart. An engine step takes far longer than 50 us and yields one chunk per
+  request, so such a run is bytes that piled up while the client was not reading (or the server
+  not sending): the stream stalled. ``stall_ms`` is the longest gap before such a run (from the
+  send when the run starts at the first chunk); that request's TTFT / TPOT / ITL are the
+  stall's, not the engine's. On the 2-core machines here, another process taking the CPU made
+  streams stall for 100-600 ms (docs/BENCHMARKS.md, "Stalled delivery").
 
 ``loadgen/analysis/columns.py`` evaluates the same definitions vectorised over a Parquet table
 (tests/analysis/test_columns.py holds it equal to these, record by record).
@@ -90,3 +97,21 @@ def chunk_gap_ms(chunks: Sequence[Chunk]) -> list[float]:
 
 def e2e_ms(send_ns: int, end_ns: int) -> float:
     return (end_ns - send_ns) / NS_PER_MS
+
+
+BURST_GAP_NS = 50_000  # chunks closer than this came out of one read, not out of engine steps
+BURST_CHUNKS = 8  # this many in a row: a stall, not two events sharing one TCP segment
+
+
+def stall_ms(chunks: Sequence[Chunk], send_ns: int) -> float:
+    """The longest gap before a burst of ``BURST_CHUNKS`` chunks; 0.0 when the stream had none."""
+    longest, run_start, run = 0.0, 0, 1
+    for i in range(1, len(chunks)):
+        if chunks[i][0] - chunks[i - 1][0] < BURST_GAP_NS:
+            run += 1
+            if run == BURST_CHUNKS:
+                before = chunks[run_start - 1][0] if run_start else send_ns
+                longest = max(longest, (chunks[run_start][0] - before) / NS_PER_MS)
+        else:
+            run_start, run = i, 1
+    return longest

@@ -93,6 +93,11 @@ class RequestRecord:
         return figures.itl_ms(self.token_chunks)
 
     @property
+    def stall_ms(self) -> float:
+        """Longest stall of the stream's delivery (0.0: none), see :mod:`loadgen.client.figures`."""
+        return figures.stall_ms(self.token_chunks, self.send_ns)
+
+    @property
     def chunk_gap_ms(self) -> list[float]:
         return figures.chunk_gap_ms(self.token_chunks)
 

@@ -4,13 +4,14 @@ fit's uncertainty, not the simulation's sampling noise)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from loadgen.load.point import LoadPoint
+from loadgen.predict.limits import UNKNOWN, ServerLimits
 from loadgen.predict.model import CannotFit, ServerModel, bootstrap_models
 from loadgen.predict.observe import CellObs
 from loadgen.predict.simulate import simulate
@@ -27,17 +28,29 @@ class Fitted:
     def measured(self, bucket: str, load: LoadPoint) -> CellObs | None:
         return next((c for c in self.cells if c.bucket == bucket and c.load == load), None)
 
+    def for_category(self, category: str | None) -> Fitted:
+        """Point and refits for one category's traffic (None: each bucket's measured mix)."""
+        if category is None:
+            return self
+        refits = [m.for_category(category) for m in self.refits]
+        return Fitted(self.point.for_category(category), refits, self.cells)
+
 
 def fit_all(
-    cells: Sequence[CellObs], draws: int, seed: int = 0, token_budget: int | None = None
+    cells: Sequence[CellObs],
+    draws: int,
+    seed: int = 0,
+    limits: Mapping[str, ServerLimits] | None = None,
 ) -> dict[str, Fitted]:
+    """Every server's point model and refits; ``limits`` per server (absent: none known)."""
     by_server: dict[str, list[CellObs]] = {}
     for cell in cells:
         by_server.setdefault(cell.server, []).append(cell)
     problems, fitted = [], {}
     for server, mine in sorted(by_server.items()):
         try:
-            point, refits = bootstrap_models(mine, draws, seed, token_budget)
+            known = (limits or {}).get(server, UNKNOWN)
+            point, refits = bootstrap_models(mine, draws, seed, known)
             fitted[server] = Fitted(point, refits, mine)
         except CannotFit as exc:
             problems.append(str(exc))

@@ -7,12 +7,13 @@ the model must interpolate or extrapolate along the load axis).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from loadgen.predict.forecast import MAX_SIM_REQUESTS, fit_all
+from loadgen.predict.limits import ServerLimits
 from loadgen.predict.model import CannotFit
 from loadgen.predict.observe import CellObs
 from loadgen.predict.simulate import simulate
@@ -20,13 +21,15 @@ from loadgen.predict.simulate import simulate
 FIGURES = ("tok_s", "tpot_mean_ms", "ttft_p90_ms")
 
 
-def holdout(cells: Sequence[CellObs], mode: str, token_budget: int | None = None) -> dict[str, Any]:
+def holdout(
+    cells: Sequence[CellObs], mode: str, limits: Mapping[str, ServerLimits] | None = None
+) -> dict[str, Any]:
     key = (lambda c: (c.bucket, c.load)) if mode == "cell" else (lambda c: c.load)
     rows: list[dict[str, Any]] = []
     for held in sorted({key(c) for c in cells}, key=str):
         train = [c for c in cells if key(c) != held]
         try:
-            fitted = fit_all(train, 0, 0, token_budget)
+            fitted = fit_all(train, 0, 0, limits)
         except CannotFit:
             continue  # e.g. only one load left to fit from: not a prediction this model makes
         out = [c for c in cells if key(c) == held and c.server in fitted]

@@ -11,7 +11,8 @@ batch: sequences in the step (for SD each verifies ``width`` = k+1 tokens, so b 
 per verified token and a holds the draft's fixed cost); context_k: thousands of tokens attended;
 prefill_k: thousands of prompt tokens prefilled in the step; o: per-request overhead outside the
 engine's steps (HTTP, tokenizing, detokenizing). Tokens per step follow the measured distribution
-per bucket; ``batch_limit`` is where the engine stopped admitting (None: never seen).
+per bucket; ``batch_limit`` is the engine's declared limit (``loadgen.predict.limits``) or, when
+none is known, where a measured cell stopped admitting (None: never seen).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import nnls
 
+from loadgen.predict.limits import UNKNOWN, ServerLimits
 from loadgen.predict.observe import MAX_STEP_TOKENS, CellObs
 
 COEFFICIENTS = {
@@ -53,21 +55,26 @@ class ServerModel:
     token_budget: int | None = None  # tokens one step may process (prefill chunks + decode)
     # category -> P(tokens per step = i), pooled over the buckets (SD's acceptance by domain)
     category_pmf: dict[str, np.ndarray] = field(default_factory=dict)
+    limits_source: str = ""  # where token_budget and batch_limit came from
+    stalled: int = 0  # requests left out of the fit: their streams stalled
 
-    def pmf(self, bucket: str, category: str | None = None) -> np.ndarray:
-        """A bucket's tokens-per-step distribution (or a category's, pooled over buckets);
-        unmeasured buckets pool the measured ones."""
-        if category is not None:
-            if category not in self.category_pmf:
-                raise CannotFit(
-                    f"{self.server}: no requests of category {category!r} were measured (have "
-                    f"{sorted(self.category_pmf)})"
-                )
-            return self.category_pmf[category]
+    def pmf(self, bucket: str) -> np.ndarray:
+        """A bucket's tokens-per-step distribution; unmeasured buckets pool the measured ones."""
         if bucket in self.step_pmf:
             return self.step_pmf[bucket]
         pooled = np.sum(list(self.step_pmf.values()), axis=0)
         return np.asarray(pooled / pooled.sum())
+
+    def for_category(self, category: str) -> ServerModel:
+        """The model for traffic of one category only: every bucket drafts as that category's
+        requests did (its tokens per step, pooled over the buckets); unmeasured: refused."""
+        if category not in self.category_pmf:
+            raise CannotFit(
+                f"{self.server}: no requests of category {category!r} were measured (have "
+                f"{sorted(self.category_pmf)})"
+            )
+        pmf = self.category_pmf[category]
+        return replace(self, step_pmf=dict.fromkeys(self.step_pmf, pmf))
 
     def prompt(self, bucket: str) -> float:
         if bucket in self.prompt_tokens:
@@ -91,6 +98,8 @@ class ServerModel:
             "step_fit_relative_rmse": self.rel_rmse,
             "step_noise_sigma": self.noise,
             "token_budget": self.token_budget,
+            "limits_source": self.limits_source,
+            "stalled_requests_left_out": self.stalled,
         }
 
 
@@ -118,10 +127,13 @@ def check_enough(server: str, cells: Sequence[CellObs]) -> None:
 
 
 def fit_server(
-    cells: Sequence[CellObs], weights: np.ndarray | None = None, token_budget: int | None = None
+    cells: Sequence[CellObs],
+    weights: np.ndarray | None = None,
+    limits: ServerLimits = UNKNOWN,
 ) -> ServerModel:
     """One server's model; ``weights`` (one per cell) refit it on a Bayesian-bootstrap draw."""
     server = cells[0].server
+    token_budget = limits.token_budget
     check_enough(server, cells)
     w = np.ones(len(cells)) if weights is None else weights
     xs, ys, ws = [], [], []
@@ -161,12 +173,14 @@ def fit_server(
         step_pmf=pmf,
         prompt_tokens={b: float(np.mean(v)) for b, v in prompts.items()},
         osl=float(np.median(np.concatenate([c.osl for c in cells]))),
-        batch_limit=_batch_limit(cells),
+        batch_limit=limits.batch_limit or _batch_limit(cells),
         width=max(width, 1),
         rel_rmse=float(np.sqrt(np.mean(resid**2))) if len(resid) else float("nan"),
         noise=noise,
         token_budget=token_budget,
         category_pmf={k: _normalised(v) for k, v in by_category.items() if v.sum()},
+        limits_source=limits.source,
+        stalled=sum(c.stalled for c in cells),
     )
 
 
@@ -187,14 +201,14 @@ def _batch_limit(cells: Sequence[CellObs]) -> int | None:
 
 
 def bootstrap_models(
-    cells: Sequence[CellObs], draws: int, seed: int = 0, token_budget: int | None = None
+    cells: Sequence[CellObs], draws: int, seed: int = 0, limits: ServerLimits = UNKNOWN
 ) -> tuple[ServerModel, list[ServerModel]]:
     """The point fit and ``draws`` refits on Bayesian-bootstrap cell weights (Dirichlet(1): every
     cell stays in, so a refit never loses a bucket or load and becomes unidentifiable)."""
-    point = fit_server(cells, None, token_budget)
+    point = fit_server(cells, None, limits)
     rng = np.random.default_rng(seed)
     refits = [
-        fit_server(cells, rng.dirichlet(np.ones(len(cells))) * len(cells), token_budget)
+        fit_server(cells, rng.dirichlet(np.ones(len(cells))) * len(cells), limits)
         for _ in range(draws)
     ]
     return point, [replace(r, step_pmf=_resampled_pmf(r, cells, rng)) for r in refits]

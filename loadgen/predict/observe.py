@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from loadgen.analysis.columns import RAW_COLUMNS, from_table
+from loadgen.analysis.columns import RAW_COLUMNS, from_table, stalled
 from loadgen.client.sink import RECORDS_PARQUET
 from loadgen.load.point import LoadPoint
 from loadgen.results.io import SUMMARY_FILE, cell_dirs, read_cell_manifest, read_cell_summary
@@ -47,6 +47,7 @@ class CellObs:
     prompts: np.ndarray  # prompt tokens of every ok request
     osl: np.ndarray  # output tokens of every ok request
     max_decoding: int  # most requests decoding at once
+    stalled: int  # requests whose stream stalled (loadgen.client.figures): not fitted from
     sends_ms: np.ndarray  # open loop: the intended send offsets (replayed when predicting it)
     measured: dict[str, float]  # tok_s, ttft_p90_ms, tpot_mean_ms, ... as the harness defines them
 
@@ -89,7 +90,9 @@ def read_cell(summary_path: Path) -> CellObs:
         np.bincount(step[first_at[got]], weights=prompts[got], minlength=len(per_step))
     )
     osl = cols.output_tokens
-    rows = np.flatnonzero(has2)
+    # a stalled stream's chunk times are its reader's, not the engine's steps: left out
+    clean = ~stalled(times, parent, n)
+    rows = np.flatnonzero(has2 & clean)
     if len(rows) > MAX_ROWS:
         rows = np.sort(np.random.default_rng(0).choice(rows, MAX_ROWS, replace=False))
     lo, hi = step[start[rows]], step[start[rows] + count[rows] - 1]  # steps (lo, hi]
@@ -109,7 +112,7 @@ def read_cell(summary_path: Path) -> CellObs:
     # alone from send to first token: its prefill step had no other request in it
     started = np.searchsorted(np.sort(send), first, "left")
     others = started - np.searchsorted(np.sort(end), send, "right")
-    idle = (others <= 1) & got
+    idle = (others <= 1) & got & clean
     is_last = np.zeros(len(tokens), dtype=bool)
     is_last[(start + count - 1)[count > 0]] = True
     is_first = np.zeros(len(tokens), dtype=bool)
@@ -135,6 +138,7 @@ def read_cell(summary_path: Path) -> CellObs:
         prompts=prompts,
         osl=osl,
         max_decoding=int(decoding.max(initial=0)),
+        stalled=int(n - clean.sum()),
         sends_ms=np.sort(intended - intended.min()) / NS_PER_MS if load.is_open else np.empty(0),
         measured=measured_figures(cols.ttft_ms, cols.tpot_ms, cols.e2e_ms, osl, summary),
     )

@@ -14,6 +14,7 @@ from loadgen.load.point import LoadPoint
 from loadgen.predict.capacity import Slo, capacity, crossover, suggest
 from loadgen.predict.forecast import fit_all, predict, public, speedup
 from loadgen.predict.holdout import holdout
+from loadgen.predict.limits import limits_for, read_limits
 from loadgen.predict.observe import read_cells
 from loadgen.report.build import build_report
 from loadgen.results.io import PREDICTION_FILE
@@ -31,12 +32,18 @@ class PredictOptions:
     suggest: int = 0
     draws: int = 10
     holdout: tuple[str, ...] = ()
-    token_budget: int | None = None  # the engine's tokens per step (vLLM --max-num-batched-tokens)
+    token_budget: int | None = None  # overrides every server's (vLLM --max-num-batched-tokens)
+    category: str | None = None  # predict traffic of this category only (its tokens per step)
 
 
 def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     cells = read_cells(results)
-    fitted = fit_all(cells, opts.draws, 0, opts.token_budget)
+    launched = read_limits(results, opts.token_budget)
+    limits = {s: limits_for(launched, s, opts.token_budget) for s in {c.server for c in cells}}
+    fitted = {
+        s: f.for_category(opts.category)
+        for s, f in fit_all(cells, opts.draws, 0, limits).items()
+    }
     buckets = sorted({c.bucket for c in cells} | set(opts.buckets), key=bucket_order)
     measured_c = {c.load.concurrency for c in cells if c.load.concurrency}
     top = max(measured_c, default=1)
@@ -54,6 +61,7 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "kind": "speedbench prediction (fitted model + simulation; not measurements)",
         "estimator": "tok/s = output tokens / (last end - first send), as summary.json",
+        "category": opts.category,  # None: each bucket's measured mix of categories
         "models": {s: f.point.describe() for s, f in fitted.items()},
         "predictions": [
             {
@@ -99,7 +107,7 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     if opts.suggest:
         doc["suggest"] = suggest(fitted, buckets, loads, opts.suggest)
     if opts.holdout:
-        doc["validation"] = [holdout(cells, mode, opts.token_budget) for mode in opts.holdout]
+        doc["validation"] = [holdout(cells, mode, limits) for mode in opts.holdout]
     write_text(results / PREDICTION_FILE, json.dumps(doc, indent=1))
     build_report(results)  # report.html shows the predicted curves beside the measured cells
     return doc
@@ -108,6 +116,8 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
 def render(doc: dict[str, Any]) -> str:
     """The console text: coefficients with units, predicted grid, speedup, capacity."""
     out = ["PREDICTED (fitted model + simulation, not measured); tok/s = tokens/window"]
+    if doc.get("category"):
+        out.append(f"traffic: category {doc['category']!r} only (its measured tokens per step)")
     for server, m in doc["models"].items():
         coefs = ", ".join(f"{k}={v['value']:.4g} {v['unit']}" for k, v in m["coefficients"].items())
         tps = ", ".join(f"{b}: {v:.2f}" for b, v in m["tokens_per_step"].items())
@@ -121,6 +131,12 @@ def render(doc: dict[str, Any]) -> str:
             f"{m['batch_limit'] or 'not seen'}, token budget "
             f"{m['token_budget'] or 'none (whole prompts in one step)'}, step fit rel. RMSE "
             f"{m['step_fit_relative_rmse']:.3f}",
+            f"  limits from: {m['limits_source']}",
+            *(
+                [f"  {m['stalled_requests_left_out']} requests left out: their streams stalled"]
+                if m["stalled_requests_left_out"]
+                else []
+            ),
         ]
     out.append(
         f"\n{'server':<14}{'bucket':<7}{'load':<16}{'tok/s':>20}{'TTFT p90 ms':>14}"

@@ -52,11 +52,9 @@ def simulate(
     osl: np.ndarray | float | None = None,
     seed: int = 0,
     sends_ms: np.ndarray | None = None,
-    category: str | None = None,
 ) -> SimResult:
     """``requests`` requests of ``bucket`` under ``load``; ``osl`` a length or lengths to draw
-    from; ``sends_ms`` an open-loop schedule to replay (a measured cell's own); ``category``:
-    every request drafts as that category's requests did (its tokens-per-step distribution)."""
+    from; ``sends_ms`` an open-loop schedule to replay (a measured cell's own)."""
     rng = np.random.default_rng(seed)
     n = requests
     c = model.coef
@@ -66,7 +64,7 @@ def simulate(
     else:
         out = rng.choice(np.asarray(osl, dtype=float), n)
     out = np.maximum(np.rint(out).astype(np.int64), 1)
-    steps, per_step = _decode_steps(model.pmf(bucket, category), out, rng)
+    steps, per_step = _decode_steps(model.pmf(bucket), out, rng)
     if load.is_open:
         rate = float(load.rate or 1.0)
         if sends_ms is not None and len(sends_ms):

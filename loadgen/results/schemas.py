@@ -124,6 +124,9 @@ class CellSummary(_Model):
     tokens_per_chunk_histogram: dict[str, int] = {}
     server_counters: dict[str, Any] | None = None
     server_stopped_answering: bool = False
+    # requests whose stream stalled, then came in a burst (loadgen/client/figures.py), the longest
+    stalled_requests: int = 0
+    max_stall_ms: float = 0.0
     flags: list[str] = []
     load: LoadBlock | None = None  # absent in cells written before open-loop plans
     metrics_window: dict[str, Any] | None = None

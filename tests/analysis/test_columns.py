@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from loadgen.analysis.columns import RequestColumns, columns_of
+from loadgen.analysis.columns import RequestColumns, columns_of, stalled
 from loadgen.client.record import RequestRecord
 
 MS = 1_000_000
@@ -62,3 +62,37 @@ def test_selection_and_concatenation_keep_rows_together() -> None:
 
 def test_no_records_give_empty_columns() -> None:
     assert len(columns_of([])) == 0
+
+
+def _stream(i: int, gaps_us: list[int]) -> RequestRecord:
+    """A request whose token chunks (one token each) come ``gaps_us`` apart after 30 ms."""
+    times, t = [], 30_000
+    for gap in [0, *gaps_us]:
+        t += gap
+        times.append(t)
+    r = record(i, [(0, 1)] * len(times))
+    r.chunk_ns = [r.send_ns + us * 1000 for us in times]
+    return r
+
+
+STREAMS = [
+    _stream(0, [2000] * 20),  # steps 2 ms apart: no stall
+    _stream(1, [2000, 300_000] + [10] * 9 + [2000] * 5),  # 300 ms, then 10 chunks at once: stall
+    _stream(2, [2000, 300_000] + [10] * 6 + [2000] * 5),  # 7 at once: two events per read, no
+    _stream(3, [10] * 9),  # the whole stream at once: the stall is from the send (30 ms)
+    _stream(4, [2000, 100_000] + [10] * 7 + [2000, 400_000] + [10] * 8),  # two: the longer
+]
+
+
+def test_a_stall_is_a_burst_of_eight_chunks_and_the_gap_before_it() -> None:
+    got = [r.stall_ms for r in STREAMS]
+    assert got == pytest.approx([0.0, 300.0, 0.0, 30.0, 400.0])
+
+
+def test_the_vectorised_stall_test_equals_the_record_property() -> None:
+    """Chunks of five requests concatenated in record order, as requests.parquet stores them."""
+    times = np.concatenate([np.asarray(r.chunk_ns, dtype=np.int64) for r in STREAMS])
+    parent = np.repeat(np.arange(len(STREAMS)), [len(r.chunk_ns) for r in STREAMS])
+    expected = [r.stall_ms > 0 for r in STREAMS]
+    assert stalled(times, parent, len(STREAMS)).tolist() == expected
+    assert stalled(times[:3], parent[:3], 5).tolist() == [False] * 5  # fewer chunks than a burst

@@ -37,6 +37,12 @@ class Behaviour:
     # Injected drift: a request arriving at perf_counter() = t runs slowdown(t) times slower
     # (TTFT and every step), e.g. a machine whose speed wanders between cells (A/A benchmark).
     slowdown: Callable[[float], float] | None = None
+    # Injected stalled delivery: every stall_every-th request (1-based) holds its chunks 2 to
+    # 1 + stall_chunks as it makes them, waits stall_s more, then writes them in one write: the
+    # client sees a gap of stall_chunks * step_s + stall_s after chunk 1, then a burst.
+    stall_every: int = 0
+    stall_chunks: int = 10
+    stall_s: float = 0.2
 
 
 class _Counters:
@@ -103,7 +109,7 @@ def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestH
                 self._send(404, b"not found", "text/plain")
 
         def _chunk(self, data: bytes) -> None:
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.write(_frame(data))
             self.wfile.flush()
 
         def do_POST(self) -> None:
@@ -117,6 +123,9 @@ def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestH
             with counters.lock:
                 counters.requests.append(body)
                 counters.timings.append(timings)
+                number = len(counters.requests)
+            stalls = behaviour.stall_every and number % behaviour.stall_every == 0
+            held = b""
             if behaviour.status != 200:
                 self._send(behaviour.status, b'{"error": "injected"}', "application/json")
                 return
@@ -141,7 +150,14 @@ def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestH
                 }
                 data = b"data: " + json.dumps(event).encode() + b"\n\n"
                 timings.chunk_ns.append(time.perf_counter_ns())
-                self._chunk(data)
+                if stalls and 2 <= chunks <= 1 + behaviour.stall_chunks:
+                    held += _frame(data)
+                    if chunks == 1 + behaviour.stall_chunks or sent >= max_tokens:
+                        time.sleep(behaviour.stall_s)
+                        self.wfile.write(held)
+                        self.wfile.flush()
+                else:
+                    self._chunk(data)
                 if behaviour.truncate_after_chunks and chunks >= behaviour.truncate_after_chunks:
                     self.wfile.write(b"0\r\n\r\n")
                     self.close_connection = True
@@ -164,6 +180,11 @@ def _handler(behaviour: Behaviour, counters: _Counters) -> type[BaseHTTPRequestH
             self.wfile.write(b"0\r\n\r\n")
 
     return Handler
+
+
+def _frame(data: bytes) -> bytes:
+    """One HTTP/1.1 chunk (Transfer-Encoding: chunked)."""
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
 
 
 def spec_metrics_event(chunks: int, tokens: int, k: int) -> dict[str, Any]:

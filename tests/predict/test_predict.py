@@ -12,6 +12,7 @@ import pytest
 from loadgen.cli import main
 from loadgen.load.point import LoadPoint
 from loadgen.predict.holdout import holdout
+from loadgen.predict.limits import ServerLimits
 from loadgen.predict.model import CannotFit, ServerModel, fit_server
 from loadgen.predict.observe import read_cell, read_cells
 from loadgen.predict.simulate import simulate
@@ -108,12 +109,12 @@ def test_a_token_budget_models_chunked_prefill(tmp_path: Path) -> None:
     law = Law("chunk", budget=2048, noise=0.05)
     loads = [LoadPoint.closed(c) for c in (1, 4, 16)] + [LoadPoint.open(6.0)]
     cells = read_cells(write_sweep(tmp_path, [law], ["1k", "2k"], loads, 80))
-    with_budget = holdout(cells, "cell", 2048)["errors"]
-    without = holdout(cells, "cell", None)["errors"]
+    with_budget = holdout(cells, "cell", {"chunk": ServerLimits(2048)})["errors"]
+    without = holdout(cells, "cell")["errors"]
     assert with_budget["tpot_mean_ms"]["median_abs"] < 0.05
     assert with_budget["ttft_p90_ms"]["median_abs"] < 0.15
     assert without["ttft_p90_ms"]["median_abs"] > 2 * with_budget["ttft_p90_ms"]["median_abs"]
-    model = fit_server(cells, None, 2048)
+    model = fit_server(cells, None, ServerLimits(2048))
     assert model.token_budget == 2048 and model.coef["p"] == pytest.approx(law.p, rel=0.12)
 
 
@@ -130,18 +131,31 @@ def test_a_long_prompt_on_an_idle_server_is_prefilled_in_budget_sized_chunks() -
     assert whole.ttft_ms[0] == pytest.approx(2.0 + 5.0 + 1.0 + 0.5 * 5 + 20.0 * 5, rel=1e-9)
 
 
-def test_tokens_per_step_are_fitted_per_category_and_simulated_by_category(tmp_path: Path) -> None:
+def test_tokens_per_step_are_fitted_per_category_and_predicted_by_category(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """SD requests of two domains draft with acceptance 0.8 and 0.3 (k=3): the fit recovers each
-    category's tokens per step, 1 + a + a^2 + a^3 (2.95 and 1.39), within 3%; simulating one
-    category uses its distribution; an unmeasured category is refused by name."""
+    category's tokens per step, 1 + a + a^2 + a^3 (2.95 and 1.39), within 3%; ``--category``
+    predicts traffic of one category (its distribution in every bucket); an unmeasured one is
+    refused by name."""
     law = Law("sd", k=3, noise=0.05, categories=(("code", 0.8), ("chat", 0.3)))
     loads = [LoadPoint.closed(c) for c in (1, 4)]
-    model = fit_server(read_cells(write_sweep(tmp_path, [law], ["1k"], loads, 120, 64)))
+    sweep = write_sweep(tmp_path, [law], ["1k"], loads, 120, 64)
+    model = fit_server(read_cells(sweep))
     by_category = model.describe()["tokens_per_step_by_category"]
     for category, accept in law.categories:
         assert by_category[category] == pytest.approx(sum(accept**j for j in range(4)), rel=0.03)
-    fast, slow = (simulate(model, "1k", LoadPoint.closed(4), 200, category=c).tok_s
+    fast, slow = (simulate(model.for_category(c), "1k", LoadPoint.closed(4), 200).tok_s
                   for c in ("code", "chat"))  # fmt: skip
     assert fast > 1.3 * slow
-    with pytest.raises(CannotFit, match="no requests of category 'rag'"):
-        simulate(model, "1k", LoadPoint.closed(4), 10, category="rag")
+    tok_s = {}
+    for category in ("code", "chat"):
+        assert main(["predict", str(sweep), "--draws", "2", "--category", category]) == 0
+        doc = json.loads((sweep / "prediction.json").read_text())
+        assert doc["category"] == category
+        assert f"category {category!r} only" in capsys.readouterr().out
+        tok_s[category] = next(p["predicted"]["tok_s"] for p in doc["predictions"]
+                               if p["load"]["label"] == "c=4")  # fmt: skip
+    assert tok_s["code"] > 1.3 * tok_s["chat"]
+    assert main(["predict", str(sweep), "--category", "rag"]) == 2
+    assert "no requests of category 'rag' were measured" in capsys.readouterr().err
