@@ -210,19 +210,20 @@ def test_a_stalled_stream_is_counted_timed_and_flagged_end_to_end(
     prepared: Path,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    """The FAKE holds every second request's chunks 2-11 (10 steps of 5 ms) and 200 ms more,
-    then writes them at once: the client sees a 250 ms gap after chunk 1 and a burst. Truth: 2
-    of 4 requests stalled, each for 250 ms (+ scheduling slack); the others not at all."""
-    stall = Behaviour(ttft_s=0.02, step_s=0.005, tokens_per_chunk=1, stall_every=2)
-    with FakeStreamingServer(stall) as server:
+    """The FAKE holds every second request's chunks 2-11 (10 steps of 20 ms) and 200 ms more,
+    then writes them at once: the client sees a 400 ms gap after chunk 1 and a burst. Truth: 2
+    of 4 requests stalled, each for 400 ms (+ scheduling slack); the others not at all. Steps of
+    20 ms: a busy CI machine would have to stall the client 140 ms to fake a burst of 8."""
+    steps = {"ttft_s": 0.02, "step_s": 0.02, "tokens_per_chunk": 1}
+    with FakeStreamingServer(Behaviour(**steps, stall_every=2, stall_s=0.2)) as server:
         summary = run_cell(spec(server.url, prepared), tmp_path / "c", progress=False)
     assert summary.stalled_requests == 2
-    assert 250 <= summary.max_stall_ms < 250 + 40
+    assert 400 <= summary.max_stall_ms < 400 + 120
     (flag,) = [f for f in summary.flags if "streams stalled" in f]
-    assert flag.startswith("2 of 4 requests' streams stalled for up to 2")
+    assert flag.startswith("2 of 4 requests' streams stalled for up to ")
     records = read_parquet(tmp_path / "c" / RECORDS_PARQUET)
     assert sorted(r.stall_ms > 0 for r in records) == [False, False, True, True]
-    with FakeStreamingServer(Behaviour(ttft_s=0.02, step_s=0.005, tokens_per_chunk=1)) as server:
+    with FakeStreamingServer(Behaviour(**steps)) as server:
         clean = run_cell(spec(server.url, prepared), tmp_path / "d", progress=False)
     assert clean.stalled_requests == 0 and clean.max_stall_ms == 0.0
     assert not any("stalled" in f for f in clean.flags)

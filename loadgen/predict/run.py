@@ -41,8 +41,7 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     launched = read_limits(results, opts.token_budget)
     limits = {s: limits_for(launched, s, opts.token_budget) for s in {c.server for c in cells}}
     fitted = {
-        s: f.for_category(opts.category)
-        for s, f in fit_all(cells, opts.draws, 0, limits).items()
+        s: f.for_category(opts.category) for s, f in fit_all(cells, opts.draws, 0, limits).items()
     }
     buckets = sorted({c.bucket for c in cells} | set(opts.buckets), key=bucket_order)
     measured_c = {c.load.concurrency for c in cells if c.load.concurrency}
