@@ -65,10 +65,17 @@ def _predict(args: argparse.Namespace) -> int:
     extra = (tuple(args.bucket), tuple(args.concurrency), tuple(args.rate))
     opts = PredictOptions(
         slo, args.target_rps, *extra, args.suggest, args.draws, tuple(args.holdout),
-        args.token_budget, args.category,
+        args.token_budget, args.category, args.osl,
     )  # fmt: skip
     print(render(run_predict(Path(args.dir), opts)))
     return 0
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def add_predict(verbs: Any) -> None:
@@ -97,6 +104,11 @@ def add_predict(verbs: Any) -> None:
         "server's default is 2048 on CPU, 2048-16384 on GPUs by memory): longer prompts are "
         "prefilled in chunks over several steps; default: each launched server's own "
         "(--max-num-batched-tokens in its command, else vLLM's CPU default; unknown for GPUs)",
+    )
+    pred.add_argument(
+        "--osl",
+        type=_positive_int,
+        help="output tokens per request to predict for; default: each server's measured median",
     )
     pred.add_argument(
         "--category",

@@ -55,10 +55,15 @@ def slo_rate(model: ServerModel, bucket: str, slo: Slo, osl: float | None = None
 
 
 def capacity(
-    fit: Fitted, bucket: str, slo: Slo, target_rps: float | None, draws: int = 4
+    fit: Fitted,
+    bucket: str,
+    slo: Slo,
+    target_rps: float | None,
+    draws: int = 4,
+    osl: float | None = None,
 ) -> dict[str, Any]:
-    rate = slo_rate(fit.point, bucket, slo)
-    spread = [slo_rate(m, bucket, slo) for m in fit.refits[:draws]]
+    rate = slo_rate(fit.point, bucket, slo, osl)
+    spread = [slo_rate(m, bucket, slo, osl) for m in fit.refits[:draws]]
     out: dict[str, Any] = {
         "server": fit.point.server,
         "bucket": bucket,
@@ -87,6 +92,7 @@ def suggest(
     buckets: Sequence[str],
     loads: Sequence[LoadPoint],
     count: int,
+    osl: float | None = None,
 ) -> list[dict[str, Any]]:
     """Unmeasured (bucket, load) points ranked by the widest relative tok/s interval over all
     servers: where the refits disagree most, a measurement constrains the model most."""
@@ -97,7 +103,7 @@ def suggest(
                 continue
             width = 0.0
             for fit in fitted.values():
-                p = predict(fit, bucket, load)
+                p = predict(fit, bucket, load, osl)
                 low, high = p["intervals"]["tok_s"]
                 width += (high - low) / p["tok_s"]
             scored.append({"bucket": bucket, "load": load.label, "relative_width": width})

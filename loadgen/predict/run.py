@@ -34,6 +34,7 @@ class PredictOptions:
     holdout: tuple[str, ...] = ()
     token_budget: int | None = None  # overrides every server's (vLLM --max-num-batched-tokens)
     category: str | None = None  # predict traffic of this category only (its tokens per step)
+    osl: int | None = None  # output tokens per request to predict (None: the measured median)
 
 
 def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
@@ -53,7 +54,10 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     rates = {c.load for c in cells if c.load.is_open} | {LoadPoint.open(r) for r in opts.rates}
     loads += sorted(rates, key=LoadPoint.sort_key)
     preds = {
-        (s, b, ld): predict(f, b, ld) for s, f in fitted.items() for b in buckets for ld in loads
+        (s, b, ld): predict(f, b, ld, opts.osl)
+        for s, f in fitted.items()
+        for b in buckets
+        for ld in loads
     }
     pairs = [(s, f.point.baseline) for s, f in fitted.items() if f.point.baseline in fitted]
     doc: dict[str, Any] = {
@@ -61,6 +65,7 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
         "kind": "speedbench prediction (fitted model + simulation; not measurements)",
         "estimator": "tok/s = output tokens / (last end - first send), as summary.json",
         "category": opts.category,  # None: each bucket's measured mix of categories
+        "osl": opts.osl,  # None: each server's measured median output length
         "models": {s: f.point.describe() for s, f in fitted.items()},
         "predictions": [
             {
@@ -101,10 +106,12 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     }
     if opts.slo.ttft_ms is not None or opts.slo.tpot_ms is not None:
         doc["capacity"] = [
-            capacity(f, b, opts.slo, opts.target_rps) for f in fitted.values() for b in buckets
+            capacity(f, b, opts.slo, opts.target_rps, osl=opts.osl)
+            for f in fitted.values()
+            for b in buckets
         ]
     if opts.suggest:
-        doc["suggest"] = suggest(fitted, buckets, loads, opts.suggest)
+        doc["suggest"] = suggest(fitted, buckets, loads, opts.suggest, opts.osl)
     if opts.holdout:
         doc["validation"] = [holdout(cells, mode, limits) for mode in opts.holdout]
     write_text(results / PREDICTION_FILE, json.dumps(doc, indent=1))
@@ -117,6 +124,8 @@ def render(doc: dict[str, Any]) -> str:
     out = ["PREDICTED (fitted model + simulation, not measured); tok/s = tokens/window"]
     if doc.get("category"):
         out.append(f"traffic: category {doc['category']!r} only (its measured tokens per step)")
+    if doc.get("osl"):
+        out.append(f"output length: {doc['osl']} tokens per request (not the measured one)")
     for server, m in doc["models"].items():
         coefs = ", ".join(f"{k}={v['value']:.4g} {v['unit']}" for k, v in m["coefficients"].items())
         tps = ", ".join(f"{b}: {v:.2f}" for b, v in m["tokens_per_step"].items())

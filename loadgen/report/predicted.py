@@ -17,6 +17,7 @@ def prediction_plots(prediction: Mapping[str, Any]) -> list[str]:
     """``speedbench predict``'s closed-loop curves per bucket (lines: predicted, hollow circles:
     measured cells), and the predicted speedup with the measured one."""
     closed = [p for p in prediction.get("predictions", []) if p["load"]["concurrency"]]
+    scope = _scope(prediction)
     plots = []
     for bucket in sorted({p["bucket"] for p in closed}, key=bucket_order):
         mine = [p for p in closed if p["bucket"] == bucket]
@@ -31,7 +32,8 @@ def prediction_plots(prediction: Mapping[str, Any]) -> list[str]:
                 dots.append([(p["load"]["concurrency"], p["measured"][key])
                              for p in rows if p["measured"]])  # fmt: skip
             plots.append(svg.line_chart(
-                f"predicted-{key}-{bucket}", f"Predicted {label} vs concurrency, {bucket}",
+                f"predicted-{key}-{bucket}",
+                f"Predicted {label} vs concurrency, {bucket}{scope}",
                 lines, "concurrency (lines: predicted, circles: measured)", label,
                 log_x=True, markers=False, dots=dots,
             ))  # fmt: skip
@@ -55,7 +57,14 @@ def _predicted_speedup(prediction: Mapping[str, Any], bucket: str, mine: list[An
             for c in both if by[(variant, c)]["measured"] and by[(base, c)]["measured"]
         ])  # fmt: skip
     return svg.line_chart(
-        f"predicted-speedup-{bucket}", f"Predicted tok/s speedup vs concurrency, {bucket}",
+        f"predicted-speedup-{bucket}",
+        f"Predicted tok/s speedup vs concurrency, {bucket}{_scope(prediction)}",
         lines, "concurrency (lines: predicted, circles: measured)", "speedup (window tok/s)",
         log_x=True, markers=False, y_ref=1.0, dots=dots,
     )  # fmt: skip
+
+
+def _scope(prediction: Mapping[str, Any]) -> str:
+    """A title's note when ``--category`` predicted one category (the circles are the mix)."""
+    category = prediction.get("category")
+    return f", {category} traffic only (circles: the measured mix)" if category else ""

@@ -156,6 +156,25 @@ def test_tokens_per_step_are_fitted_per_category_and_predicted_by_category(
         assert f"category {category!r} only" in capsys.readouterr().out
         tok_s[category] = next(p["predicted"]["tok_s"] for p in doc["predictions"]
                                if p["load"]["label"] == "c=4")  # fmt: skip
+        page = (sweep / "report.html").read_text()
+        assert f"{category} traffic only (circles: the measured mix)" in page
     assert tok_s["code"] > 1.3 * tok_s["chat"]
     assert main(["predict", str(sweep), "--category", "rag"]) == 2
     assert "no requests of category 'rag' were measured" in capsys.readouterr().err
+
+
+def test_an_unmeasured_output_length_is_predicted_within_the_goals(
+    sweep: Path, tmp_path: Path
+) -> None:
+    """The sweep measured OSL 64; ``--osl 160`` predicts cells the FAKE engine then runs at 160:
+    tok/s and mean TPOT within 5%, for the baseline and for SD."""
+    assert main(["predict", str(sweep), "--draws", "2", "--osl", "160"]) == 0
+    doc = json.loads((sweep / "prediction.json").read_text())
+    assert doc["osl"] == 160
+    load = LoadPoint.closed(4)
+    for law in (BASE, SD):
+        truth = read_cell(write_cell(tmp_path, law, "1k", load, 120, 160, seed=9) / "summary.json")
+        got = next(p["predicted"] for p in doc["predictions"] if p["server"] == law.name
+                   and p["bucket"] == "1k" and p["load"]["label"] == "c=4")  # fmt: skip
+        for figure in ("tok_s", "tpot_mean_ms"):
+            assert got[figure] == pytest.approx(truth.measured[figure], rel=0.05), figure
