@@ -16,6 +16,7 @@ from loadgen.predict.forecast import fit_all, predict, public, speedup
 from loadgen.predict.holdout import holdout
 from loadgen.predict.limits import limits_for, read_limits
 from loadgen.predict.observe import read_cells
+from loadgen.predict.support import EXTRAPOLATED, support
 from loadgen.report.build import build_report
 from loadgen.results.io import PREDICTION_FILE
 
@@ -74,6 +75,7 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
                 "load": ld.to_dict(),
                 "measured": (m.measured if (m := fitted[s].measured(b, ld)) else None),
                 "predicted": public(p),
+                "support": support(fitted[s].cells, b, ld, opts.osl, opts.category).to_dict(),
             }
             for (s, b, ld), p in preds.items()
         ],
@@ -106,9 +108,14 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     }
     if opts.slo.ttft_ms is not None or opts.slo.tpot_ms is not None:
         doc["capacity"] = [
-            capacity(f, b, opts.slo, opts.target_rps, osl=opts.osl)
+            {**c, "support": support(f.cells, b, at, opts.osl, opts.category).to_dict()}
             for f in fitted.values()
             for b in buckets
+            for c in [capacity(f, b, opts.slo, opts.target_rps, osl=opts.osl)]
+            # 0 req/s: even a trickle misses the SLO; a trickle meets an idle server, as c=1
+            for at in [
+                LoadPoint.open(c["max_rate_rps"]) if c["max_rate_rps"] else LoadPoint.closed(1)
+            ]
         ]
     if opts.suggest:
         doc["suggest"] = suggest(fitted, buckets, loads, opts.suggest, opts.osl)
@@ -148,15 +155,18 @@ def render(doc: dict[str, Any]) -> str:
         ]
     out.append(
         f"\n{'server':<14}{'bucket':<7}{'load':<16}{'tok/s':>20}{'TTFT p90 ms':>14}"
-        f"{'TPOT mean ms':>14}  measured tok/s"
+        f"{'TPOT mean ms':>14}  measured tok/s  (* extrapolated: reasons below)"
     )
+    beyond: dict[str, None] = {}  # the reasons, once each, in order
     for p in doc["predictions"]:
         f, (lo, hi) = p["predicted"], p["predicted"]["intervals"].get("tok_s", [0, 0])
         seen = f"{p['measured']['tok_s']:.1f}" if p["measured"] else "-"
+        far = p["support"]["kind"] == EXTRAPOLATED
+        beyond.update(dict.fromkeys(f"{p['server']}: {r}" for r in p["support"]["reasons"]))
         out.append(
             f"{p['server']:<14}{p['bucket']:<7}{p['load']['label']:<16}"
             f"{f['tok_s']:>8.1f} [{lo:.0f}-{hi:.0f}]".ljust(57)
-            + f"{f['ttft_p90_ms']:>14.1f}{f['tpot_mean_ms']:>14.2f}  {seen}"
+            + f"{f['ttft_p90_ms']:>14.1f}{f['tpot_mean_ms']:>14.2f}  {seen}{' *' if far else ''}"
         )
     for s in doc["speedup"]:
         lo, hi = s["interval"]
@@ -170,10 +180,13 @@ def render(doc: dict[str, Any]) -> str:
     for c in doc.get("capacity", []):
         lo, hi = c["interval"] or [float("nan")] * 2
         more = f", replicas for {c['target_rps']}/s: {c['replicas']}" if "target_rps" in c else ""
+        far = c["support"]["kind"] == EXTRAPOLATED
+        beyond.update(dict.fromkeys(f"{c['server']}: {r}" for r in c["support"]["reasons"]))
         out.append(
             f"SLO capacity {c['server']} {c['bucket']}: {c['max_rate_rps']:.2f} req/s "
-            f"[{lo:.2f}-{hi:.2f}]{more}"
+            f"[{lo:.2f}-{hi:.2f}]{more}{' *' if far else ''}"
         )
+    out += [f"* extrapolated, {r}" for r in beyond]
     out += [
         f"measure next: {s['bucket']} {s['load']} (interval width {s['relative_width']:.1%})"
         for s in doc.get("suggest", [])

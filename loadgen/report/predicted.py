@@ -22,6 +22,7 @@ def prediction_plots(prediction: Mapping[str, Any]) -> list[str]:
     for bucket in sorted({p["bucket"] for p in closed}, key=bucket_order):
         mine = [p for p in closed if p["bucket"] == bucket]
         servers = sorted({p["server"] for p in mine})
+        axis = f"concurrency (lines: predicted, circles: measured{_beyond(mine)})"
         for key, label in PREDICTED_FIGURES:
             lines, dots = [], []
             for server in servers:
@@ -34,7 +35,7 @@ def prediction_plots(prediction: Mapping[str, Any]) -> list[str]:
             plots.append(svg.line_chart(
                 f"predicted-{key}-{bucket}",
                 f"Predicted {label} vs concurrency, {bucket}{scope}",
-                lines, "concurrency (lines: predicted, circles: measured)", label,
+                lines, axis, label,
                 log_x=True, markers=False, dots=dots,
             ))  # fmt: skip
         plots.append(_predicted_speedup(prediction, bucket, mine))
@@ -59,9 +60,23 @@ def _predicted_speedup(prediction: Mapping[str, Any], bucket: str, mine: list[An
     return svg.line_chart(
         f"predicted-speedup-{bucket}",
         f"Predicted tok/s speedup vs concurrency, {bucket}{_scope(prediction)}",
-        lines, "concurrency (lines: predicted, circles: measured)", "speedup (window tok/s)",
+        lines, f"concurrency (lines: predicted, circles: measured{_beyond(mine)})",
+        "speedup (window tok/s)",
         log_x=True, markers=False, y_ref=1.0, dots=dots,
     )  # fmt: skip
+
+
+def _beyond(mine: list[Any]) -> str:
+    """The axis note saying which of a bucket's predicted points are extrapolated (``support``:
+    outside the measured span; absent in a prediction.json written before it existed)."""
+    far = sorted({p["load"]["concurrency"] for p in mine
+                  if p.get("support", {}).get("kind") == "extrapolated"})  # fmt: skip
+    if not far:
+        return ""
+    near = [p["load"]["concurrency"] for p in mine if p["load"]["concurrency"] not in far]
+    if not near:
+        return "; all extrapolated"
+    return f"; extrapolated: c={', '.join(map(str, far))}"
 
 
 def _scope(prediction: Mapping[str, Any]) -> str:
