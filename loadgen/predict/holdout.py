@@ -3,6 +3,10 @@
 ``cell``: leave one (bucket, load) point out -- every server's cell there, so the speedup at that
 point is predicted too. ``load``: leave one load point out across all buckets (the harder test:
 the model must interpolate or extrapolate along the load axis).
+
+A held-out cell is predicted as it ran (its requests, output lengths, open-loop schedule) and each
+figure is the median over ``SEEDS`` simulations: the model's expected figure, not one more draw
+(one 160-request draw of an SD cell's TTFT p90 wanders by a third; docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from loadgen.predict.observe import CellObs
 from loadgen.predict.simulate import simulate
 
 FIGURES = ("tok_s", "tpot_mean_ms", "ttft_p90_ms")
+SEEDS = 5
 
 
 def holdout(
@@ -37,8 +42,12 @@ def holdout(
         for cell in out:
             n = int(min(MAX_SIM_REQUESTS, cell.measured["requests"]))
             model = fitted[cell.server].point
-            sim = simulate(model, cell.bucket, cell.load, n, cell.osl, 0, cell.sends_ms)
-            predicted[cell.key] = figures = sim.figures()
+            draws = [
+                simulate(model, cell.bucket, cell.load, n, cell.osl, s, cell.sends_ms).figures()
+                for s in range(SEEDS)
+            ]
+            predicted[cell.key] = figures = {f: float(np.median([d[f] for d in draws]))
+                                             for f in draws[0]}  # fmt: skip
             rows.append(_row(cell, figures))
         for cell in out:
             base = next(

@@ -11,7 +11,8 @@ batch: sequences in the step (for SD each verifies ``width`` = k+1 tokens, so b 
 per verified token and a holds the draft's fixed cost); context_k: thousands of tokens attended;
 prefill_k: thousands of prompt tokens prefilled in the step; o: per-request overhead outside the
 engine's steps (HTTP, tokenizing, detokenizing). Tokens per step follow the measured distribution
-per bucket; ``batch_limit`` is the engine's declared limit (``loadgen.predict.limits``) or, when
+per bucket, and so do prompt lengths around their bucket's mean (a prefill's length decides TTFT's
+tail); ``batch_limit`` is the engine's declared limit (``loadgen.predict.limits``) or, when
 none is known, where a measured cell stopped admitting (None: never seen).
 """
 
@@ -26,6 +27,8 @@ from scipy.optimize import nnls
 
 from loadgen.predict.limits import UNKNOWN, ServerLimits
 from loadgen.predict.observe import MAX_STEP_TOKENS, CellObs
+
+SPREAD_QUANTILES = np.linspace(0.0, 1.0, 21)  # prompt length / bucket mean, kept at these
 
 COEFFICIENTS = {
     "a": "ms per step",
@@ -57,6 +60,8 @@ class ServerModel:
     category_pmf: dict[str, np.ndarray] = field(default_factory=dict)
     limits_source: str = ""  # where token_budget and batch_limit came from
     stalled: int = 0  # requests left out of the fit: their streams stalled
+    # bucket -> quantiles (SPREAD_QUANTILES) of prompt tokens / the bucket's mean; none: all equal
+    prompt_spread: dict[str, np.ndarray] = field(default_factory=dict)
 
     def pmf(self, bucket: str) -> np.ndarray:
         """A bucket's tokens-per-step distribution; unmeasured buckets pool the measured ones."""
@@ -82,6 +87,17 @@ class ServerModel:
         scale = np.median([v / _kilo(b) for b, v in self.prompt_tokens.items()])
         return float(scale * _kilo(bucket))
 
+    def draw_prompts(self, bucket: str, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` prompt lengths as the bucket's were spread (an unmeasured bucket: the measured
+        buckets' spreads pooled, scaled to its size)."""
+        mean = self.prompt(bucket)
+        if not self.prompt_spread:
+            return np.full(n, mean)
+        shape = self.prompt_spread.get(bucket)
+        if shape is None:
+            shape = np.median(list(self.prompt_spread.values()), axis=0)
+        return np.asarray(mean * np.interp(rng.random(n), SPREAD_QUANTILES, shape))
+
     def describe(self) -> dict[str, Any]:
         tps = {b: _mean_tokens(p) for b, p in self.step_pmf.items()}
         return {
@@ -91,6 +107,10 @@ class ServerModel:
             "verification_width": self.width,
             "ms_per_verified_token": self.coef["b"] / self.width,
             "tokens_per_step": tps,
+            "prompt_tokens_p10_p90": {
+                b: [self.prompt(b) * float(np.interp(q, SPREAD_QUANTILES, s)) for q in (0.1, 0.9)]
+                for b, s in self.prompt_spread.items()
+            },
             "tokens_per_step_by_category": {
                 k: _mean_tokens(p) for k, p in self.category_pmf.items()
             },
@@ -158,12 +178,12 @@ def fit_server(
     noise = float(np.std(np.log(y[idle] / (x[idle] @ sol)))) if idle.sum() > 2 else 0.0
     counts: dict[str, np.ndarray] = {}
     by_category: dict[str, np.ndarray] = {}
-    prompts: dict[str, list[float]] = {}
+    prompts: dict[str, list[np.ndarray]] = {}
     for cell in cells:
         counts[cell.bucket] = counts.get(cell.bucket, 0) + cell.step_tokens
         for category, seen in cell.category_step_tokens.items():
             by_category[category] = by_category.get(category, 0) + seen
-        prompts.setdefault(cell.bucket, []).append(float(cell.prompts.mean()))
+        prompts.setdefault(cell.bucket, []).append(cell.prompts)
     pmf = {b: _normalised(c) for b, c in counts.items()}
     width = max(int(np.flatnonzero(c)[-1]) if c.any() else 1 for c in counts.values())
     return ServerModel(
@@ -171,7 +191,7 @@ def fit_server(
         baseline=cells[0].baseline,
         coef=dict(zip(COEFFICIENTS, map(float, sol), strict=True)),
         step_pmf=pmf,
-        prompt_tokens={b: float(np.mean(v)) for b, v in prompts.items()},
+        prompt_tokens={b: float(np.mean([v.mean() for v in vs])) for b, vs in prompts.items()},
         osl=float(np.median(np.concatenate([c.osl for c in cells]))),
         batch_limit=limits.batch_limit or _batch_limit(cells),
         width=max(width, 1),
@@ -181,7 +201,13 @@ def fit_server(
         category_pmf={k: _normalised(v) for k, v in by_category.items() if v.sum()},
         limits_source=limits.source,
         stalled=sum(c.stalled for c in cells),
+        prompt_spread={b: _spread(np.concatenate(vs)) for b, vs in prompts.items()},
     )
+
+
+def _spread(prompts: np.ndarray) -> np.ndarray:
+    """Quantiles of prompt tokens relative to their mean."""
+    return np.asarray(np.quantile(prompts / prompts.mean(), SPREAD_QUANTILES))
 
 
 def _normalised(counts: np.ndarray) -> np.ndarray:

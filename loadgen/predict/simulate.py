@@ -58,13 +58,13 @@ def simulate(
     rng = np.random.default_rng(seed)
     n = requests
     c = model.coef
-    prompts = np.full(n, model.prompt(bucket))
     if osl is None or np.ndim(osl) == 0:
         out = np.full(n, float(model.osl if osl is None else osl))
     else:
         out = rng.choice(np.asarray(osl, dtype=float), n)
     out = np.maximum(np.rint(out).astype(np.int64), 1)
     steps, per_step = _decode_steps(model.pmf(bucket), out, rng)
+    prompts = model.draw_prompts(bucket, n, rng)
     if load.is_open:
         rate = float(load.rate or 1.0)
         if sends_ms is not None and len(sends_ms):

@@ -48,15 +48,25 @@ class Law:
 
 
 def run_cell(
-    law: Law, bucket: str, load: LoadPoint, requests: int, osl: int, seed: int
+    law: Law,
+    bucket: str,
+    load: LoadPoint,
+    requests: int,
+    osl: int,
+    seed: int,
+    schedule_seed: int | None = None,
 ) -> list[RequestRecord]:
+    """One cell; open loop sends on ``schedule_seed``'s arrivals (default: ``seed``'s)."""
     rng = np.random.default_rng(seed)
     prompt = int(bucket.rstrip("k")) * 1000
     prompts = rng.integers(int(prompt * 0.9), int(prompt * 1.1), requests)
     if load.is_open:
         sends = (
             np.asarray(
-                arrival_offsets_ns(load.arrivals, load.rate or 1, requests, seed=seed), float
+                arrival_offsets_ns(
+                    load.arrivals, load.rate or 1, requests, seed=schedule_seed or seed
+                ),
+                float,
             )
             / MS
         )
@@ -130,11 +140,18 @@ def _chunk(rec: RequestRecord, clock: float, tokens: int, rng: np.random.Generat
 
 
 def write_cell(
-    out: Path, law: Law, bucket: str, load: LoadPoint, requests: int, osl: int, seed: int
+    out: Path,
+    law: Law,
+    bucket: str,
+    load: LoadPoint,
+    requests: int,
+    osl: int,
+    seed: int,
+    schedule_seed: int | None = None,
 ) -> Path:
     cell = out / "cells" / law.name / bucket / load.slug / "r0"
     cell.mkdir(parents=True, exist_ok=True)
-    records = run_cell(law, bucket, load, requests, osl, seed)
+    records = run_cell(law, bucket, load, requests, osl, seed, schedule_seed)
     write_parquet(records, cell / RECORDS_PARQUET)
     run = RunSpec(
         url="http://fake", server=law.name, baseline=law.baseline, data_dir=cell, bucket=bucket,
@@ -157,12 +174,16 @@ def write_sweep(
     loads: list[LoadPoint],
     requests: int = 200,
     osl: int = 64,
+    first_seed: int = 1,
 ) -> Path:
-    seed = 0
+    """Every law x bucket x load cell; cell k = 0, 1, ... (in that order) runs on seed
+    first_seed + k, its open-loop arrivals on seed 1 + k: another ``first_seed`` measures the
+    same grid again (a repeat: the same schedules, the engine's own randomness redrawn)."""
+    k = 0
     for law in laws:
         for bucket in buckets:
             for load in loads:
-                seed += 1
                 n = max(requests, 4 * (load.concurrency or 0))
-                write_cell(out, law, bucket, load, n, osl, seed)
+                write_cell(out, law, bucket, load, n, osl, first_seed + k, 1 + k)
+                k += 1
     return out
