@@ -87,16 +87,18 @@ class ServerModel:
         scale = np.median([v / _kilo(b) for b, v in self.prompt_tokens.items()])
         return float(scale * _kilo(bucket))
 
-    def draw_prompts(self, bucket: str, n: int, rng: np.random.Generator) -> np.ndarray:
-        """``n`` prompt lengths as the bucket's were spread (an unmeasured bucket: the measured
-        buckets' spreads pooled, scaled to its size)."""
-        mean = self.prompt(bucket)
-        if not self.prompt_spread:
-            return np.full(n, mean)
+    def prompt_quantile(self, bucket: str, q: np.ndarray | float) -> np.ndarray:
+        """Prompt tokens at quantile(s) ``q`` of the bucket's spread (an unmeasured bucket: the
+        measured buckets' spreads pooled, scaled to its size; none measured: all at the mean)."""
         shape = self.prompt_spread.get(bucket)
         if shape is None:
-            shape = np.median(list(self.prompt_spread.values()), axis=0)
-        return np.asarray(mean * np.interp(rng.random(n), SPREAD_QUANTILES, shape))
+            spreads = list(self.prompt_spread.values())
+            shape = np.median(spreads, axis=0) if spreads else np.ones(len(SPREAD_QUANTILES))
+        return np.asarray(self.prompt(bucket) * np.interp(q, SPREAD_QUANTILES, shape))
+
+    def draw_prompts(self, bucket: str, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` prompt lengths as the bucket's were spread."""
+        return self.prompt_quantile(bucket, rng.random(n))
 
     def describe(self) -> dict[str, Any]:
         tps = {b: _mean_tokens(p) for b, p in self.step_pmf.items()}
@@ -108,8 +110,8 @@ class ServerModel:
             "ms_per_verified_token": self.coef["b"] / self.width,
             "tokens_per_step": tps,
             "prompt_tokens_p10_p90": {
-                b: [self.prompt(b) * float(np.interp(q, SPREAD_QUANTILES, s)) for q in (0.1, 0.9)]
-                for b, s in self.prompt_spread.items()
+                b: self.prompt_quantile(b, np.array([0.1, 0.9])).tolist()
+                for b in self.prompt_spread
             },
             "tokens_per_step_by_category": {
                 k: _mean_tokens(p) for k, p in self.category_pmf.items()

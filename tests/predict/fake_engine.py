@@ -64,7 +64,10 @@ def run_cell(
         sends = (
             np.asarray(
                 arrival_offsets_ns(
-                    load.arrivals, load.rate or 1, requests, seed=schedule_seed or seed
+                    load.arrivals,
+                    load.rate or 1,
+                    requests,
+                    seed=seed if schedule_seed is None else schedule_seed,
                 ),
                 float,
             )

@@ -19,9 +19,9 @@ LOADS = [LoadPoint.closed(c) for c in (1, 4, 16)]
 
 
 @pytest.fixture(scope="module")
-def model_and_law(tmp_path_factory: pytest.TempPathFactory) -> tuple[ServerModel, Law]:
+def model(tmp_path_factory: pytest.TempPathFactory) -> ServerModel:
     sweep = write_sweep(tmp_path_factory.mktemp("tail"), [SD], ["1k", "2k"], LOADS, 80)
-    return fit_server(read_cells(sweep)), SD
+    return fit_server(read_cells(sweep))
 
 
 def _ttft_p90(records: list[RequestRecord]) -> float:
@@ -30,24 +30,20 @@ def _ttft_p90(records: list[RequestRecord]) -> float:
 
 @pytest.mark.parametrize("concurrency", [4, 16])
 def test_simulated_ttft_p90_is_the_fake_laws_median_over_repeats(
-    model_and_law: tuple[ServerModel, Law], concurrency: int
+    model: ServerModel, concurrency: int
 ) -> None:
     """SD at 2k: prefills that share a step make TTFT bimodal, so a single 160-request cell's p90
     wanders by up to a third (docs/BENCHMARKS.md); the medians over 9 repeats agree within 6%."""
-    model, law = model_and_law
     load = LoadPoint.closed(concurrency)
-    fake = [_ttft_p90(run_cell(law, "2k", load, 160, 64, seed=100 + s)) for s in range(9)]
+    fake = [_ttft_p90(run_cell(SD, "2k", load, 160, 64, seed=100 + s)) for s in range(9)]
     sim = [simulate(model, "2k", load, 160, 64.0, seed=s).figures()["ttft_p90_ms"]
            for s in range(9)]  # fmt: skip
     assert np.median(sim) == pytest.approx(np.median(fake), rel=0.06)
 
 
-def test_prompt_lengths_are_drawn_as_each_bucket_spread(
-    model_and_law: tuple[ServerModel, Law],
-) -> None:
+def test_prompt_lengths_are_drawn_as_each_bucket_spread(model: ServerModel) -> None:
     """The FAKE engine's prompts are uniform within +-10% of the bucket's size: the fit keeps that
     shape per bucket, draws follow it, and an unmeasured bucket gets the pooled shape, scaled."""
-    model, _ = model_and_law
     rng = np.random.default_rng(0)
     for bucket, size in (("1k", 1000), ("2k", 2000), ("4k", 4000)):
         drawn = model.draw_prompts(bucket, 20000, rng)
