@@ -1,4 +1,5 @@
-"""What bounds one engine step for each server of a results dir: token budget and batch limit.
+"""What bounds one engine step for each server of a results dir: token budget, batch limit, and
+whether it drafts at all (speculative decoding in its launch).
 
 Read from what speedbench launched (the sweep manifest's launch command), else the engine's fixed
 default for a CPU variant (``loadgen.engines.SchedulerLimits``); ``--token-budget`` overrides every
@@ -22,6 +23,9 @@ class ServerLimits:
     token_budget: int | None = None  # tokens one step may process (prefill chunks + decode)
     batch_limit: int | None = None  # sequences one step may hold
     source: str = "unknown (not launched by speedbench; pass --token-budget)"
+    # launched with speculative decoding? False: one token per sequence per step, whatever the
+    # client saw (a chunk of 2 tokens is two steps' outputs merged on the way); None: not known
+    drafts: bool | None = None
 
 
 UNKNOWN = ServerLimits()
@@ -37,7 +41,9 @@ def read_limits(results: Path, token_budget: int | None = None) -> dict[str, Ser
     if token_budget is None:
         return found
     return {
-        name: ServerLimits(token_budget, lim.batch_limit, f"--token-budget; {lim.source}")
+        name: ServerLimits(
+            token_budget, lim.batch_limit, f"--token-budget; {lim.source}", lim.drafts
+        )
         for name, lim in found.items()
     }
 
@@ -75,7 +81,8 @@ def _launched_limits(entry: dict[str, Any]) -> ServerLimits:
             batch = flags.cpu_batch_limit * ranks
     elif budget is None:
         source += f"; token budget unknown ({_gpu_default(engine)}): pass --token-budget"
-    return ServerLimits(budget, batch, source)
+    drafts = bool(variant["speculative"]) if "speculative" in variant else None
+    return ServerLimits(budget, batch, source, drafts)
 
 
 def _gpu_default(engine: Engine) -> str:

@@ -11,9 +11,11 @@ batch: sequences in the step (for SD each verifies ``width`` = k+1 tokens, so b 
 per verified token and a holds the draft's fixed cost); context_k: thousands of tokens attended;
 prefill_k: thousands of prompt tokens prefilled in the step; o: per-request overhead outside the
 engine's steps (HTTP, tokenizing, detokenizing). Tokens per step follow the measured distribution
-per bucket, and so do prompt lengths around their bucket's mean (a prefill's length decides TTFT's
-tail); ``batch_limit`` is the engine's declared limit (``loadgen.predict.limits``) or, when
-none is known, where a measured cell stopped admitting (None: never seen).
+per bucket (one per step for a server launched without SD: a client that reads late merges
+steps' tokens into one chunk), and so do prompt lengths around their bucket's mean (a prefill's
+length decides TTFT's tail); ``batch_limit`` is the engine's declared limit
+(``loadgen.predict.limits``) or, when none is known, where a measured cell stopped admitting
+(None: never seen).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from loadgen.predict.limits import UNKNOWN, ServerLimits
 from loadgen.predict.observe import MAX_STEP_TOKENS, CellObs
 
 SPREAD_QUANTILES = np.linspace(0.0, 1.0, 21)  # prompt length / bucket mean, kept at these
+ONE_TOKEN = np.eye(MAX_STEP_TOKENS + 1)[1]  # tokens-per-step counts of a server that never drafts
 
 COEFFICIENTS = {
     "a": "ms per step",
@@ -186,6 +189,9 @@ def fit_server(
         for category, seen in cell.category_step_tokens.items():
             by_category[category] = by_category.get(category, 0) + seen
         prompts.setdefault(cell.bucket, []).append(cell.prompts)
+    if limits.drafts is False:  # no SD: a chunk of n tokens is n steps' outputs merged
+        counts = dict.fromkeys(counts, ONE_TOKEN)
+        by_category = dict.fromkeys(by_category, ONE_TOKEN)
     pmf = {b: _normalised(c) for b, c in counts.items()}
     width = max(int(np.flatnonzero(c)[-1]) if c.any() else 1 for c in counts.values())
     return ServerModel(
@@ -214,7 +220,7 @@ def _spread(prompts: np.ndarray) -> np.ndarray:
 
 def _normalised(counts: np.ndarray) -> np.ndarray:
     if counts.sum() == 0:  # one-token outputs only: a step makes one token
-        counts = np.eye(MAX_STEP_TOKENS + 1)[1]
+        counts = ONE_TOKEN
     return np.asarray(counts / counts.sum())
 
 

@@ -42,6 +42,17 @@ def test_a_cpu_vllm_variant_takes_the_engines_cpu_defaults(tmp_path: Path) -> No
     assert "--max-num-seqs 64" in got.source and "CPU default" in got.source
 
 
+def test_a_launched_variant_says_whether_it_drafts(tmp_path: Path) -> None:
+    """From the variant's ``speculative``: its chunks of several tokens are SD steps only if
+    it drafts; a forced budget keeps that, an external endpoint is not known."""
+    servers = {n: _launched(n) for n in ("vllm-cpu-base", "vllm-cpu-ngram", "vllm-eagle")}
+    servers["ext"] = {"name": "ext", "engine": "vllm", "launch": "external endpoint"}
+    results = _write(tmp_path, servers)
+    got = {n: lim.drafts for n, lim in read_limits(results).items()}
+    assert got == {"vllm-cpu-base": False, "vllm-cpu-ngram": True, "vllm-eagle": True, "ext": None}
+    assert read_limits(results, 1024)["vllm-cpu-base"].drafts is False
+
+
 def test_flags_on_the_command_line_win_and_tensor_parallel_scales_the_default(
     tmp_path: Path,
 ) -> None:

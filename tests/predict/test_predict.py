@@ -38,6 +38,25 @@ def test_fit_recovers_the_law(sweep: Path) -> None:
         assert model.width == law.k + 1
 
 
+def test_a_server_launched_without_sd_makes_one_token_per_step(sweep: Path) -> None:
+    """A client that reads late gets two steps' tokens in one chunk. For a server launched
+    without SD (``ServerLimits.drafts`` False) such a chunk is not a 2-token step: width 1, one
+    token per step, per bucket and per category; unknown launches keep what the chunks say."""
+    merged = [
+        replace(c, step_tokens=c.step_tokens + 5 * np.eye(len(c.step_tokens), dtype=int)[2])
+        for c in read_cells(sweep)
+        if c.server == BASE.name
+    ]
+    as_seen = fit_server(merged)
+    assert as_seen.width == 2 and as_seen.describe()["tokens_per_step"]["1k"] > 1.0
+    plain = fit_server(merged, limits=ServerLimits(drafts=False))
+    assert plain.width == 1 and plain.describe()["ms_per_verified_token"] == plain.coef["b"]
+    for pmf in [*plain.step_pmf.values(), *plain.category_pmf.values()]:
+        assert pmf[1] == 1.0
+    drafting = fit_server(merged, limits=ServerLimits(drafts=True))
+    assert drafting.width == 2 and drafting.step_pmf["1k"][2] > 0
+
+
 def test_simulation_reproduces_the_fake_law_within_its_noise(tmp_path: Path) -> None:
     law = SD
     model = ServerModel("sd", "base", {"a": law.a, "b": law.b, "c": law.c, "p": law.p, "o": law.o},
