@@ -47,16 +47,47 @@ class Law:
     categories: tuple[tuple[str, float], ...] = ()
 
 
-def run_cell(
-    law: Law,
-    bucket: str,
-    load: LoadPoint,
-    requests: int,
-    osl: int,
-    seed: int,
-    schedule_seed: int | None = None,
+@dataclass(frozen=True)
+class FakeCell:
+    """One cell of a law; open loop sends on ``schedule_seed``'s arrivals (default: ``seed``'s)."""
+
+    law: Law
+    bucket: str
+    load: LoadPoint
+    requests: int
+    osl: int
+    seed: int
+    schedule_seed: int | None = None
+
+    def records(self) -> list[RequestRecord]:
+        return _run(self.law, self.bucket, self.load, self.requests, self.osl, self.seed,
+                    self.seed if self.schedule_seed is None else self.schedule_seed)  # fmt: skip
+
+    def write(self, out: Path) -> Path:
+        """The cell's records, manifest and summary under ``out``, as a sweep writes them."""
+        law, bucket, load = self.law, self.bucket, self.load
+        cell = out / "cells" / law.name / bucket / load.slug / "r0"
+        cell.mkdir(parents=True, exist_ok=True)
+        records = self.records()
+        write_parquet(records, cell / RECORDS_PARQUET)
+        run = RunSpec(
+            url="http://fake", server=law.name, baseline=law.baseline, data_dir=cell,
+            bucket=bucket, requests=self.requests, osl=self.osl,
+            concurrency=load.concurrency or self.requests, rate=load.rate,
+            arrivals=load.arrivals, burstiness=load.burstiness, warmup=0,
+        )  # fmt: skip
+        write_cell_manifest(cell, CellManifest(run=run, locust_command=[], started_wall=0.0))
+        summary = summarize_cell(
+            law.name, bucket, load.concurrency, records, Acceptance(source="FAKE"), None
+        )
+        summary.load = LoadBlock.model_validate(load.to_dict())
+        write_cell_summary(cell, summary)
+        return cell
+
+
+def _run(
+    law: Law, bucket: str, load: LoadPoint, requests: int, osl: int, seed: int, schedule: int
 ) -> list[RequestRecord]:
-    """One cell; open loop sends on ``schedule_seed``'s arrivals (default: ``seed``'s)."""
     rng = np.random.default_rng(seed)
     prompt = int(bucket.rstrip("k")) * 1000
     prompts = rng.integers(int(prompt * 0.9), int(prompt * 1.1), requests)
@@ -67,7 +98,7 @@ def run_cell(
                     load.arrivals,
                     load.rate or 1,
                     requests,
-                    seed=seed if schedule_seed is None else schedule_seed,
+                    seed=schedule,
                 ),
                 float,
             )
@@ -142,34 +173,6 @@ def _chunk(rec: RequestRecord, clock: float, tokens: int, rng: np.random.Generat
     rec.chunk_tokens.append(tokens)
 
 
-def write_cell(
-    out: Path,
-    law: Law,
-    bucket: str,
-    load: LoadPoint,
-    requests: int,
-    osl: int,
-    seed: int,
-    schedule_seed: int | None = None,
-) -> Path:
-    cell = out / "cells" / law.name / bucket / load.slug / "r0"
-    cell.mkdir(parents=True, exist_ok=True)
-    records = run_cell(law, bucket, load, requests, osl, seed, schedule_seed)
-    write_parquet(records, cell / RECORDS_PARQUET)
-    run = RunSpec(
-        url="http://fake", server=law.name, baseline=law.baseline, data_dir=cell, bucket=bucket,
-        requests=requests, osl=osl, concurrency=load.concurrency or requests, rate=load.rate,
-        arrivals=load.arrivals, burstiness=load.burstiness, warmup=0,
-    )  # fmt: skip
-    write_cell_manifest(cell, CellManifest(run=run, locust_command=[], started_wall=0.0))
-    summary = summarize_cell(
-        law.name, bucket, load.concurrency, records, Acceptance(source="FAKE"), None
-    )
-    summary.load = LoadBlock.model_validate(load.to_dict())
-    write_cell_summary(cell, summary)
-    return cell
-
-
 def write_sweep(
     out: Path,
     laws: list[Law],
@@ -187,6 +190,6 @@ def write_sweep(
         for bucket in buckets:
             for load in loads:
                 n = max(requests, 4 * (load.concurrency or 0))
-                write_cell(out, law, bucket, load, n, osl, first_seed + k, 1 + k)
+                FakeCell(law, bucket, load, n, osl, first_seed + k, 1 + k).write(out)
                 k += 1
     return out

@@ -16,7 +16,7 @@ from loadgen.predict.limits import ServerLimits
 from loadgen.predict.model import CannotFit, ServerModel, fit_server
 from loadgen.predict.observe import read_cell, read_cells
 from loadgen.predict.simulate import simulate
-from tests.predict.fake_engine import Law, run_cell, write_cell, write_sweep
+from tests.predict.fake_engine import FakeCell, Law, write_sweep
 
 BASE = Law("base", noise=0.05)
 SD = Law("sd", "base", a=9.0, b=0.9, k=3, noise=0.05)
@@ -62,7 +62,7 @@ def test_simulation_reproduces_the_fake_law_within_its_noise(tmp_path: Path) -> 
     model = ServerModel("sd", "base", {"a": law.a, "b": law.b, "c": law.c, "p": law.p, "o": law.o},
                         {}, {"1k": 1000.0}, 64.0, None, 4, 0.0, law.noise)  # fmt: skip
     load = LoadPoint.closed(8)
-    cell = read_cell(write_cell(tmp_path, law, "1k", load, 160, 64, seed=3) / "summary.json")
+    cell = read_cell(FakeCell(law, "1k", load, 160, 64, seed=3).write(tmp_path) / "summary.json")
     model = ServerModel(**{**vars(model), "step_pmf": {"1k": _pmf(cell.step_tokens)}})
     got = simulate(model, "1k", load, 160, 64.0, seed=1).figures()
     assert got["tok_s"] == pytest.approx(cell.measured["tok_s"], rel=0.04)
@@ -74,8 +74,8 @@ def _pmf(counts: np.ndarray) -> np.ndarray:
 
 
 def test_one_load_point_is_refused_naming_what_to_measure(tmp_path: Path) -> None:
-    write_cell(tmp_path, BASE, "1k", LoadPoint.closed(4), 40, 32, seed=1)
-    write_cell(tmp_path, BASE, "2k", LoadPoint.closed(4), 40, 32, seed=2)
+    FakeCell(BASE, "1k", LoadPoint.closed(4), 40, 32, seed=1).write(tmp_path)
+    FakeCell(BASE, "2k", LoadPoint.closed(4), 40, 32, seed=2).write(tmp_path)
     with pytest.raises(CannotFit, match=r"Measure base at another concurrency too, e\.g\. c=16"):
         fit_server(read_cells(tmp_path))
 
@@ -110,13 +110,15 @@ def _svg(page: str, name: str) -> str:
 
 
 def test_refusal_is_a_clear_cli_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    write_cell(tmp_path, BASE, "1k", LoadPoint.closed(2), 20, 16, seed=1)
+    FakeCell(BASE, "1k", LoadPoint.closed(2), 20, 16, seed=1).write(tmp_path)
     assert main(["predict", str(tmp_path)]) == 2
     assert "measure base at another concurrency" in capsys.readouterr().err.lower()
 
 
 def test_fake_engine_respects_its_batch_limit() -> None:
-    records = run_cell(Law("lim", batch_limit=2), "1k", LoadPoint.closed(4), 12, 8, seed=0)
+    records = FakeCell(
+        Law("lim", batch_limit=2), "1k", LoadPoint.closed(4), 12, 8, seed=0
+    ).records()
     assert all(r.ttft_ms is not None for r in records)
 
 
@@ -192,7 +194,9 @@ def test_an_unmeasured_output_length_is_predicted_within_the_goals(
     assert doc["osl"] == 160
     load = LoadPoint.closed(4)
     for law in (BASE, SD):
-        truth = read_cell(write_cell(tmp_path, law, "1k", load, 120, 160, seed=9) / "summary.json")
+        truth = read_cell(
+            FakeCell(law, "1k", load, 120, 160, seed=9).write(tmp_path) / "summary.json"
+        )
         got = next(p["predicted"] for p in doc["predictions"] if p["server"] == law.name
                    and p["bucket"] == "1k" and p["load"]["label"] == "c=4")  # fmt: skip
         for figure in ("tok_s", "tpot_mean_ms"):

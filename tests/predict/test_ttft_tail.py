@@ -12,7 +12,7 @@ from loadgen.load.point import LoadPoint
 from loadgen.predict.model import ServerModel, fit_server
 from loadgen.predict.observe import read_cells
 from loadgen.predict.simulate import simulate
-from tests.predict.fake_engine import Law, run_cell, write_sweep
+from tests.predict.fake_engine import FakeCell, Law, write_sweep
 
 SD = Law("sd", a=9.0, b=0.9, k=3, noise=0.05)
 LOADS = [LoadPoint.closed(c) for c in (1, 4, 16)]
@@ -35,7 +35,7 @@ def test_simulated_ttft_p90_is_the_fake_laws_median_over_repeats(
     """SD at 2k: prefills that share a step make TTFT bimodal, so a single 160-request cell's p90
     wanders by up to a third (docs/BENCHMARKS.md); the medians over 9 repeats agree within 6%."""
     load = LoadPoint.closed(concurrency)
-    fake = [_ttft_p90(run_cell(SD, "2k", load, 160, 64, seed=100 + s)) for s in range(9)]
+    fake = [_ttft_p90(FakeCell(SD, "2k", load, 160, 64, seed=100 + s).records()) for s in range(9)]
     sim = [simulate(model, "2k", load, 160, 64.0, seed=s).figures()["ttft_p90_ms"]
            for s in range(9)]  # fmt: skip
     assert np.median(sim) == pytest.approx(np.median(fake), rel=0.06)
