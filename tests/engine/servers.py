@@ -32,7 +32,9 @@ def unexpected_flags(summary: dict) -> list[str]:
     ngram drafts only where it finds a match, so AL while drafting exceeds tokens per target step
     (flagged above 10%). And on these 2 cores Locust shares the CPU with vLLM: a closed-loop cell
     may truly send late (the client's own lag, p99 above the limit); that flag is kept only when
-    the schedule figures in the same summary show the lag.
+    the schedule figures in the same summary show the lag. Likewise a client that read late (a
+    stalled stream: on some machines of this kind a quarter of all requests, docs/BENCHMARKS.md)
+    is the machine's, kept only when the summary counts exactly that many stalled requests.
     """
     acc = summary["acceptance"]
     al, per_step = acc.get("al_while_drafting"), acc.get("tokens_per_target_step")
@@ -40,9 +42,12 @@ def unexpected_flags(summary: dict) -> list[str]:
     schedule = summary.get("schedule") or {}
     lag_p99 = (schedule.get("send_lag_ms") or {}).get("p99")
     late_flag = schedule.get("kept_up") is False and lag_p99 is not None and lag_p99 > LAG_LIMIT_MS
+    stalled = summary.get("stalled_requests") or 0
+    stall_flag = f"{stalled} of {summary['requests_ok']} requests' streams stalled"
     return [
         f
         for f in summary["flags"]
         if not (drafting_flag and f.startswith("AL while drafting"))
         and not (late_flag and f.startswith("the load generator sent late (closed loop"))
+        and not (stalled and f.startswith(stall_flag))
     ]
