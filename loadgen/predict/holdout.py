@@ -38,7 +38,7 @@ def holdout(
         except CannotFit:
             continue  # e.g. only one load left to fit from: not a prediction this model makes
         out = [c for c in cells if key(c) == held and c.server in fitted]
-        predicted = {}
+        predicted: dict[str, dict[str, float]] = {}  # by cell path: repeats are cells apart
         for cell in out:
             n = int(min(MAX_SIM_REQUESTS, cell.measured["requests"]))
             model = fitted[cell.server].point
@@ -46,23 +46,28 @@ def holdout(
                 simulate(model, cell.bucket, cell.load, n, cell.osl, s, cell.sends_ms).figures()
                 for s in range(SEEDS)
             ]
-            predicted[cell.key] = figures = {f: float(np.median([d[f] for d in draws]))
-                                             for f in draws[0]}  # fmt: skip
+            predicted[cell.path] = figures = {f: float(np.median([d[f] for d in draws]))
+                                              for f in draws[0]}  # fmt: skip
             rows.append(_row(cell, figures))
         for cell in out:
-            base = next(
-                (
-                    b
-                    for b in out
-                    if b.server == cell.baseline and b.bucket == cell.bucket and b.load == cell.load
-                ),
-                None,
-            )
+            base = _baseline_of(cell, out)
             if base is not None:
                 measured = cell.measured["tok_s"] / base.measured["tok_s"]
-                pred = predicted[cell.key]["tok_s"] / predicted[base.key]["tok_s"]
+                pred = predicted[cell.path]["tok_s"] / predicted[base.path]["tok_s"]
                 rows.append(_row(cell, {"speedup": pred}, {"speedup": measured}))
     return {"mode": mode, "rows": rows, "errors": _summary(rows)}
+
+
+def _baseline_of(cell: CellObs, cells: Sequence[CellObs]) -> CellObs | None:
+    """The baseline's cell at the same bucket and load, of the same run and repeat when there
+    are several (a sweep writes ``cells/<server>/<bucket>/<load>[/r<repeat>]``)."""
+    same = [
+        b
+        for b in cells
+        if b.server == cell.baseline and b.bucket == cell.bucket and b.load == cell.load
+    ]
+    mine = cell.path.replace(f"/cells/{cell.server}/", f"/cells/{cell.baseline}/", 1)
+    return next((b for b in same if b.path == mine), same[0] if same else None)
 
 
 def _row(

@@ -163,10 +163,11 @@ def fit_server(
     w = np.ones(len(cells)) if weights is None else weights
     xs, ys, ws = [], [], []
     for cell, wc in zip(cells, w, strict=True):
-        if len(cell.decode_y):
-            xs.append(np.column_stack([cell.decode_x, np.zeros(len(cell.decode_y))]))
-            ys.append(cell.decode_y)
-            ws.append(np.full(len(cell.decode_y), wc / len(cell.decode_y) / cell.decode_y.mean()))
+        if len(cell.decode):
+            dx, dy = cell.decode.rows(one_token_steps=limits.drafts is False)
+            xs.append(np.column_stack([dx, np.zeros(len(dy))]))
+            ys.append(dy)
+            ws.append(np.full(len(dy), wc / len(dy) / dy.mean()))
         if len(cell.idle_ttft):
             pk = cell.idle_prompt / 1000
             ones = np.ones(len(pk))

@@ -6,6 +6,12 @@ Chunks are steps: during one engine step every running request streams one chunk
 sequence-steps the engine ran meanwhile, their contexts sum the attention work, and the first
 chunks inside it are the prefills that shared those steps. Dividing by j's own steps gives, per
 request, the average step's batch, context and prefill: exact work counts, no guessed batch size.
+
+A client that reads late stamps a burst of chunks with its own time. A row needs its two ends read
+on time (neither end chunk within ``BURST_GAP_NS`` of its neighbour: a pause mid-stream does not
+move them); a stalled stream's chunks are not tokens per step (the server may have merged what
+it could not send). A server launched without SD makes one token a step, so its rows count steps
+by tokens (``DecodeRows``), whatever the chunks merged.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from loadgen.analysis.columns import RAW_COLUMNS, from_table, stalled
+from loadgen.client.figures import BURST_GAP_NS
 from loadgen.client.sink import RECORDS_PARQUET
 from loadgen.load.point import LoadPoint
 from loadgen.results.io import SUMMARY_FILE, cell_dirs, read_cell_manifest, read_cell_summary
@@ -29,6 +36,29 @@ MAX_STEP_TOKENS = 16
 _READ = ["prompt_len", "usage_prompt_tokens", *RAW_COLUMNS]  # the analysis' columns and prompts
 
 
+@dataclass(frozen=True)
+class DecodeRows:
+    """Per request, from its first chunk to its last: the time, and the work of the steps in
+    between counted two ways, each row [steps, sequence-steps, context k-token-steps, prefill
+    k-tokens]: one step per chunk (a drafting server: a chunk is one step's accepted tokens) or
+    one per token (a server that never drafts: a chunk of n tokens is n steps a late reader got
+    at once)."""
+
+    ms: np.ndarray
+    by_chunk: np.ndarray
+    by_token: np.ndarray
+
+    def rows(self, one_token_steps: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The regression's rows: [1, batch, context_k, prefill_k] per step, and ms per step."""
+        sums = self.by_token if one_token_steps else self.by_chunk
+        steps = sums[:, :1]
+        x = np.column_stack([np.ones(len(steps)), sums[:, 1:] / steps])
+        return x, self.ms / steps[:, 0]
+
+    def __len__(self) -> int:
+        return len(self.ms)
+
+
 @dataclass
 class CellObs:
     server: str
@@ -36,10 +66,7 @@ class CellObs:
     bucket: str
     load: LoadPoint
     path: str
-    decode_x: (
-        np.ndarray
-    )  # per request: [steps, sequence-steps, context k-token-steps, prefill k-tokens] / steps
-    decode_y: np.ndarray  # per request: mean step time, ms
+    decode: DecodeRows
     idle_prompt: np.ndarray  # prompt tokens of requests sent to an idle server
     idle_ttft: np.ndarray  # their TTFT, ms
     step_tokens: np.ndarray  # counts of tokens per step, index = tokens (last chunk left out)
@@ -47,7 +74,7 @@ class CellObs:
     prompts: np.ndarray  # prompt tokens of every ok request
     osl: np.ndarray  # output tokens of every ok request
     max_decoding: int  # most requests decoding at once
-    stalled: int  # requests whose stream stalled (loadgen.client.figures): not fitted from
+    stalled: int  # requests whose stream stalled (loadgen.client.figures): no tokens per step
     sends_ms: np.ndarray  # open loop: the intended send offsets (replayed when predicting it)
     measured: dict[str, float]  # tok_s, ttft_p90_ms, tpot_mean_ms, ... as the harness defines them
 
@@ -83,41 +110,46 @@ def read_cell(summary_path: Path) -> CellObs:
     first_at = np.minimum(start, len(times) - 1)
     first = np.where(got, times[first_at], 0)
     last = np.where(got, times[np.minimum(start + count - 1, len(times) - 1)], 0)
-    step = _step_ids(times, parent, count)
-    per_step = np.cumsum(np.bincount(step))
-    ctx_step = np.cumsum(np.bincount(step, weights=ctx))
-    new_step = np.cumsum(
-        np.bincount(step[first_at[got]], weights=prompts[got], minlength=len(per_step))
-    )
+    # a chunk read together with its neighbour was read late (the reader's time, not the
+    # engine's): a decode row needs both its ends on time, an idle TTFT its first chunk
+    gap_after = np.diff(times, append=0)
+    first_on_time = got & ((count < 2) | (gap_after[first_at] >= BURST_GAP_NS))
+    last_on_time = has2 & (gap_after[np.maximum(start + count - 2, 0)] >= BURST_GAP_NS)
+    step = _step_ids(times, parent)
     osl = cols.output_tokens
-    # a stalled stream's chunk times are its reader's, not the engine's steps: left out
-    clean = ~stalled(times, parent, n)
-    rows = np.flatnonzero(has2 & clean)
+    rows = np.flatnonzero(first_on_time & last_on_time)
     if len(rows) > MAX_ROWS:
         rows = np.sort(np.random.default_rng(0).choice(rows, MAX_ROWS, replace=False))
     lo, hi = step[start[rows]], step[start[rows] + count[rows] - 1]  # steps (lo, hi]
-    steps = (count[rows] - 1).astype(float)
-    decode_x = np.column_stack(
-        [
-            np.ones(len(rows)),
-            (per_step[hi] - per_step[lo]) / steps,
-            (ctx_step[hi] - ctx_step[lo]) / steps / 1000,
-            (new_step[hi] - new_step[lo]) / steps / 1000,
-        ]
-    )
-    decode_y = (last[rows] - first[rows]) / NS_PER_MS / steps
+    prefill = _between(np.bincount(step[first_at[got]], weights=prompts[got]), lo, hi) / 1000
+    # a chunk of n tokens from a server that never drafts is n steps, attending ctx .. ctx+n-1
+    after_first = np.bincount(parent, weights=tokens, minlength=n)[rows] - tokens[start[rows]]
+    decode = DecodeRows(
+        ms=(last[rows] - first[rows]) / NS_PER_MS,
+        by_chunk=np.column_stack(
+            [count[rows] - 1.0, _between(np.bincount(step), lo, hi),
+             _between(np.bincount(step, weights=ctx), lo, hi) / 1000, prefill]
+        ),
+        by_token=np.column_stack(
+            [after_first, _between(np.bincount(step, weights=tokens), lo, hi),
+             _between(np.bincount(step, weights=tokens * ctx + tokens * (tokens - 1) / 2), lo, hi)
+             / 1000, prefill]
+        ),
+    )  # fmt: skip
     send = table["send_ns"].to_numpy().astype(np.int64)
     end = table["end_ns"].to_numpy().astype(np.int64)
     intended = everything["intended_send_ns"].to_numpy().astype(np.int64)
     # alone from send to first token: its prefill step had no other request in it
     started = np.searchsorted(np.sort(send), first, "left")
     others = started - np.searchsorted(np.sort(end), send, "right")
-    idle = (others <= 1) & got & clean
+    idle = (others <= 1) & first_on_time
     is_last = np.zeros(len(tokens), dtype=bool)
     is_last[(start + count - 1)[count > 0]] = True
     is_first = np.zeros(len(tokens), dtype=bool)
     is_first[start[count > 0]] = True
-    inner = ~is_first & ~is_last
+    # a stalled stream's burst may carry outputs the server merged: not one step's tokens
+    clean = ~stalled(times, parent, n)
+    inner = ~is_first & ~is_last & clean[parent]
     middle = tokens[inner]
     category = table["category"].to_numpy(zero_copy_only=False)[parent[inner]]
     decoding = np.searchsorted(
@@ -129,8 +161,7 @@ def read_cell(summary_path: Path) -> CellObs:
         bucket=summary.bucket,
         load=load,
         path=str(cell),
-        decode_x=decode_x,
-        decode_y=decode_y,
+        decode=decode,
         idle_prompt=prompts[idle],
         idle_ttft=(first[idle] - send[idle]) / NS_PER_MS,
         step_tokens=_counts(middle),
@@ -142,6 +173,12 @@ def read_cell(summary_path: Path) -> CellObs:
         sends_ms=np.sort(intended - intended.min()) / NS_PER_MS if load.is_open else np.empty(0),
         measured=measured_figures(cols.ttft_ms, cols.tpot_ms, cols.e2e_ms, osl, summary),
     )
+
+
+def _between(per_step: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Sums of a per-step quantity over the steps (lo, hi] of each row."""
+    total = np.cumsum(per_step)
+    return np.asarray(total[np.minimum(hi, len(total) - 1)] - total[np.minimum(lo, len(total) - 1)])
 
 
 def _counts(tokens: np.ndarray) -> np.ndarray:
@@ -176,10 +213,12 @@ def read_cells(results_dir: Path) -> list[CellObs]:
     return parallel_map(read_cell, paths, min_items=8)
 
 
-def _step_ids(times: np.ndarray, parent: np.ndarray, count: np.ndarray) -> np.ndarray:
+def _step_ids(times: np.ndarray, parent: np.ndarray) -> np.ndarray:
     """Each chunk's engine step: chunks closer in time than half the shortest usual gap between
-    one request's chunks (its 5th percentile) came out of the same step."""
-    own = np.diff(times)[parent[1:] == parent[:-1]]
+    one request's chunks (its 5th percentile, over the gaps of chunks read apart: a late read's
+    burst has gaps of microseconds and would make every chunk a step of its own)."""
+    gaps = np.diff(times)
+    own = gaps[(parent[1:] == parent[:-1]) & (gaps >= BURST_GAP_NS)]
     threshold = 0.5 * float(np.quantile(own, 0.05)) if len(own) else 0.0
     order = np.argsort(times, kind="stable")
     ids = np.empty(len(times), dtype=np.int64)

@@ -6,7 +6,9 @@ every running request streams one chunk per step (SD: 1 + accepted drafts, geome
 capped at k), new requests wait ``o`` ms then join at a step boundary up to ``batch_limit``, and
 their prefill lengthens that step; with a ``budget`` (tokens per step, decode tokens first) a
 prompt is prefilled in chunks over several steps, first come first served, as vLLM's chunked
-prefill. Closed loop (users) or open loop (arrivals), like the harness.
+prefill. Closed loop (users) or open loop (arrivals), like the harness. A ``Stalls`` reader
+holds some requests' chunks and hands them over in one burst, merged, as a client that reads late
+behind a server that coalesces what it could not send.
 """
 
 from __future__ import annotations
@@ -48,6 +50,30 @@ class Law:
 
 
 @dataclass(frozen=True)
+class Stalls:
+    """A late reader: ``share`` of the requests stall once, at a random chunk, for ``hold_ms``;
+    the chunks held come 1 us apart, every ``merge`` of them coalesced into one."""
+
+    share: float = 0.3
+    hold_ms: float = 300.0
+    merge: int = 2
+
+    def apply(self, recs: list[RequestRecord], rng: np.random.Generator) -> None:
+        for rec in recs:
+            if len(rec.chunk_ns) < 3 or rng.random() >= self.share:
+                continue
+            start = int(rng.integers(1, len(rec.chunk_ns) - 1))
+            until = rec.chunk_ns[start] + int(self.hold_ms * MS)
+            held = start + int(np.searchsorted(rec.chunk_ns[start:], until, "right"))
+            tokens = rec.chunk_tokens[start:held]
+            merged = [sum(tokens[i : i + self.merge]) for i in range(0, len(tokens), self.merge)]
+            release = max(until, rec.chunk_ns[held - 1])
+            rec.chunk_ns[start:held] = [release + 1000 * j for j in range(len(merged))]
+            rec.chunk_tokens[start:held] = merged
+            rec.end_ns = max(rec.end_ns, rec.chunk_ns[-1] + 100_000)
+
+
+@dataclass(frozen=True)
 class FakeCell:
     """One cell of a law; open loop sends on ``schedule_seed``'s arrivals (default: ``seed``'s)."""
 
@@ -58,10 +84,14 @@ class FakeCell:
     osl: int
     seed: int
     schedule_seed: int | None = None
+    stalls: Stalls | None = None
 
     def records(self) -> list[RequestRecord]:
-        return _run(self.law, self.bucket, self.load, self.requests, self.osl, self.seed,
+        recs = _run(self.law, self.bucket, self.load, self.requests, self.osl, self.seed,
                     self.seed if self.schedule_seed is None else self.schedule_seed)  # fmt: skip
+        if self.stalls is not None:
+            self.stalls.apply(recs, np.random.default_rng(self.seed + 10_000))
+        return recs
 
     def write(self, out: Path) -> Path:
         """The cell's records, manifest and summary under ``out``, as a sweep writes them."""

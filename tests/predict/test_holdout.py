@@ -1,0 +1,34 @@
+"""Held-out validation over repeats of a sweep (FAKE engine): each repeat's SD cell is judged on
+its own repeat's baseline, measured and predicted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loadgen.load.point import LoadPoint
+from loadgen.predict.holdout import holdout
+from loadgen.predict.observe import read_cells
+from tests.predict.fake_engine import Law, write_sweep
+
+LAWS = [Law("base", noise=0.05), Law("sd", "base", a=9.0, b=0.9, k=3, noise=0.05)]
+LOADS = [LoadPoint.closed(1), LoadPoint.closed(8), LoadPoint.open(6.0)]
+
+
+def test_speedup_of_a_repeat_is_its_own_runs_ratio(tmp_path: Path) -> None:
+    runs = [
+        read_cells(write_sweep(tmp_path / f"run{r}", LAWS, ["1k"], LOADS, 40, 32, 100 * r))
+        for r in (1, 2)
+    ]
+    ratios = sorted(
+        sd.measured["tok_s"] / base.measured["tok_s"]
+        for cells in runs
+        for sd in cells
+        for base in cells
+        if sd.baseline == base.server and sd.load == base.load
+    )
+    rows = holdout([c for cells in runs for c in cells], "cell")["rows"]
+    speedups = [r["speedup"] for r in rows if "speedup" in r]
+    assert sorted(s["measured"] for s in speedups) == pytest.approx(ratios)
+    assert len({round(s["measured"], 9) for s in speedups}) == len(ratios) == 2 * len(LOADS)
