@@ -27,8 +27,14 @@ SEEDS = 5
 
 
 def holdout(
-    cells: Sequence[CellObs], mode: str, limits: Mapping[str, ServerLimits] | None = None
+    cells: Sequence[CellObs],
+    mode: str,
+    limits: Mapping[str, ServerLimits] | None = None,
+    own_acceptance: bool = False,
 ) -> dict[str, Any]:
+    """``own_acceptance`` (a diagnostic, not a prediction): SD cells are simulated with their
+    own measured tokens per step, which separates the step-time model's error from that of
+    the held-out prompts' acceptance (never measured: a sweep's cells send disjoint prompts)."""
     key = (lambda c: (c.bucket, c.load)) if mode == "cell" else (lambda c: c.load)
     rows: list[dict[str, Any]] = []
     for held in sorted({key(c) for c in cells}, key=str):
@@ -42,6 +48,8 @@ def holdout(
         for cell in out:
             n = int(min(MAX_SIM_REQUESTS, cell.measured["requests"]))
             model = fitted[cell.server].point
+            if own_acceptance:
+                model = model.with_acceptance(cell.bucket, cell.step_tokens)
             draws = [
                 simulate(model, cell.bucket, cell.load, n, cell.osl, s, cell.sends_ms).figures()
                 for s in range(SEEDS)

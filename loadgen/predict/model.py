@@ -84,6 +84,14 @@ class ServerModel:
         pmf = self.category_pmf[category]
         return replace(self, step_pmf=dict.fromkeys(self.step_pmf, pmf))
 
+    def with_acceptance(self, bucket: str, counts: np.ndarray) -> ServerModel:
+        """The model with a bucket's tokens per step as ``counts`` say (those of one cell's
+        prompts: acceptance is the prompts', so a cell of 24 prompts drafts as they do, not as
+        the bucket's mean); a model that never drafts (width 1) is returned as it is."""
+        if self.width == 1 or not counts.sum():
+            return self
+        return replace(self, step_pmf={**self.step_pmf, bucket: _normalised(counts)})
+
     def prompt(self, bucket: str) -> float:
         if bucket in self.prompt_tokens:
             return self.prompt_tokens[bucket]

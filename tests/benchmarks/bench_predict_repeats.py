@@ -12,7 +12,11 @@ perfect model misses a single cell by). Printed per held-out mode and figure: me
 absolute error against the single cells, against the truth, and the floor; then the points
 predicted worst against the truth.
 
-    python -m tests.benchmarks.bench_predict_repeats RUN_A RUN_B RUN_C
+    python -m tests.benchmarks.bench_predict_repeats RUN_A RUN_B RUN_C [--own-acceptance]
+
+``--own-acceptance`` is a diagnostic: every SD cell is simulated with its own measured tokens per
+step, so what remains is the step-time model's error (a sweep's cells send disjoint prompts, and
+one prompt's acceptance differs from another's far more than from its own repeat).
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ from tests.benchmarks.bench_predict_fake import Key, _pair, repeat_figures
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", type=Path, nargs="+", help="results dirs of one plan, 3 or more")
+    ap.add_argument(
+        "--own-acceptance",
+        action="store_true",
+        help="diagnostic: simulate SD cells with their own prompts' tokens per step",
+    )
     args = ap.parse_args()
     runs = [read_cells(run) for run in args.runs]
     launched = read_limits(args.runs[0])
@@ -53,7 +62,7 @@ def main() -> None:
     for mode in ("cell", "load"):
         single: dict[str, list[float]] = defaultdict(list)
         predicted: dict[str, dict[Key, list[float]]] = defaultdict(lambda: defaultdict(list))
-        for row in holdout(pooled, mode, limits)["rows"]:
+        for row in holdout(pooled, mode, limits, args.own_acceptance)["rows"]:
             key = (row["server"], row["bucket"], row["load"])
             for f, value in row.items():
                 if isinstance(value, dict):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from loadgen.load.point import LoadPoint
+from loadgen.predict.forecast import fit_all
 from loadgen.predict.holdout import holdout
 from loadgen.predict.observe import read_cells
 from tests.predict.fake_engine import Law, write_sweep
@@ -32,3 +33,20 @@ def test_speedup_of_a_repeat_is_its_own_runs_ratio(tmp_path: Path) -> None:
     speedups = [r["speedup"] for r in rows if "speedup" in r]
     assert sorted(s["measured"] for s in speedups) == pytest.approx(ratios)
     assert len({round(s["measured"], 9) for s in speedups}) == len(ratios) == 2 * len(LOADS)
+
+
+def test_own_acceptance_changes_the_sd_cells_only(tmp_path: Path) -> None:
+    """The diagnostic simulates each SD cell with its own tokens per step; a baseline (width 1)
+    is simulated as before, and an SD cell whose prompts drafted worse is predicted slower."""
+    cells = read_cells(write_sweep(tmp_path, LAWS, ["1k"], LOADS, 40, 32, 7))
+    sd = next(c for c in cells if c.server == "sd" and c.load == LOADS[1])
+    worse = sd.step_tokens.copy()
+    worse[1] += worse[2:].sum()  # every step accepts nothing
+    model = fit_all(cells, 0, 0, None)["sd"].point
+    assert model.with_acceptance("1k", worse).pmf("1k")[1] > 0.5 > model.pmf("1k")[1]
+    base = fit_all(cells, 0, 0, None)["base"].point
+    assert base.with_acceptance("1k", sd.step_tokens) is base
+    plain, own = holdout(cells, "cell"), holdout(cells, "cell", own_acceptance=True)
+    for a, b in zip(plain["rows"], own["rows"], strict=True):
+        if a["server"] == "base":
+            assert a["tok_s"]["predicted"] == b["tok_s"]["predicted"]
