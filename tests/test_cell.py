@@ -1,6 +1,7 @@
 """One cell end to end against the FAKE streaming server (its /metrics counts vLLM-named SD
 counters as it streams): the engine adapter from the registry, the window, the summary."""
 
+import os
 from pathlib import Path
 
 import pytest
@@ -204,6 +205,27 @@ def test_a_saturated_load_generator_is_flagged() -> None:
         "the load generator used 97% of a core"
     )
     assert harness_flags(HarnessCpu(cpu_s=2.0, wall_s=10.0, cpu_share=0.2)) == []
+
+
+def test_the_load_generator_runs_realtime_unless_told_otherwise(
+    prepared: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Locust's own report of its scheduling (``sched_getscheduler`` in that process): SCHED_FIFO
+    by default where permitted (root here and in CI), normal when the spec says so; a stall
+    under a normal-priority client names the fix."""
+    permitted = os.geteuid() == 0
+    with FakeStreamingServer(Behaviour(ttft_s=0.01, step_s=0.002)) as server:
+        fast = run_cell(spec(server.url, prepared), tmp_path / "rt", progress=False)
+        plain = run_cell(
+            spec(server.url, prepared, client_priority="normal"), tmp_path / "n", progress=False
+        )
+    assert fast.harness_cpu is not None and fast.harness_cpu.realtime is permitted
+    assert plain.harness_cpu is not None and plain.harness_cpu.realtime is False
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # the harness itself stays as it was
+    (flag,) = harness_flags(plain.harness_cpu, stalled=2)
+    assert "normal CPU priority" in flag and "--client-priority realtime" in flag
+    assert harness_flags(fast.harness_cpu, stalled=2) == [] or not permitted
 
 
 def test_a_stalled_stream_is_counted_timed_and_flagged_end_to_end(

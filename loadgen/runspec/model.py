@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from loadgen.client.priority import ClientPriority
 from loadgen.client.transport import TransportName
 from loadgen.engines import DEFAULT_ENGINE, EngineName
 from loadgen.load.arrivals import Arrivals
@@ -115,6 +116,11 @@ class RunSpec(BaseModel):
         description="HTTP client: fast (plain http, kernel receive stamps: the least "
         "client-side error), requests (https too) or auto (fast for http, requests for https)",
     )
+    client_priority: ClientPriority = Field(
+        "realtime",
+        description="the load generator's CPU scheduling: realtime (SCHED_FIFO where permitted: "
+        "its reads are not delayed by the engine's busy cores) or normal",
+    )
     request_timeout_s: PositiveFloat = Field(
         600.0,
         description="seconds before one request counts as timed out",
@@ -200,5 +206,7 @@ ABSENT: dict[str, dict[str, str]] = {
         "prometheus_url": "set SPEEDBENCH_PROMETHEUS_URL by hand",
         "poll_interval_s": "default suits every engine",
         "max_duration_s": "Locust's own -t (compose SPEEDBENCH_RUN_TIME)",
+        "client_priority": "its containers lack CAP_SYS_NICE (real-time is refused there, and "
+        "the cell says so); set SPEEDBENCH_CLIENT_PRIORITY by hand",
     },
 }

@@ -22,6 +22,8 @@ from loadgen.analysis.cell_figures import complete_summary
 from loadgen.analysis.console import console_block
 from loadgen.client.access import ServerAccess
 from loadgen.client.conversation import iter_turns
+from loadgen.client.priority import apply as apply_priority
+from loadgen.client.priority import is_realtime
 from loadgen.client.record import RequestRecord
 from loadgen.client.sink import (
     RECORDS_JSONL,
@@ -136,6 +138,7 @@ def begin(
                                spec.requests)  # fmt: skip
     bucket_size = len(PreparedSet.read(spec.data_dir).bucket(spec.bucket))
     access = ServerAccess.resolve(spec.url, *_access_files(opts))
+    apply_priority(spec.client_priority)  # a cell's Locust has it from its start already
     warm_up(spec, access, directory)
     process.mark_sent(spec, spec.prompt_start + spec.warmup + len(measured))
     window, window_flags = open_window(measured_spec, directory)
@@ -231,7 +234,8 @@ def run_cpu(run: SwarmRun) -> HarnessCpu:
     tokenizer, the warm-up) is left out, so a short cell is not taken for a saturated one."""
     wall = (time.perf_counter_ns() - run.started_ns) / 1e9
     cpu = time.process_time() - run.started_cpu_s
-    return HarnessCpu(cpu_s=cpu, wall_s=wall, cpu_share=cpu / wall if wall > 0 else 0.0)
+    share = cpu / wall if wall > 0 else 0.0
+    return HarnessCpu(cpu_s=cpu, wall_s=wall, cpu_share=share, realtime=is_realtime())
 
 
 def cell_owned(environment: Environment) -> bool:

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from loadgen.analysis.calibration import AA_SUFFIX
+from loadgen.client.priority import ClientPriority
 from loadgen.client.transport import TransportName
 from loadgen.load.arrivals import Arrivals
 from loadgen.load.point import LoadPoint
@@ -43,6 +44,7 @@ from loadgen.sweep.plan_server import (
 LATER_FIELDS = (
     "rates", "arrivals", "burstiness", "max_in_flight", "requests_per_user", "transport",
     "poll_interval_s", "seed", "max_duration_s", "order", "order_seed", "aa", "rate_sweep",
+    "client_priority",
 )  # fmt: skip
 # How a plan's cells are ordered in time (loadgen/sweep/order.py says what each costs).
 CellOrder = Literal["sequential", "interleaved", "random", "interleaved_launches"]
@@ -122,6 +124,7 @@ class SweepPlan(BaseModel):
     # Run settings of every cell; unset = the run spec's default (loadgen.runspec).
     request_timeout_s: PositiveFloat | None = None
     transport: TransportName | None = None
+    client_priority: ClientPriority | None = None
     poll_interval_s: PositiveFloat | None = None
     seed: StrictInt | None = None
     max_duration_s: Count | None = None

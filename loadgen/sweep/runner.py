@@ -283,7 +283,10 @@ def cell_spec(
 ) -> RunSpec:
     """A cell's run spec: the plan's run settings, the server's access and metrics, the cell's
     prompts and load (the server's warm-up is sent once before its first cell, not per cell)."""
-    run_settings = ("request_timeout_s", "transport", "poll_interval_s", "seed", "max_duration_s")
+    run_settings = (
+        "request_timeout_s", "transport", "client_priority", "poll_interval_s", "seed",
+        "max_duration_s",
+    )  # fmt: skip
     settings = {k: getattr(plan, k) for k in run_settings if getattr(plan, k) is not None}
     return RunSpec(
         server=server.name,
