@@ -62,7 +62,7 @@ class ServerModel:
     # category -> P(tokens per step = i), pooled over the buckets (SD's acceptance by domain)
     category_pmf: dict[str, np.ndarray] = field(default_factory=dict)
     limits_source: str = ""  # where token_budget and batch_limit came from
-    stalled: int = 0  # requests left out of the fit: their streams stalled
+    stalled: int = 0  # requests whose streams stalled: left out of tokens per step
     # bucket -> quantiles (SPREAD_QUANTILES) of prompt tokens / the bucket's mean; none: all equal
     prompt_spread: dict[str, np.ndarray] = field(default_factory=dict)
 

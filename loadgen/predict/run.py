@@ -148,7 +148,10 @@ def render(doc: dict[str, Any]) -> str:
             f"{m['step_fit_relative_rmse']:.3f}",
             f"  limits from: {m['limits_source']}",
             *(
-                [f"  {m['stalled_requests_left_out']} requests left out: their streams stalled"]
+                [
+                    f"  {m['stalled_requests_left_out']} requests' streams stalled: not in tokens "
+                    "per step (nor in the step fit where an end chunk came late)"
+                ]
                 if m["stalled_requests_left_out"]
                 else []
             ),
