@@ -19,9 +19,7 @@ from pathlib import Path
 
 from loadgen import atomic
 from loadgen.analysis.cell_figures import complete_summary
-from loadgen.client import priority as client_priority
 from loadgen.client.access import ServerAccess
-from loadgen.client.priority import ClientPriority
 from loadgen.client.sink import RECORDS_JSONL, RECORDS_PARQUET, read_jsonl, write_parquet
 from loadgen.client.stream import RequestsTransport
 from loadgen.client.transport import run_prompt
@@ -122,7 +120,7 @@ def run_cell(spec: RunSpec, out_dir: Path, progress: bool = True) -> CellSummary
     write_cell_manifest(out_dir, manifest)
     expected = measured_count(run)
     try:
-        harness = _drive(command, out_dir, expected, progress, spec.client_priority)
+        harness = _drive(command, out_dir, expected, progress)
     except BaseException:
         window.abort()
         raise
@@ -140,12 +138,10 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 
 
-def _before_exec(parent: int, priority: ClientPriority) -> None:
-    """Runs in the Locust child before it starts: its CPU scheduling (``loadgen.client.priority``),
-    and the kernel sends it SIGKILL when the harness dies, even by ``kill -9`` (no clean-up of
-    ours runs then), so an orphan never keeps loading the server into the next run. If the
-    harness died before this line, the child ends now."""
-    client_priority.apply(priority)
+def _die_with_parent(parent: int) -> None:
+    """Runs in the Locust child before it starts: the kernel sends it SIGKILL when the harness
+    dies, even by ``kill -9`` (no clean-up of ours runs then), so an orphan never keeps loading
+    the server into the next run. If the harness died before this line, the child ends now."""
     if _prctl is not None:
         _prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
@@ -174,20 +170,18 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _drive(
-    command: list[str], out_dir: Path, expected: int, progress: bool, priority: ClientPriority
-) -> HarnessCpu:
+def _drive(command: list[str], out_dir: Path, expected: int, progress: bool) -> HarnessCpu:
     """Run Locust to its end; its CPU use is the change in the finished children's rusage."""
     jsonl = out_dir / RECORDS_JSONL
     cpu_before, started = _children_cpu_s(), time.perf_counter()
     parent = os.getpid()
     report = _Progress(expected) if progress else None
     with (out_dir / "locust.log").open("wb") as log:
-        proc = subprocess.Popen(  # preexec_fn makes two system calls: safe beside our threads
+        proc = subprocess.Popen(  # preexec_fn only calls prctl: safe beside our threads
             command,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=lambda: _before_exec(parent, priority),
+            preexec_fn=lambda: _die_with_parent(parent),
         )
         try:
             while proc.poll() is None:

@@ -138,7 +138,7 @@ def begin(
                                spec.requests)  # fmt: skip
     bucket_size = len(PreparedSet.read(spec.data_dir).bucket(spec.bucket))
     access = ServerAccess.resolve(spec.url, *_access_files(opts))
-    apply_priority(spec.client_priority)  # a cell's Locust has it from its start already
+    apply_priority(spec.client_priority)  # before the warm-up: every timed read after it
     warm_up(spec, access, directory)
     process.mark_sent(spec, spec.prompt_start + spec.warmup + len(measured))
     window, window_flags = open_window(measured_spec, directory)
