@@ -23,6 +23,8 @@ from loadgen.analysis.schedule import schedule_report
 from loadgen.cell import LOCUSTFILE, locust_command, locust_options
 from loadgen.client.sink import RECORDS_JSONL, WARMUP_JSONL, read_jsonl, worker_records_path
 from loadgen.data.prepared import PreparedPrompt, PreparedSet
+from loadgen.results.io import HARNESS_CPU_FILE
+from loadgen.results.schemas import HarnessCpu
 from loadgen.runspec import RunSpec
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 from tests.locust_cluster import run_distributed
@@ -190,6 +192,9 @@ def test_distributed_master_holds_every_workers_records_once(
     assert sorted(sent) == list(range(17))
     assert sorted(int(r.question_id) for r in master) == list(range(2, 17))
     assert len(read_jsonl(out / WARMUP_JSONL)) == 2
+    # the workers did the reading, and each asked for real-time priority (root here and in CI)
+    cpu = HarnessCpu.model_validate_json((out / HARNESS_CPU_FILE).read_text())
+    assert cpu.realtime is (os.geteuid() == 0)
 
 
 def test_open_loop_sends_on_the_schedule_and_reports_lag(prepared: Path, tmp_path: Path) -> None:

@@ -78,7 +78,8 @@ class HarnessCpu(_Model):
     cpu_s: float  # user + system CPU seconds
     wall_s: float
     cpu_share: float  # cpu_s / wall_s: cores kept busy on average
-    # its reading thread ran under a real-time policy (loadgen/client/priority.py); None: unknown
+    # every process that sent a measured request (a distributed run's workers) ran under a
+    # real-time policy (loadgen/client/priority.py); None: unknown
     realtime: bool | None = None
 
 

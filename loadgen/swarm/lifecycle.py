@@ -23,7 +23,6 @@ from loadgen.analysis.console import console_block
 from loadgen.client.access import ServerAccess
 from loadgen.client.conversation import iter_turns
 from loadgen.client.priority import apply as apply_priority
-from loadgen.client.priority import is_realtime
 from loadgen.client.record import RequestRecord
 from loadgen.client.sink import (
     RECORDS_JSONL,
@@ -231,11 +230,13 @@ def finish(environment: Environment, run: SwarmRun, interrupted: bool = False) -
 
 def run_cpu(run: SwarmRun) -> HarnessCpu:
     """This process's CPU over the run (test start to stop): its start-up (imports, the
-    tokenizer, the warm-up) is left out, so a short cell is not taken for a saturated one."""
+    tokenizer, the warm-up) is left out, so a short cell is not taken for a saturated one.
+    ``realtime`` is the senders' (the workers' in a distributed run)."""
     wall = (time.perf_counter_ns() - run.started_ns) / 1e9
     cpu = time.process_time() - run.started_cpu_s
     share = cpu / wall if wall > 0 else 0.0
-    return HarnessCpu(cpu_s=cpu, wall_s=wall, cpu_share=share, realtime=is_realtime())
+    realtime = run.collector.senders_realtime()
+    return HarnessCpu(cpu_s=cpu, wall_s=wall, cpu_share=share, realtime=realtime)
 
 
 def cell_owned(environment: Environment) -> bool:

@@ -14,6 +14,7 @@ from locust.runners import WorkerRunner
 
 from loadgen.client.conversation import Templating
 from loadgen.client.fast import KernelStampKeeper
+from loadgen.client.priority import apply as apply_priority
 from loadgen.client.transport import choose_transport, prepare_process
 from loadgen.runspec import RunSpec
 from loadgen.swarm.collector import Collector
@@ -71,5 +72,6 @@ def worker_sender(environment: Environment, handover: str) -> Sender:
     runner = environment.runner
     assert isinstance(runner, WorkerRunner)
     index, _ = worker_share(environment)
+    apply_priority(spec.client_priority)  # the workers send: theirs are the timed reads
     collector = Collector(Path(data["out"]), 0, lambda: None, (index, runner.send_message))
     return new_sender(environment, spec, collector)

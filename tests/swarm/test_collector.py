@@ -17,6 +17,7 @@ from loadgen.client.sink import RECORDS_JSONL, WARMUP_JSONL, read_jsonl, worker_
 from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.prepared import PreparedSet
 from loadgen.data.tokenize import load_tokenizer
+from loadgen.swarm.collector import Collector
 from tests.fakes.streaming_server import Behaviour, FakeStreamingServer
 from tests.locust_cluster import run_distributed
 from tests.test_speed import cell, run_locust
@@ -106,3 +107,27 @@ def test_distributed_master_ends_on_the_last_turns_and_counts_each_once(
     warm = read_jsonl(out / WARMUP_JSONL)
     check_every_turn_once(warm, qualitative, [p.question_id for p in bucket[:2]])
     assert sent == len(master) + len(warm)
+
+
+def test_the_run_is_realtime_only_if_every_sender_was(tmp_path: Path) -> None:
+    """A distributed run's master does not send: its own priority says nothing of the reads.
+    What counts is what each worker's messages say of the worker."""
+
+    class Message:
+        def __init__(self, i: int, realtime: bool | None) -> None:
+            row = RequestRecord(f"r{i}", str(i), "1k", "c", 10, 4, 0, 0.0)
+            self.data = {"record": row.to_dict(), "realtime": realtime}
+
+    def seen(*flags: bool | None) -> bool | None:
+        out = tmp_path / f"m{len(flags)}-{flags}"
+        out.mkdir()
+        master = Collector(out, len(flags), lambda: None)
+        for i, flag in enumerate(flags):
+            master.on_message(Message(i, flag))
+        master.close()
+        return master.senders_realtime()
+
+    assert seen(True, True) is True
+    assert seen(True, False, True) is False
+    assert seen(True, None) is None  # a worker that could not say
+    assert seen() is None  # nothing sent
