@@ -18,7 +18,7 @@ from loadgen.data.prepare import prepare_to_disk
 from loadgen.data.source import write_jsonl
 from loadgen.data.synthetic import synthetic_throughput_split
 from loadgen.demo_plan import PREPARED, DemoPlan
-from loadgen.hostinfo import host_description
+from loadgen.hostinfo import cpu_label, host_description
 from loadgen.report.build import build_report
 from loadgen.report.console import console_table
 from loadgen.results.io import read_sweep_manifest, write_sweep_manifest
@@ -60,7 +60,7 @@ def run_demo(out: Path, model: str | None, plan: DemoPlan, port: int = 8000) -> 
             if "startup_s" in s
         }
         write_sweep_manifest(out, manifest)
-        cpu = host_description()["cpu"]
+        cpu = cpu_label(host_description())
         rows = build_report(out, {"results": str(out), "model": model, "osl": plan.osl, "cpu": cpu})
         print(console_table(rows))
         say(f"done in {manifest.timings['total_s']:.0f} s; report: {out / 'report.md'}")
