@@ -1,15 +1,21 @@
 """The serving model of one server, fitted by non-negative least squares (every term is a cost).
 
-    step_ms(batch, context, prefill) = a + b * batch + c * context_k + p * prefill_k
-    TTFT on an idle server            = o + step_ms(1, P/1000, P/1000)     (no token budget)
+    step_ms(batch, context, prefill) = a + b * batch + c * context_k + p * prefill_k + q * pairs_m
+    TTFT on an idle server            = o + step_ms(1, P/1000, P/1000) with pairs_m = (P/1000)^2 / 2
+                                        (no token budget)
 
 With a per-step token budget B (vLLM's ``--max-num-batched-tokens``; its OpenAI server's default
 is 2048 on CPU), a prompt of P tokens is prefilled in n = ceil(P / B) chunks, one per step, and
-the idle TTFT is o + n * (a + b) + c * P/1000 * (n + 1) / 2 + p * P/1000.
+the idle TTFT is o + n * (a + b) + c * P/1000 * (n + 1) / 2 + p * P/1000 + q * (P/1000)^2 / 2.
 
 batch: sequences in the step (for SD each verifies ``width`` = k+1 tokens, so b / width is the cost
 per verified token and a holds the draft's fixed cost); context_k: thousands of tokens attended;
-prefill_k: thousands of prompt tokens prefilled in the step; o: per-request overhead outside the
+prefill_k: thousands of prompt tokens prefilled in the step; pairs_m: millions of (prefilled token,
+prompt token it attends) pairs, the prefill's attention, which grows with the square of the prompt
+(however it is chunked, a prompt's pairs sum to P^2 / 2; where prefill attention is slow, as on
+the AVX2-only EPYC of docs/BENCHMARKS.md issue 16 "Eleventh session", it is a quarter of a 2k
+prompt's TTFT, and a law without it charges it to every decode step's context); o: per-request
+overhead outside the
 engine's steps (HTTP, tokenizing, detokenizing). Tokens per step follow the measured distribution
 per bucket (one per step for a server launched without SD: a client that reads late merges
 steps' tokens into one chunk), and so do prompt lengths around their bucket's mean (a prefill's
@@ -38,6 +44,7 @@ COEFFICIENTS = {
     "b": "ms per sequence per step",
     "c": "ms per 1000 context tokens per step",
     "p": "ms per 1000 prompt tokens prefilled",
+    "q": "ms per 1000 prompt tokens prefilled x 1000 prompt tokens each attends",
     "o": "ms per request outside steps",
 }
 
@@ -180,13 +187,13 @@ def fit_server(
             pk = cell.idle_prompt / 1000
             ones = np.ones(len(pk))
             chunks = np.ceil(cell.idle_prompt / token_budget) if token_budget else ones
-            xs.append(np.column_stack([chunks, chunks, pk * (chunks + 1) / 2, pk, ones]))
+            xs.append(np.column_stack([chunks, chunks, pk * (chunks + 1) / 2, pk, pk**2 / 2, ones]))
             ys.append(cell.idle_ttft)
             ws.append(np.full(len(pk), wc / len(pk) / max(cell.idle_ttft.mean(), 1e-9)))
     x, y, sw = np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
     root = np.sqrt(sw)
     sol, _ = nnls(x * root[:, None], y * root)
-    decode = x[:, 4] == 0
+    decode = x[:, -1] == 0
     resid = (x[decode] @ sol - y[decode]) / y[decode]
     idle = ~decode & (y > 0) & (x @ sol > 0)
     noise = float(np.std(np.log(y[idle] / (x[idle] @ sol)))) if idle.sum() > 2 else 0.0

@@ -40,16 +40,17 @@ _READ = ["prompt_len", "usage_prompt_tokens", *RAW_COLUMNS]  # the analysis' col
 class DecodeRows:
     """Per request, from its first chunk to its last: the time, and the work of the steps in
     between counted two ways, each row [steps, sequence-steps, context k-token-steps, prefill
-    k-tokens]: one step per chunk (a drafting server: a chunk is one step's accepted tokens) or
-    one per token (a server that never drafts: a chunk of n tokens is n steps a late reader got
-    at once)."""
+    k-tokens, prefill attention M-pairs]: one step per chunk (a drafting server: a chunk is one
+    step's accepted tokens) or one per token (a server that never drafts: a chunk of n tokens is
+    n steps a late reader got at once)."""
 
     ms: np.ndarray
     by_chunk: np.ndarray
     by_token: np.ndarray
 
     def rows(self, one_token_steps: bool) -> tuple[np.ndarray, np.ndarray]:
-        """The regression's rows: [1, batch, context_k, prefill_k] per step, and ms per step."""
+        """The regression's rows: [1, batch, context_k, prefill_k, pairs_m] per step, and ms
+        per step."""
         sums = self.by_token if one_token_steps else self.by_chunk
         steps = sums[:, :1]
         x = np.column_stack([np.ones(len(steps)), sums[:, 1:] / steps])
@@ -121,7 +122,11 @@ def read_cell(summary_path: Path) -> CellObs:
     if len(rows) > MAX_ROWS:
         rows = np.sort(np.random.default_rng(0).choice(rows, MAX_ROWS, replace=False))
     lo, hi = step[start[rows]], step[start[rows] + count[rows] - 1]  # steps (lo, hi]
-    prefill = _between(np.bincount(step[first_at[got]], weights=prompts[got]), lo, hi) / 1000
+    prefilled = step[first_at[got]]  # a prompt's prefill ends in the step of its first chunk
+    prefill = np.column_stack(
+        [_between(np.bincount(prefilled, weights=prompts[got]), lo, hi) / 1000,
+         _between(np.bincount(prefilled, weights=prompts[got] ** 2 / 2), lo, hi) / 1e6]
+    )  # fmt: skip
     # a chunk of n tokens from a server that never drafts is n steps, attending ctx .. ctx+n-1
     after_first = np.bincount(parent, weights=tokens, minlength=n)[rows] - tokens[start[rows]]
     decode = DecodeRows(

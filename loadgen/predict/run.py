@@ -140,7 +140,7 @@ def render(doc: dict[str, Any]) -> str:
         if len(by_category) > 1:
             tps += "; by category " + ", ".join(f"{k}: {v:.2f}" for k, v in by_category.items())
         out += [
-            f"\n{server}: step_ms = a + b*batch + c*context_k + p*prefill_k; TTFT += o",
+            f"\n{server}: step_ms = a + b*batch + c*context_k + p*prefill_k + q*pairs_m; TTFT += o",
             f"  {coefs}",
             f"  width {m['verification_width']}, tokens/step {tps}, batch limit "
             f"{m['batch_limit'] or 'not seen'}, token budget "

@@ -99,12 +99,13 @@ def simulate(
             continue
         if pre:  # one step: prefill chunks within the budget, one decode step for the others
             room_tokens = max(budget - len(rid) * model.width, 0.0)
-            chunked, done_prefill, prefill, attended = 0, [], 0.0, ctx.sum()
+            chunked, done_prefill, prefill, attended, pairs = 0, [], 0.0, ctx.sum(), 0.0
             for i in pre:
                 if room_tokens <= 0:
                     break
                 take = min(left[i], room_tokens)
                 attended += prompts[i] - left[i] + take
+                pairs += take * (prompts[i] - left[i] + take / 2)
                 left[i] -= take
                 room_tokens -= take
                 prefill += take
@@ -114,7 +115,7 @@ def simulate(
             b = len(rid) + chunked
             base = c["a"] + c["b"] * b + c["c"] * attended / 1000
             jitter = rng.lognormal(0, model.noise) if model.noise else 1.0
-            clock += (base + c["p"] * prefill / 1000) * jitter
+            clock += (base + c["p"] * prefill / 1000 + c["q"] * pairs / 1e6) * jitter
             rem -= 1
             ctx += per_step[rid]
             new = np.asarray(done_prefill, dtype=np.int64)

@@ -1,7 +1,8 @@
 """FAKE ENGINE with a known step-time law, run step by step: cells of synthetic records.
 
 Not measurements. An independent, step-driven implementation (not loadgen/predict/simulate.py):
-each step costs ``(a + b*batch + c*context/1000 + p*prefill/1000) * lognormal(0, noise)`` ms,
+each step costs ``(a + b*batch + c*context/1000 + p*prefill/1000 + q*attention/1e6) *
+lognormal(0, noise)`` ms (attention: each prefilled token times the prompt tokens it attends),
 every running request streams one chunk per step (SD: 1 + accepted drafts, geometric acceptance
 capped at k), new requests wait ``o`` ms then join at a step boundary up to ``batch_limit``, and
 their prefill lengthens that step; with a ``budget`` (tokens per step, decode tokens first) a
@@ -39,6 +40,7 @@ class Law:
     b: float = 0.5  # ms per sequence
     c: float = 0.4  # ms per 1000 context tokens
     p: float = 30.0  # ms per 1000 prompt tokens prefilled
+    q: float = 0.0  # ms per 1000 prompt tokens prefilled x 1000 prompt tokens each attends
     o: float = 3.0  # ms per request outside steps
     k: int = 0  # draft tokens
     accept: float = 0.7
@@ -170,9 +172,14 @@ def _run(
             int(prompts[i]) - waiting[i] + take for i, take in chunks.items()
         )
         batch = len(running) + len(chunks)
+        # a chunk's token attends to the prompt before the chunk and to the chunk up to itself
+        attention = sum(
+            take * (int(prompts[i]) - waiting[i] + take / 2) for i, take in chunks.items()
+        )
         clock += (
             law.a + law.b * batch + law.c * ctx / 1000 + law.p * sum(chunks.values()) / 1000
-        ) * rng.lognormal(0, law.noise)
+            + law.q * attention / 1e6
+        ) * rng.lognormal(0, law.noise)  # fmt: skip
         for i in list(running):
             accept = kinds[i % len(kinds)][1]
             made = 1 + min(int(rng.geometric(1 - accept)) - 1, law.k) if law.k else 1
