@@ -15,11 +15,10 @@ prompt token it attends) pairs, the prefill's attention, which grows with the sq
 (however it is chunked, a prompt's pairs sum to P^2 / 2; where prefill attention is slow, as on
 the AVX2-only EPYC of docs/BENCHMARKS.md issue 16 "Eleventh session", it is a quarter of a 2k
 prompt's TTFT, and a law without it charges it to every decode step's context); o: per-request
-overhead outside the
-engine's steps (HTTP, tokenizing, detokenizing). Tokens per step follow the measured distribution
-per bucket (one per step for a server launched without SD: a client that reads late merges
-steps' tokens into one chunk), and so do prompt lengths around their bucket's mean (a prefill's
-length decides TTFT's tail); ``batch_limit`` is the engine's declared limit
+overhead outside the engine's steps (HTTP, tokenizing, detokenizing). Tokens per step follow the
+measured distribution per bucket (one per step for a server launched without SD: a client that
+reads late merges steps' tokens into one chunk), and so do prompt lengths around their bucket's
+mean (a prefill's length decides TTFT's tail); ``batch_limit`` is the engine's declared limit
 (``loadgen.predict.limits``) or, when none is known, where a measured cell stopped admitting
 (None: never seen).
 """

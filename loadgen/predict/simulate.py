@@ -103,9 +103,9 @@ def simulate(
             for i in pre:
                 if room_tokens <= 0:
                     break
-                take = min(left[i], room_tokens)
-                attended += prompts[i] - left[i] + take
-                pairs += take * (prompts[i] - left[i] + take / 2)
+                take, before = min(left[i], room_tokens), prompts[i] - left[i]
+                attended += before + take
+                pairs += take * (before + take / 2)
                 left[i] -= take
                 room_tokens -= take
                 prefill += take
