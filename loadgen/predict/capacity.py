@@ -1,6 +1,7 @@
-"""Capacity answers from the simulated model: SLO capacity (highest Poisson rate one replica
-sustains within TTFT/TPOT percentile limits), replicas for a target rate, SD's crossover load, and
-which unmeasured cells would narrow the intervals most."""
+"""Capacity answers from the simulated model: saturation (the most requests/s one replica
+completes), SLO capacity (highest Poisson rate one replica sustains within TTFT/TPOT percentile
+limits, never above saturation), replicas for a target rate, SD's crossover load, and which
+unmeasured cells would narrow the intervals most."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from loadgen.predict.model import ServerModel
 from loadgen.predict.simulate import simulate
 
 SLO_REQUESTS = 400
+SATURATION_PER_USER = 3
+UNBOUNDED_SLOTS = 256  # batch slots when nothing bounds the batch (vLLM's max_num_seqs default)
 
 
 @dataclass(frozen=True)
@@ -36,19 +39,54 @@ class Slo:
         return {"ttft_ms": self.ttft_ms, "tpot_ms": self.tpot_ms, "percentile": self.percentile}
 
 
-def slo_rate(model: ServerModel, bucket: str, slo: Slo, osl: float | None = None) -> float:
-    """Highest Poisson rate (requests/s) within the SLO; 0 when even a trickle misses it."""
+def batch_slots(model: ServerModel) -> int:
+    """Sequences one step can hold: the batch limit, else the token budget over the verification
+    width, else ``UNBOUNDED_SLOTS``."""
+    if model.batch_limit:
+        return model.batch_limit
+    if model.token_budget:
+        return max(1, model.token_budget // model.width)
+    return UNBOUNDED_SLOTS
+
+
+def saturation_rate(model: ServerModel, bucket: str, osl: float | None = None) -> float:
+    """Requests/s one replica completes when it is never short of work: a closed loop of twice
+    as many users as it has batch slots, over the middle half of its completions. An open loop
+    above it queues without bound, so its latencies grow with how long the load lasts: no steady
+    figure exists there (``overloaded`` in a prediction)."""
+    users = 2 * batch_slots(model)
+    load = LoadPoint.closed(users)
+    return simulate(model, bucket, load, SATURATION_PER_USER * users, osl, seed=7).steady_rate()
+
+
+def utilization(load: LoadPoint, saturation: float) -> float | None:
+    """An open loop's rate over the saturation rate (None: a closed loop, which cannot queue
+    without bound). Near 1 a latency is fragile: a queue's wait grows as u / (1 - u), so an error
+    of 1% in the rate the replica sustains is one of about u / (1 - u) % in the wait."""
+    return float(load.rate or 0.0) / saturation if load.is_open and saturation > 0 else None
+
+
+def overloaded(load: LoadPoint, saturation: float) -> bool:
+    """An open loop at or above the saturation rate: no steady latency exists."""
+    u = utilization(load, saturation)
+    return u is not None and u >= 1
+
+
+def slo_rate(
+    model: ServerModel, bucket: str, slo: Slo, osl: float | None = None, ceiling: float = 0.0
+) -> float:
+    """Highest Poisson rate (requests/s) within the SLO, found by bisection below ``ceiling`` (the
+    saturation rate: a short simulation at or above it may still meet the SLO while its queue
+    grows); 0 when even a trickle (1% of saturation) misses it."""
 
     def ok(rate: float) -> bool:
         load = LoadPoint.open(rate)
         return slo.met(simulate(model, bucket, load, SLO_REQUESTS, osl, seed=7).figures())
 
-    low, high = 0.0, 0.5
-    if not ok(0.01):
+    low, high = 0.0, ceiling or saturation_rate(model, bucket, osl)
+    if not ok(0.01 * high):
         return 0.0
-    while ok(high) and high < 1e5:
-        low, high = high, high * 2
-    for _ in range(7):  # within 1% of the doubling bracket
+    for _ in range(8):  # to 0.4% of the saturation rate
         mid = (low + high) / 2
         low, high = (mid, high) if ok(mid) else (low, mid)
     return low
@@ -62,18 +100,25 @@ def capacity(
     draws: int = 4,
     osl: float | None = None,
 ) -> dict[str, Any]:
-    rate = slo_rate(fit.point, bucket, slo, osl)
-    spread = [slo_rate(m, bucket, slo, osl) for m in fit.refits[:draws]]
+    models = [fit.point, *fit.refits[:draws]]
+    saturation = [saturation_rate(m, bucket, osl) for m in models]
+    rates = [slo_rate(m, bucket, slo, osl, sat) for m, sat in zip(models, saturation, strict=True)]
     out: dict[str, Any] = {
         "server": fit.point.server,
         "bucket": bucket,
-        "max_rate_rps": rate,
-        "interval": [float(np.quantile(spread, q)) for q in (0.05, 0.95)] if spread else [],
+        "max_rate_rps": rates[0],
+        "interval": _interval(rates[1:]),
+        "saturation_rps": saturation[0],
+        "saturation_interval": _interval(saturation[1:]),
     }
     if target_rps is not None:
         out["target_rps"] = target_rps
-        out["replicas"] = math.ceil(target_rps / rate) if rate > 0 else None
+        out["replicas"] = math.ceil(target_rps / rates[0]) if rates[0] > 0 else None
     return out
+
+
+def _interval(values: Sequence[float]) -> list[float]:
+    return [float(np.quantile(values, q)) for q in (0.05, 0.95)] if values else []
 
 
 def crossover(variant: str, bucket: str, ratios: dict[int, float]) -> dict[str, Any]:

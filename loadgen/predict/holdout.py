@@ -7,6 +7,12 @@ the model must interpolate or extrapolate along the load axis).
 A held-out cell is predicted as it ran (its requests, output lengths, open-loop schedule) and each
 figure is the median over ``SEEDS`` simulations: the model's expected figure, not one more draw
 (one 160-request draw of an SD cell's TTFT p90 wanders by a third; docs/BENCHMARKS.md).
+
+Each open-loop row carries its ``utilization``, its rate over the refitted model's saturation
+rate (``loadgen.predict.capacity``): near 1 a small error in the rate the engine sustains becomes a
+large one in the latencies, and at or above 1 the cell is ``overloaded``: its latencies depend on
+how long it ran. The errors are summarised over every held-out cell and over the others
+(``steady``), the ones the model claims a steady figure for.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from loadgen.predict.capacity import saturation_rate, utilization
 from loadgen.predict.forecast import MAX_SIM_REQUESTS, fit_all
 from loadgen.predict.limits import ServerLimits
 from loadgen.predict.model import CannotFit
@@ -45,6 +52,7 @@ def holdout(
             continue  # e.g. only one load left to fit from: not a prediction this model makes
         out = [c for c in cells if key(c) == held and c.server in fitted]
         predicted: dict[str, dict[str, float]] = {}  # by cell path: repeats are cells apart
+        load_of: dict[str, float | None] = {}  # by cell path: utilization (open loop)
         for cell in out:
             n = int(min(MAX_SIM_REQUESTS, cell.measured["requests"]))
             model = fitted[cell.server].point
@@ -56,13 +64,22 @@ def holdout(
             ]
             predicted[cell.path] = figures = {f: float(np.median([d[f] for d in draws]))
                                               for f in draws[0]}  # fmt: skip
-            rows.append(_row(cell, figures))
+            osl = float(np.median(cell.osl)) if cell.osl.size else None
+            load_of[cell.path] = (
+                utilization(cell.load, saturation_rate(model, cell.bucket, osl))
+                if cell.load.is_open
+                else None
+            )
+            rows.append(_row(cell, figures, load_of[cell.path]))
         for cell in out:
             base = _baseline_of(cell, out)
             if base is not None:
                 measured = cell.measured["tok_s"] / base.measured["tok_s"]
                 pred = predicted[cell.path]["tok_s"] / predicted[base.path]["tok_s"]
-                rows.append(_row(cell, {"speedup": pred}, {"speedup": measured}))
+                both = [u for u in (load_of[cell.path], load_of[base.path]) if u is not None]
+                rows.append(
+                    _row(cell, {"speedup": pred}, max(both, default=None), {"speedup": measured})
+                )
     return {"mode": mode, "rows": rows, "errors": _summary(rows)}
 
 
@@ -79,7 +96,10 @@ def _baseline_of(cell: CellObs, cells: Sequence[CellObs]) -> CellObs | None:
 
 
 def _row(
-    cell: CellObs, predicted: dict[str, float], measured: dict[str, float] | None = None
+    cell: CellObs,
+    predicted: dict[str, float],
+    used: float | None,
+    measured: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     truth = measured or cell.measured
     figs = [f for f in predicted if f in truth and (f in FIGURES or f == "speedup")]
@@ -87,6 +107,8 @@ def _row(
         "server": cell.server,
         "bucket": cell.bucket,
         "load": cell.load.label,
+        "utilization": used,  # open loop: rate / the refitted model's saturation rate
+        "overloaded": used is not None and used >= 1,
         **{
             f: {
                 "measured": truth[f],
@@ -98,14 +120,19 @@ def _row(
     }
 
 
-def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    out = {}
+def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
     for figure in (*FIGURES, "speedup"):
-        errs = np.abs([r[figure]["error"] for r in rows if figure in r])
-        if len(errs):
-            out[figure] = {
-                "median_abs": float(np.median(errs)),
-                "max_abs": float(errs.max()),
-                "cells": len(errs),
-            }
+        every = _errors([r for r in rows if figure in r], figure)
+        if every:
+            steady = _errors([r for r in rows if figure in r and not r["overloaded"]], figure)
+            out[figure] = {**every, "steady": steady}
     return out
+
+
+def _errors(rows: list[dict[str, Any]], figure: str) -> dict[str, Any]:
+    """Median and max absolute relative error of one figure over ``rows`` (none: empty)."""
+    errs = np.abs([r[figure]["error"] for r in rows])
+    if not len(errs):
+        return {}
+    return {"median_abs": float(np.median(errs)), "max_abs": float(errs.max()), "cells": len(errs)}

@@ -11,7 +11,16 @@ from typing import Any
 from loadgen.analysis.groups import bucket_order
 from loadgen.atomic import write_text
 from loadgen.load.point import LoadPoint
-from loadgen.predict.capacity import Slo, capacity, crossover, suggest
+from loadgen.predict.capacity import (
+    Slo,
+    batch_slots,
+    capacity,
+    crossover,
+    overloaded,
+    saturation_rate,
+    suggest,
+    utilization,
+)
 from loadgen.predict.forecast import fit_all, predict, public, speedup
 from loadgen.predict.holdout import holdout
 from loadgen.predict.limits import limits_for, read_limits
@@ -21,6 +30,7 @@ from loadgen.report.build import build_report
 from loadgen.results.io import PREDICTION_FILE
 
 SCHEMA_VERSION = 1
+NEAR_SATURATION = 0.8  # utilization from which a predicted latency is fragile (u/(1-u) >= 4)
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,8 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
         for b in buckets
         for ld in loads
     }
+    saturation = {(s, b): saturation_rate(f.point, b, opts.osl) for s, f in fitted.items()
+                  for b in buckets}  # fmt: skip
     pairs = [(s, f.point.baseline) for s, f in fitted.items() if f.point.baseline in fitted]
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -68,6 +80,14 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
         "category": opts.category,  # None: each bucket's measured mix of categories
         "osl": opts.osl,  # None: each server's measured median output length
         "models": {s: f.point.describe() for s, f in fitted.items()},
+        "saturation": [
+            {"server": s, "bucket": b, "rate_rps": r, "batch_slots": batch_slots(fitted[s].point)}
+            for (s, b), r in saturation.items()
+        ],
+        "saturation_definition": "requests/s one replica completes with a permanent backlog (a "
+        "closed loop of 2 x batch_slots users, middle half of the completions); an open-loop "
+        "prediction at or above it is overloaded: its queue grows without bound, so its latencies "
+        "depend on how long the load lasts",
         "predictions": [
             {
                 "server": s,
@@ -75,6 +95,8 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
                 "load": ld.to_dict(),
                 "measured": (m.measured if (m := fitted[s].measured(b, ld)) else None),
                 "predicted": public(p),
+                "utilization": utilization(ld, saturation[(s, b)]),
+                "overloaded": overloaded(ld, saturation[(s, b)]),
                 "support": support(fitted[s].cells, b, ld, opts.osl, opts.category).to_dict(),
             }
             for (s, b, ld), p in preds.items()
@@ -126,6 +148,13 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     return doc
 
 
+def _load_mark(used: float | None) -> str:
+    """`` !`` overloaded, `` ~`` near saturation, else nothing (closed loops: never)."""
+    if used is None or used < NEAR_SATURATION:
+        return ""
+    return " !" if used >= 1 else " ~"
+
+
 def render(doc: dict[str, Any]) -> str:
     """The console text: coefficients with units, predicted grid, speedup, capacity."""
     out = ["PREDICTED (fitted model + simulation, not measured); tok/s = tokens/window"]
@@ -158,7 +187,7 @@ def render(doc: dict[str, Any]) -> str:
         ]
     out.append(
         f"\n{'server':<14}{'bucket':<7}{'load':<16}{'tok/s':>20}{'TTFT p90 ms':>14}"
-        f"{'TPOT mean ms':>14}  measured tok/s  (* extrapolated: reasons below)"
+        f"{'TPOT mean ms':>14}  measured tok/s  (* extrapolated: reasons below; ! ~ load)"
     )
     beyond: dict[str, None] = {}  # the reasons, once each, in order
     for p in doc["predictions"]:
@@ -170,6 +199,23 @@ def render(doc: dict[str, Any]) -> str:
             f"{p['server']:<14}{p['bucket']:<7}{p['load']['label']:<16}"
             f"{f['tok_s']:>8.1f} [{lo:.0f}-{hi:.0f}]".ljust(57)
             + f"{f['ttft_p90_ms']:>14.1f}{f['tpot_mean_ms']:>14.2f}  {seen}{' *' if far else ''}"
+            + _load_mark(p.get("utilization"))
+        )
+    out += [
+        f"saturation {s['server']} {s['bucket']}: {s['rate_rps']:.3g} req/s "
+        f"(batch slots: {s['batch_slots']})"
+        for s in doc["saturation"]
+    ]
+    marks = {_load_mark(p.get("utilization")) for p in doc["predictions"]}
+    if " !" in marks:
+        out.append(
+            "! overloaded: an open loop at or above its saturation rate queues without bound; "
+            "its TTFT and E2E grow with how long the load lasts (no steady figure)"
+        )
+    if " ~" in marks:
+        out.append(
+            f"~ near saturation (utilization >= {NEAR_SATURATION:.0%}): a 1% error in the rate "
+            "the replica sustains is one of u/(1-u) % (4% and more) in its queueing wait"
         )
     for s in doc["speedup"]:
         lo, hi = s["interval"]
@@ -187,7 +233,7 @@ def render(doc: dict[str, Any]) -> str:
         beyond.update(dict.fromkeys(f"{c['server']}: {r}" for r in c["support"]["reasons"]))
         out.append(
             f"SLO capacity {c['server']} {c['bucket']}: {c['max_rate_rps']:.2f} req/s "
-            f"[{lo:.2f}-{hi:.2f}]{more}{' *' if far else ''}"
+            f"[{lo:.2f}-{hi:.2f}] (saturation {c['saturation_rps']:.3g}){more}{' *' if far else ''}"
         )
     out += [f"* extrapolated, {r}" for r in beyond]
     out += [
@@ -196,8 +242,15 @@ def render(doc: dict[str, Any]) -> str:
     ]
     for v in doc.get("validation", []):
         for fig, e in v["errors"].items():
+            steady = e.get("steady")
             out.append(
                 f"leave-one-{v['mode']}-out {fig}: median |err| {e['median_abs']:.1%}, "
                 f"max {e['max_abs']:.1%} over {e['cells']} cells"
+                + (
+                    f"; not overloaded: {steady['median_abs']:.1%}, max {steady['max_abs']:.1%} "
+                    f"over {steady['cells']}"
+                    if steady and steady["cells"] < e["cells"]
+                    else ""
+                )
             )
     return "\n".join(out)

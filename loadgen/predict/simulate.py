@@ -30,6 +30,14 @@ class SimResult:
     ttft_ms: np.ndarray
     tpot_ms: np.ndarray
     e2e_ms: np.ndarray
+    end_ms: np.ndarray  # each request's completion on the simulated clock
+
+    def steady_rate(self) -> float:
+        """Requests/s completed over the middle half of the completions (the first wave's ramp
+        and the last requests' drain left out)."""
+        ends = np.sort(self.end_ms)
+        lo, hi = len(ends) // 4, 3 * len(ends) // 4
+        return float(1000 * (hi - lo) / (ends[hi] - ends[lo]))
 
     def figures(self) -> dict[str, float]:
         return {
@@ -148,7 +156,7 @@ def simulate(
     with np.errstate(divide="ignore", invalid="ignore"):
         tpot = np.where(later > 0, (end - first) / later, np.nan)
     window_s = (end.max() - sends.min()) / 1000
-    return SimResult(float(out.sum() / window_s), first - sends, tpot, e2e)
+    return SimResult(float(out.sum() / window_s), first - sends, tpot, e2e, end)
 
 
 def _decode_steps(

@@ -21,6 +21,7 @@ from loadgen.analysis.speedup import SpeedupAnalysis, SpeedupRow
 from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
 from loadgen.analysis.variants import compare_variants, worse_flags
 from loadgen.report.html import render_html
+from loadgen.report.predicted import prediction_table
 from loadgen.report.tables import (
     REPORT_MD,
     SPEEDUP_TIERS_CSV,
@@ -101,6 +102,10 @@ def build_report(
         cells_table(groups, engines),
         flags_table(groups),
     ]
+    predicted = results_dir / PREDICTION_FILE
+    prediction = json.loads(predicted.read_text()) if predicted.is_file() else None
+    if prediction:
+        tables.append(prediction_table(prediction))
     context = {**(context or {"results": str(results_dir)}), "cell order": order_note(manifest)}
     write_speedup_csv([r for r in rows if r.category == ALL], results_dir / SPEEDUP_CSV)
     write_speedup_csv([r for r in rows if r.category != ALL], results_dir / SPEEDUP_TIERS_CSV)
@@ -114,8 +119,6 @@ def build_report(
         cells=[g.to_dict() for g in groups],
     )
     write_report_summary(results_dir, summary)
-    predicted = results_dir / PREDICTION_FILE
-    prediction = json.loads(predicted.read_text()) if predicted.is_file() else None
     page = render_html(groups, rows, tables, context, manifest, prediction)
     atomic.write_text(results_dir / REPORT_HTML, page)
     return rows

@@ -1,5 +1,6 @@
 """The report's section of ``speedbench predict``'s output (``prediction.json``): predicted
-closed-loop curves per bucket with the measured cells on them, labelled as predictions."""
+closed-loop curves per bucket with the measured cells on them, and the predicted capacity
+(saturation, SLO capacity, replicas), labelled as predictions."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from loadgen.analysis.groups import bucket_order
 from loadgen.report import svg
+from loadgen.report.tables import Table
 
 PREDICTED_FIGURES = (("tok_s", "output tok/s (window)"), ("ttft_p90_ms", "TTFT p90, ms"),
                      ("tpot_mean_ms", "mean TPOT, ms"))  # fmt: skip
@@ -83,3 +85,38 @@ def _scope(prediction: Mapping[str, Any]) -> str:
     """A title's note when ``--category`` predicted one category (the circles are the mix)."""
     category = prediction.get("category")
     return f", {category} traffic only (circles: the measured mix)" if category else ""
+
+
+def prediction_table(prediction: Mapping[str, Any]) -> Table:
+    """Per server and bucket: the saturation rate and, when SLOs were given, the SLO capacity
+    with its 5-95% refit interval and the replicas for the target rate."""
+    slo = prediction.get("slo") or {}
+    capacity = {(c["server"], c["bucket"]): c for c in prediction.get("capacity", [])}
+    rows = []
+    for sat in prediction.get("saturation", []):
+        cap = capacity.get((sat["server"], sat["bucket"]))
+        low, high = (cap or {}).get("interval") or [None, None]
+        rows.append([
+            sat["server"], sat["bucket"], f"{sat['rate_rps']:.3g}", str(sat["batch_slots"]),
+            f"{cap['max_rate_rps']:.3g}" if cap else "n/a",
+            f"{low:.3g}-{high:.3g}" if low is not None and high is not None else "n/a",
+            str(cap.get("replicas", "n/a")) if cap else "n/a",
+        ])  # fmt: skip
+    limits = ", ".join(f"{k} {v}" for k, v in slo.items() if v is not None)
+    return Table(
+        title="Predicted capacity (speedbench predict: fitted model + simulation, not measured)",
+        note="saturation: requests/s one replica completes with a permanent backlog (above it "
+        "an open loop's queue grows without bound); SLO capacity: the highest Poisson rate "
+        f"within the SLO ({limits or 'none given'}), below saturation; replicas: for the "
+        "target rate",
+        headers=[
+            "server",
+            "bucket",
+            "saturation req/s",
+            "batch slots",
+            "SLO capacity req/s",
+            "5-95%",
+            "replicas",
+        ],
+        rows=rows,
+    )
