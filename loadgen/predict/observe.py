@@ -156,7 +156,10 @@ def read_cell(summary_path: Path) -> CellObs:
     clean = ~stalled(times, parent, n)
     inner = ~is_first & ~is_last & clean[parent]
     middle = tokens[inner]
-    category = table["category"].to_numpy(zero_copy_only=False)[parent[inner]]
+    # categories per request, then per chunk by index (sorting a string per chunk cost 70% of
+    # the read: 1.4 s of a 10,000-request cell)
+    names, kind = np.unique(table["category"].to_numpy(zero_copy_only=False), return_inverse=True)
+    by_category = {str(c): _counts(middle[kind[parent[inner]] == i]) for i, c in enumerate(names)}
     decoding = np.searchsorted(
         np.sort(first[count > 0]), first[count > 0], "right"
     ) - np.searchsorted(np.sort(last[count > 0]), first[count > 0], "left")
@@ -170,7 +173,7 @@ def read_cell(summary_path: Path) -> CellObs:
         idle_prompt=prompts[idle],
         idle_ttft=(first[idle] - send[idle]) / NS_PER_MS,
         step_tokens=_counts(middle),
-        category_step_tokens={str(c): _counts(middle[category == c]) for c in np.unique(category)},
+        category_step_tokens={c: seen for c, seen in by_category.items() if seen.sum()},
         prompts=prompts,
         osl=osl,
         max_decoding=int(decoding.max(initial=0)),
