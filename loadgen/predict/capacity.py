@@ -97,11 +97,14 @@ def capacity(
     bucket: str,
     slo: Slo,
     target_rps: float | None,
+    saturation_rps: float,
     draws: int = 4,
     osl: float | None = None,
 ) -> dict[str, Any]:
+    """SLO capacity and replicas of the point model and ``draws`` refits; ``saturation_rps`` is
+    the point model's (the caller has it already), the refits' are simulated here."""
     models = [fit.point, *fit.refits[:draws]]
-    saturation = [saturation_rate(m, bucket, osl) for m in models]
+    saturation = [saturation_rps, *(saturation_rate(m, bucket, osl) for m in models[1:])]
     rates = [slo_rate(m, bucket, slo, osl, sat) for m, sat in zip(models, saturation, strict=True)]
     out: dict[str, Any] = {
         "server": fit.point.server,

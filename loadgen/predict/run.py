@@ -131,9 +131,9 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     if opts.slo.ttft_ms is not None or opts.slo.tpot_ms is not None:
         doc["capacity"] = [
             {**c, "support": support(f.cells, b, at, opts.osl, opts.category).to_dict()}
-            for f in fitted.values()
+            for s, f in fitted.items()
             for b in buckets
-            for c in [capacity(f, b, opts.slo, opts.target_rps, osl=opts.osl)]
+            for c in [capacity(f, b, opts.slo, opts.target_rps, saturation[(s, b)], osl=opts.osl)]
             # 0 req/s: even a trickle misses the SLO; a trickle meets an idle server, as c=1
             for at in [
                 LoadPoint.open(c["max_rate_rps"]) if c["max_rate_rps"] else LoadPoint.closed(1)
@@ -148,11 +148,11 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     return doc
 
 
-def _load_mark(used: float | None) -> str:
+def _load_mark(prediction: dict[str, Any]) -> str:
     """`` !`` overloaded, `` ~`` near saturation, else nothing (closed loops: never)."""
-    if used is None or used < NEAR_SATURATION:
-        return ""
-    return " !" if used >= 1 else " ~"
+    if prediction.get("overloaded"):
+        return " !"
+    return " ~" if (prediction.get("utilization") or 0.0) >= NEAR_SATURATION else ""
 
 
 def render(doc: dict[str, Any]) -> str:
@@ -199,14 +199,14 @@ def render(doc: dict[str, Any]) -> str:
             f"{p['server']:<14}{p['bucket']:<7}{p['load']['label']:<16}"
             f"{f['tok_s']:>8.1f} [{lo:.0f}-{hi:.0f}]".ljust(57)
             + f"{f['ttft_p90_ms']:>14.1f}{f['tpot_mean_ms']:>14.2f}  {seen}{' *' if far else ''}"
-            + _load_mark(p.get("utilization"))
+            + _load_mark(p)
         )
     out += [
         f"saturation {s['server']} {s['bucket']}: {s['rate_rps']:.3g} req/s "
         f"(batch slots: {s['batch_slots']})"
         for s in doc["saturation"]
     ]
-    marks = {_load_mark(p.get("utilization")) for p in doc["predictions"]}
+    marks = {_load_mark(p) for p in doc["predictions"]}
     if " !" in marks:
         out.append(
             "! overloaded: an open loop at or above its saturation rate queues without bound; "
