@@ -6,14 +6,14 @@ unmeasured cells would narrow the intervals most."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from loadgen.load.point import LoadPoint
-from loadgen.predict.forecast import Fitted, predict
+from loadgen.predict.forecast import Fitted
 from loadgen.predict.model import ServerModel
 from loadgen.predict.simulate import simulate
 
@@ -27,6 +27,11 @@ class Slo:
     ttft_ms: float | None = None
     tpot_ms: float | None = None
     percentile: str = "p90"
+
+    @property
+    def given(self) -> bool:
+        """Whether any limit was set (else there is no SLO capacity to find)."""
+        return self.ttft_ms is not None or self.tpot_ms is not None
 
     def met(self, figures: dict[str, float]) -> bool:
         ttft = figures[f"ttft_{self.percentile}_ms"]
@@ -92,22 +97,26 @@ def slo_rate(
     return low
 
 
+def replica_limits(
+    model: ServerModel, bucket: str, slo: Slo | None, osl: float | None = None
+) -> tuple[float, float | None]:
+    """One model's saturation rate and SLO capacity (None without an SLO), in requests/s."""
+    saturation = saturation_rate(model, bucket, osl)
+    return saturation, (slo_rate(model, bucket, slo, osl, saturation) if slo else None)
+
+
 def capacity(
-    fit: Fitted,
+    server: str,
     bucket: str,
-    slo: Slo,
+    limits: Sequence[tuple[float, float | None]],
     target_rps: float | None,
-    saturation_rps: float,
-    draws: int = 4,
-    osl: float | None = None,
 ) -> dict[str, Any]:
-    """SLO capacity and replicas of the point model and ``draws`` refits; ``saturation_rps`` is
-    the point model's (the caller has it already), the refits' are simulated here."""
-    models = [fit.point, *fit.refits[:draws]]
-    saturation = [saturation_rps, *(saturation_rate(m, bucket, osl) for m in models[1:])]
-    rates = [slo_rate(m, bucket, slo, osl, sat) for m, sat in zip(models, saturation, strict=True)]
+    """SLO capacity and replicas from ``replica_limits`` of the point model, then of refits
+    (their 5-95% range is the interval)."""
+    saturation = [s for s, _ in limits]
+    rates = [r or 0.0 for _, r in limits]
     out: dict[str, Any] = {
-        "server": fit.point.server,
+        "server": server,
         "bucket": bucket,
         "max_rate_rps": rates[0],
         "interval": _interval(rates[1:]),
@@ -136,23 +145,16 @@ def crossover(variant: str, bucket: str, ratios: dict[int, float]) -> dict[str, 
 
 
 def suggest(
-    fitted: dict[str, Fitted],
-    buckets: Sequence[str],
-    loads: Sequence[LoadPoint],
+    predictions: Mapping[tuple[str, str, LoadPoint], dict[str, Any]],
+    fitted: Mapping[str, Fitted],
     count: int,
-    osl: float | None = None,
 ) -> list[dict[str, Any]]:
     """Unmeasured (bucket, load) points ranked by the widest relative tok/s interval over all
     servers: where the refits disagree most, a measurement constrains the model most."""
-    scored: list[dict[str, Any]] = []
-    for bucket in buckets:
-        for load in loads:
-            if all(f.measured(bucket, load) for f in fitted.values()):
-                continue
-            width = 0.0
-            for fit in fitted.values():
-                p = predict(fit, bucket, load, osl)
-                low, high = p["intervals"]["tok_s"]
-                width += (high - low) / p["tok_s"]
-            scored.append({"bucket": bucket, "load": load.label, "relative_width": width})
-    return sorted(scored, key=lambda s: -s["relative_width"])[:count]
+    width: dict[tuple[str, LoadPoint], float] = {}
+    for (_, bucket, load), p in predictions.items():
+        if p["intervals"] and not all(f.measured(bucket, load) for f in fitted.values()):
+            low, high = p["intervals"]["tok_s"]
+            width[(bucket, load)] = width.get((bucket, load), 0.0) + (high - low) / p["tok_s"]
+    ranked = sorted(width.items(), key=lambda item: -item[1])[:count]
+    return [{"bucket": b, "load": ld.label, "relative_width": w} for (b, ld), w in ranked]

@@ -25,6 +25,11 @@ class Fitted:
     refits: list[ServerModel]
     cells: list[CellObs] = field(repr=False)
 
+    @property
+    def models(self) -> list[ServerModel]:
+        """The point model, then the refits."""
+        return [self.point, *self.refits]
+
     def measured(self, bucket: str, load: LoadPoint) -> CellObs | None:
         return next((c for c in self.cells if c.bucket == bucket and c.load == load), None)
 
@@ -75,19 +80,18 @@ def sim_requests(load: LoadPoint) -> int:
     return max(200, min(MAX_SIM_REQUESTS, PER_USER * users), 4 * users)
 
 
-def predict(
-    fit: Fitted, bucket: str, load: LoadPoint, osl: float | None = None, seed: int = 0
-) -> dict[str, Any]:
-    """Figures at one cell of steady operation: ``{figure: value}`` plus ``intervals``
-    ``{figure: [low, high]}`` and ``samples`` (the refits' tok/s, for paired ratios), measured
-    or not (held-out validation replays measured cells as they ran: loadgen.predict.holdout)."""
-    n = sim_requests(load)
+def figures(
+    model: ServerModel, bucket: str, load: LoadPoint, osl: float | None = None, seed: int = 0
+) -> dict[str, float]:
+    """One model's figures at one cell of steady operation (``osl`` None: the model's own)."""
+    return simulate(model, bucket, load, sim_requests(load), osl, seed).figures()
 
-    def one(model: ServerModel) -> dict[str, float]:
-        return simulate(model, bucket, load, n, osl, seed).figures()  # osl None: the model's
 
-    point = one(fit.point)
-    refits = [one(m) for m in fit.refits]
+def summarise(point: dict[str, float], refits: Sequence[dict[str, float]]) -> dict[str, Any]:
+    """A prediction from the point model's figures and its refits': ``{figure: value}`` plus
+    ``intervals`` ``{figure: [low, high]}`` and ``samples`` (the refits' tok/s, for paired
+    ratios), measured or not (held-out validation replays measured cells as they ran:
+    loadgen.predict.holdout)."""
     out: dict[str, Any] = dict(point)
     out["intervals"] = (
         {k: [float(np.quantile([r[k] for r in refits], q)) for q in (0.05, 0.95)] for k in point}

@@ -11,22 +11,14 @@ from typing import Any
 from loadgen.analysis.groups import bucket_order
 from loadgen.atomic import write_text
 from loadgen.load.point import LoadPoint
-from loadgen.predict.capacity import (
-    Slo,
-    batch_slots,
-    capacity,
-    crossover,
-    overloaded,
-    saturation_rate,
-    suggest,
-    utilization,
-)
-from loadgen.predict.forecast import fit_all, predict, public, speedup
+from loadgen.predict.capacity import Slo, batch_slots, crossover, overloaded, suggest, utilization
+from loadgen.predict.forecast import fit_all, public, speedup
+from loadgen.predict.grid import simulate_all
 from loadgen.predict.holdout import holdout
 from loadgen.predict.limits import limits_for, read_limits
 from loadgen.predict.observe import read_cells
 from loadgen.predict.support import EXTRAPOLATED, support
-from loadgen.report.build import build_report
+from loadgen.report.build import refresh_prediction
 from loadgen.results.io import PREDICTION_FILE
 
 SCHEMA_VERSION = 1
@@ -64,14 +56,8 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     loads = [LoadPoint.closed(c) for c in ladder]
     rates = {c.load for c in cells if c.load.is_open} | {LoadPoint.open(r) for r in opts.rates}
     loads += sorted(rates, key=LoadPoint.sort_key)
-    preds = {
-        (s, b, ld): predict(f, b, ld, opts.osl)
-        for s, f in fitted.items()
-        for b in buckets
-        for ld in loads
-    }
-    saturation = {(s, b): saturation_rate(f.point, b, opts.osl) for s, f in fitted.items()
-                  for b in buckets}  # fmt: skip
+    sim = simulate_all(fitted, buckets, loads, opts.slo, opts.target_rps, opts.osl)
+    preds, saturation = sim.predictions, sim.saturation
     pairs = [(s, f.point.baseline) for s, f in fitted.items() if f.point.baseline in fitted]
     doc: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -128,23 +114,21 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
         ],
         "slo": opts.slo.to_dict(),
     }
-    if opts.slo.ttft_ms is not None or opts.slo.tpot_ms is not None:
+    if opts.slo.given:
         doc["capacity"] = [
-            {**c, "support": support(f.cells, b, at, opts.osl, opts.category).to_dict()}
-            for s, f in fitted.items()
-            for b in buckets
-            for c in [capacity(f, b, opts.slo, opts.target_rps, saturation[(s, b)], osl=opts.osl)]
+            {**c, "support": support(fitted[s].cells, b, at, opts.osl, opts.category).to_dict()}
+            for (s, b), c in sim.capacity.items()
             # 0 req/s: even a trickle misses the SLO; a trickle meets an idle server, as c=1
             for at in [
                 LoadPoint.open(c["max_rate_rps"]) if c["max_rate_rps"] else LoadPoint.closed(1)
             ]
         ]
     if opts.suggest:
-        doc["suggest"] = suggest(fitted, buckets, loads, opts.suggest, opts.osl)
+        doc["suggest"] = suggest(preds, fitted, opts.suggest)
     if opts.holdout:
         doc["validation"] = [holdout(cells, mode, limits) for mode in opts.holdout]
     write_text(results / PREDICTION_FILE, json.dumps(doc, indent=1))
-    build_report(results)  # report.html shows the predicted curves beside the measured cells
+    refresh_prediction(results)  # report.html: the predicted curves with the measured cells
     return doc
 
 

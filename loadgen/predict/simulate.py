@@ -14,6 +14,7 @@ latencies from the intended send time.
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
 
@@ -89,29 +90,30 @@ def simulate(
     limit = model.batch_limit or n
     budget = model.token_budget or math.inf
     first, end = np.full(n, np.nan), np.full(n, np.nan)
-    ready = sends + c["o"]  # when the engine sees it
-    clock, nxt, issued = 0.0, 0, users
-    rid = np.empty(0, dtype=np.int64)
-    rem = np.empty(0, dtype=np.int64)
-    ctx = np.empty(0)
+    ready = (sends + c["o"]).tolist()  # when the engine sees each request
+    prompt, grows, n_steps = prompts.tolist(), per_step.tolist(), steps.tolist()
+    final_ctx = (prompts + out).tolist()  # a request's context when it ends: prompt + output
+    clock, nxt, issued, step = 0.0, 0, users, 0  # step: decode steps run so far
+    running: list[tuple[int, int]] = []  # heap of (step it ends at, request)
+    ctx_sum = grow_sum = 0.0  # the running requests' context tokens, and their growth per step
     pre: list[int] = []  # admitted, prompt not yet fully prefilled (FIFO)
     left: dict[int, float] = {}  # their prompt tokens still to prefill
-    while nxt < n or len(rid) or pre:
-        room = limit - len(rid) - len(pre)
+    while nxt < n or running or pre:
+        room = limit - len(running) - len(pre)
         while nxt < n and room > 0 and ready[nxt] <= clock:
             pre.append(nxt)
-            left[nxt] = float(prompts[nxt])
+            left[nxt] = float(prompt[nxt])
             nxt, room = nxt + 1, room - 1
-        if not len(rid) and not pre:
+        if not running and not pre:
             clock = max(clock, ready[nxt])
             continue
         if pre:  # one step: prefill chunks within the budget, one decode step for the others
-            room_tokens = max(budget - len(rid) * model.width, 0.0)
-            chunked, done_prefill, prefill, attended, pairs = 0, [], 0.0, ctx.sum(), 0.0
+            room_tokens = max(budget - len(running) * model.width, 0.0)
+            chunked, done_prefill, prefill, attended, pairs = 0, [], 0.0, ctx_sum, 0.0
             for i in pre:
                 if room_tokens <= 0:
                     break
-                take, before = min(left[i], room_tokens), prompts[i] - left[i]
+                take, before = min(left[i], room_tokens), prompt[i] - left[i]
                 attended += before + take
                 pairs += take * (before + take / 2)
                 left[i] -= take
@@ -120,37 +122,41 @@ def simulate(
                 chunked += 1
                 if left[i] <= 0:
                     done_prefill.append(i)
-            b = len(rid) + chunked
+            b = len(running) + chunked
             base = c["a"] + c["b"] * b + c["c"] * attended / 1000
             jitter = rng.lognormal(0, model.noise) if model.noise else 1.0
             clock += (base + c["p"] * prefill / 1000 + c["q"] * pairs / 1e6) * jitter
-            rem -= 1
-            ctx += per_step[rid]
-            new = np.asarray(done_prefill, dtype=np.int64)
-            first[new] = clock
+            step += 1
+            ctx_sum += grow_sum
+            for i in done_prefill:
+                first[i] = clock
+                heapq.heappush(running, (step + n_steps[i], i))
+                ctx_sum += prompt[i] + 1
+                grow_sum += grows[i]
             pre = [i for i in pre if left[i] > 0]
-            rid = np.concatenate([rid, new])
-            rem = np.concatenate([rem, steps[new]])
-            ctx = np.concatenate([ctx, prompts[new] + 1])
         else:
-            b = len(rid)
-            base = c["a"] + c["b"] * b + c["c"] * ctx.sum() / 1000
-            grow = c["c"] * per_step[rid].sum() / 1000
-            m = int(rem.min())
-            if nxt < n and room > 0 and np.isfinite(ready[nxt]):
+            base = c["a"] + c["b"] * len(running) + c["c"] * ctx_sum / 1000
+            grow = c["c"] * grow_sum / 1000
+            m = running[0][0] - step
+            if nxt < n and room > 0 and math.isfinite(ready[nxt]):
                 m = max(1, min(m, _steps_until(base, grow, ready[nxt] - clock)))
             clock += m * base + grow * m * (m - 1) / 2
-            rem -= m
-            ctx += m * per_step[rid]
-        done = rem <= 0
-        if done.any():
-            end[rid[done]] = clock
-            if not load.is_open:
-                again = min(int(done.sum()), n - issued)
-                sends[issued : issued + again] = clock
-                ready[issued : issued + again] = clock + c["o"]
-                issued += again
-            rid, rem, ctx = rid[~done], rem[~done], ctx[~done]
+            step += m
+            ctx_sum += m * grow_sum
+        done = 0
+        while running and running[0][0] <= step:
+            i = heapq.heappop(running)[1]
+            end[i] = clock
+            ctx_sum -= final_ctx[i]
+            grow_sum -= grows[i]
+            done += 1
+        if not running:
+            ctx_sum = grow_sum = 0.0  # no rounding left over between busy periods
+        if done and not load.is_open:
+            again = min(done, n - issued)
+            sends[issued : issued + again] = clock
+            ready[issued : issued + again] = [clock + c["o"]] * again
+            issued += again
     e2e = end - sends
     later = out - 1
     with np.errstate(divide="ignore", invalid="ignore"):

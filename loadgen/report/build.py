@@ -2,8 +2,11 @@
 and (re)write ``speedup.csv``, ``report.md``, ``summary.json`` and ``report.html``.
 
 Reports are always rebuilt from the cells on disk, never from memory, so a report can be
-regenerated after any run. The results directory's own ``manifest.json`` (written by a sweep or
-the demo) supplies the plan's SLOs, each server's engine and SD method, and the provenance shown.
+regenerated after any run. One exception keeps ``speedbench predict`` cheap: when the report is
+newer than every cell, only its predicted section is re-rendered (``refresh_prediction``).
+
+The results directory's own ``manifest.json`` (written by a sweep or the demo) supplies the
+plan's SLOs, each server's engine and SD method, and the provenance shown.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from loadgen.analysis.groups import load_groups
 from loadgen.analysis.speedup import SpeedupAnalysis, SpeedupRow
 from loadgen.analysis.stats import BOOTSTRAP_RESAMPLES
 from loadgen.analysis.variants import compare_variants, worse_flags
-from loadgen.report.html import render_html
-from loadgen.report.predicted import prediction_table
+from loadgen.report.html import predicted_html, render_html
+from loadgen.report.predicted import predicted_markdown, splice
 from loadgen.report.tables import (
     REPORT_MD,
     SPEEDUP_TIERS_CSV,
@@ -41,6 +44,7 @@ from loadgen.results.io import (
     PREDICTION_FILE,
     SPEEDUP_CSV,
     SUMMARY_FILE,
+    cell_dirs,
     read_sweep_manifest,
     write_report_summary,
 )
@@ -102,14 +106,12 @@ def build_report(
         cells_table(groups, engines),
         flags_table(groups),
     ]
-    predicted = results_dir / PREDICTION_FILE
-    prediction = json.loads(predicted.read_text()) if predicted.is_file() else None
-    if prediction:
-        tables.append(prediction_table(prediction))
+    prediction = read_prediction(results_dir)
     context = {**(context or {"results": str(results_dir)}), "cell order": order_note(manifest)}
     write_speedup_csv([r for r in rows if r.category == ALL], results_dir / SPEEDUP_CSV)
     write_speedup_csv([r for r in rows if r.category != ALL], results_dir / SPEEDUP_TIERS_CSV)
-    atomic.write_text(results_dir / REPORT_MD, markdown(tables, context))
+    md = markdown(tables, context) + predicted_markdown(prediction) + "\n"
+    atomic.write_text(results_dir / REPORT_MD, md)
     summary = ReportSummary(
         speedups=[r.to_dict() for r in rows],
         crossovers=[c.to_dict() for c in cross],
@@ -122,3 +124,28 @@ def build_report(
     page = render_html(groups, rows, tables, context, manifest, prediction)
     atomic.write_text(results_dir / REPORT_HTML, page)
     return rows
+
+
+def read_prediction(results_dir: Path) -> dict[str, Any] | None:
+    """``speedbench predict``'s prediction.json, if one was written."""
+    path = results_dir / PREDICTION_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def refresh_prediction(results_dir: Path) -> None:
+    """Re-render the predicted section of report.md and report.html alone when the rest of the
+    report is current (written after every file of every cell and the manifest, with the
+    section's markers); otherwise rebuild the whole report from the cells."""
+    reports = [results_dir / REPORT_MD, results_dir / REPORT_HTML]
+    inputs = [results_dir / "manifest.json"]
+    inputs += [f for d in cell_dirs(results_dir) for f in d.iterdir() if f.is_file()]
+    newest = max((f.stat().st_mtime_ns for f in inputs if f.is_file()), default=0)
+    if all(r.is_file() and r.stat().st_mtime_ns > newest for r in reports):
+        prediction = read_prediction(results_dir)
+        md = splice(reports[0].read_text(), predicted_markdown(prediction))
+        page = splice(reports[1].read_text(), predicted_html(prediction))
+        if md is not None and page is not None:
+            atomic.write_text(reports[0], md)
+            atomic.write_text(reports[1], page)
+            return
+    build_report(results_dir)

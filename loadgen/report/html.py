@@ -15,7 +15,7 @@ from loadgen.analysis.groups import CellGroup, bucket_order, group_order
 from loadgen.analysis.speedup import SpeedupRow
 from loadgen.load.point import CLOSED, LoadPoint
 from loadgen.report import svg
-from loadgen.report.predicted import prediction_plots
+from loadgen.report.predicted import marked, prediction_plots, prediction_table
 from loadgen.report.tables import Table, mean_positions
 
 CSS = """
@@ -263,19 +263,21 @@ def render_html(
             distribution_plots(groups),
         ),
         _section("Acceptance", acceptance_plots(groups)),
-        *(
-            [
-                _section(
-                    f"Predicted by speedbench predict ({prediction.get('kind', '')})",
-                    prediction_plots(prediction),
-                )
-            ]
-            if prediction
-            else []
-        ),
+        predicted_html(prediction),
         *(_table_html(t) for t in tables),
         "<h2>Manifest</h2><pre>",
         escape(json.dumps(manifest, indent=2, default=str)),
         "</pre></body></html>",
     ]
     return "\n".join(parts)
+
+
+def predicted_html(prediction: Mapping[str, Any] | None) -> str:
+    """report.html's predicted section: the curves and the predicted-capacity table (nothing
+    without a prediction), between the markers ``speedbench predict`` re-renders."""
+    if not prediction:
+        return marked("")
+    title = f"Predicted by speedbench predict ({prediction.get('kind', '')})"
+    return marked(
+        _section(title, prediction_plots(prediction)) + _table_html(prediction_table(prediction))
+    )

@@ -1,6 +1,11 @@
 """The report's section of ``speedbench predict``'s output (``prediction.json``): predicted
 closed-loop curves per bucket with the measured cells on them, and the predicted capacity
-(saturation, SLO capacity, replicas), labelled as predictions."""
+(saturation, SLO capacity, replicas), labelled as predictions.
+
+The section sits between two markers in ``report.md`` and ``report.html`` (empty without a
+prediction), so ``speedbench predict`` re-renders it alone when the rest of the report is current
+(loadgen.report.build.refresh_prediction) instead of redoing the measured analysis.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +14,10 @@ from typing import Any
 
 from loadgen.analysis.groups import bucket_order
 from loadgen.report import svg
-from loadgen.report.tables import Table
+from loadgen.report.tables import Table, table_markdown
 
+BEGIN = "<!-- speedbench predict: begin -->"
+END = "<!-- speedbench predict: end -->"
 PREDICTED_FIGURES = (("tok_s", "output tok/s (window)"), ("ttft_p90_ms", "TTFT p90, ms"),
                      ("tpot_mean_ms", "mean TPOT, ms"))  # fmt: skip
 
@@ -120,3 +127,22 @@ def prediction_table(prediction: Mapping[str, Any]) -> Table:
         ],
         rows=rows,
     )
+
+
+def marked(block: str) -> str:
+    """The predicted section between its markers, on lines of their own."""
+    return "\n".join([BEGIN, *([block] if block else []), END])
+
+
+def predicted_markdown(prediction: Mapping[str, Any] | None) -> str:
+    """report.md's predicted section: the predicted-capacity table (nothing without one)."""
+    return marked("\n".join(table_markdown(prediction_table(prediction))) if prediction else "")
+
+
+def splice(text: str, section: str) -> str | None:
+    """``text`` with its marked section replaced by ``section`` (a ``marked`` block); None when
+    the markers are missing (a report written before they existed)."""
+    start, end = text.find(BEGIN), text.find(END)
+    if start < 0 or end < start:
+        return None
+    return text[:start] + section + text[end + len(END) :]

@@ -277,11 +277,15 @@ def markdown(tables: Sequence[Table], context: Mapping[str, Any]) -> str:
     out = ["# speedbench report", ""]
     out += [f"- {key}: {value}" for key, value in context.items()]
     for table in tables:
-        out += ["", f"## {table.title}", "", table.note, ""]
-        if not table.rows:
-            out.append("(none)")
-            continue
-        out.append("| " + " | ".join(table.headers) + " |")
-        out.append("|" + "---|" * len(table.headers))
-        out += ["| " + " | ".join(row) + " |" for row in table.rows]
+        out += table_markdown(table)
     return "\n".join(out) + "\n"
+
+
+def table_markdown(table: Table) -> list[str]:
+    """One table's lines, from the blank line before its heading."""
+    out = ["", f"## {table.title}", "", table.note, ""]
+    if not table.rows:
+        return [*out, "(none)"]
+    out.append("| " + " | ".join(table.headers) + " |")
+    out.append("|" + "---|" * len(table.headers))
+    return out + ["| " + " | ".join(row) + " |" for row in table.rows]
