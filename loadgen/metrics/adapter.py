@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from loadgen.metrics.acceptance import Acceptance
-from loadgen.metrics.window import Deltas, WindowCounters
+from loadgen.metrics.window import Deltas, WindowCounters, text_deltas
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,10 @@ class EngineAdapter:
     reduce: Reducer
     gauges: tuple[str, ...] = ()  # read from polls (declared for dashboards and docs)
     poll_path: str | None = None  # polled during the window; None: no sampler needed
+    # histogram (seconds) of each request's time inside the server, arrival to last output; its
+    # _sum and _count over a window time what the client's E2E adds (None: not exposed or not
+    # checked on a recorded scrape)
+    request_latency: str | None = None
 
     @property
     def counters(self) -> tuple[str, ...]:
@@ -67,6 +71,20 @@ class EngineAdapter:
     @property
     def metric_names(self) -> tuple[str, ...]:
         return self.counters + self.gauges
+
+    def request_latency_window(
+        self, before: Sequence[str], after: Sequence[str]
+    ) -> tuple[float, float] | None:
+        """(requests finished, their summed in-server latency in seconds) between two scrapes
+        of every target; None without the histogram or across a counter reset."""
+        if self.request_latency is None:
+            return None
+        names = (f"{self.request_latency}_count", f"{self.request_latency}_sum")
+        deltas = text_deltas(before, after, names)
+        count, total = (deltas.total(n) for n in names)
+        if count is None or total is None or deltas.reset:
+            return None
+        return count, total
 
     def window_counters(self, deltas: Deltas) -> WindowCounters:
         t = self.tokens

@@ -27,6 +27,7 @@ PROMPT_TOKENS = "vllm:prompt_tokens_total"
 PREFIX_CACHE_HITS = "vllm:prefix_cache_hits_total"
 PREFIX_CACHE_QUERIES = "vllm:prefix_cache_queries_total"
 REQUEST_SUCCESS = "vllm:request_success_total"
+REQUEST_LATENCY = "vllm:e2e_request_latency_seconds"  # arrival in the server to its last output
 METRICS_PATH = "/metrics"
 SOURCE = "vllm:/metrics counters"
 
@@ -57,6 +58,7 @@ ADAPTER = EngineAdapter(
         GENERATION_TOKENS, PROMPT_TOKENS, PREFIX_CACHE_HITS, PREFIX_CACHE_QUERIES, REQUEST_SUCCESS
     ),
     reduce=reduce,
+    request_latency=REQUEST_LATENCY,
 )
 
 

@@ -15,7 +15,8 @@ prompt token it attends) pairs, the prefill's attention, which grows with the sq
 (however it is chunked, a prompt's pairs sum to P^2 / 2; where prefill attention is slow, as on
 the AVX2-only EPYC of docs/BENCHMARKS.md issue 16 "Eleventh session", it is a quarter of a 2k
 prompt's TTFT, and a law without it charges it to every decode step's context); o: per-request
-overhead outside the engine's steps (HTTP, tokenizing, detokenizing). Tokens per step follow the
+overhead outside the engine's steps (HTTP, tokenizing, detokenizing), measured where the engine
+times its requests (loadgen.predict.overhead), else fitted. Tokens per step follow the
 measured distribution per bucket (one per step for a server launched without SD: a client that
 reads late merges steps' tokens into one chunk), and so do prompt lengths around their bucket's
 mean (a prefill's length decides TTFT's tail); ``batch_limit`` is the engine's declared limit
@@ -48,6 +49,9 @@ COEFFICIENTS = {
 }
 
 
+OVERHEAD_FITTED = "fitted (no engine request-latency histogram over the cells' windows)"
+
+
 class CannotFit(ValueError):
     """Too little was measured to fit; the message names what to measure next."""
 
@@ -71,6 +75,7 @@ class ServerModel:
     stalled: int = 0  # requests whose streams stalled: left out of tokens per step
     # bucket -> quantiles (SPREAD_QUANTILES) of prompt tokens / the bucket's mean; none: all equal
     prompt_spread: dict[str, np.ndarray] = field(default_factory=dict)
+    overhead_source: str = OVERHEAD_FITTED  # or how it was measured (loadgen.predict.overhead)
 
     def pmf(self, bucket: str) -> np.ndarray:
         """A bucket's tokens-per-step distribution; unmeasured buckets pool the measured ones."""
@@ -139,6 +144,7 @@ class ServerModel:
             "token_budget": self.token_budget,
             "limits_source": self.limits_source,
             "stalled_requests_left_out": self.stalled,
+            "overhead_source": self.overhead_source,
         }
 
 
@@ -190,8 +196,15 @@ def fit_server(
             ys.append(cell.idle_ttft)
             ws.append(np.full(len(pk), wc / len(pk) / max(cell.idle_ttft.mean(), 1e-9)))
     x, y, sw = np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
+    overhead = _measured_overhead(cells)
+    fit_x, fit_y = x, y
+    if overhead is not None:  # o measured: the other terms fit the idle TTFTs less o
+        fit_y = y - overhead * x[:, -1]
+        fit_x = np.column_stack([x[:, :-1], np.zeros(len(y))])
     root = np.sqrt(sw)
-    sol, _ = nnls(x * root[:, None], y * root)
+    sol, _ = nnls(fit_x * root[:, None], fit_y * root)
+    if overhead is not None:
+        sol[-1] = overhead
     decode = x[:, -1] == 0
     resid = (x[decode] @ sol - y[decode]) / y[decode]
     idle = ~decode & (y > 0) & (x @ sol > 0)
@@ -225,7 +238,17 @@ def fit_server(
         limits_source=limits.source,
         stalled=sum(c.stalled for c in cells),
         prompt_spread={b: _spread(np.concatenate(vs)) for b, vs in prompts.items()},
+        overhead_source=OVERHEAD_FITTED
+        if overhead is None
+        else f"measured: client E2E - the engine's request latency, median of "
+        f"{sum(c.overhead_ms is not None for c in cells)} cells",
     )
+
+
+def _measured_overhead(cells: Sequence[CellObs]) -> float | None:
+    """The median over the cells that measured it (loadgen.predict.overhead), ms; never < 0."""
+    seen = [c.overhead_ms for c in cells if c.overhead_ms is not None]
+    return max(float(np.median(seen)), 0.0) if seen else None
 
 
 def _spread(prompts: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from loadgen.analysis.columns import RAW_COLUMNS, from_table, stalled
 from loadgen.client.figures import BURST_GAP_NS
 from loadgen.client.sink import RECORDS_PARQUET
 from loadgen.load.point import LoadPoint
+from loadgen.predict.overhead import measured_overhead_ms
 from loadgen.results.io import SUMMARY_FILE, cell_dirs, read_cell_manifest, read_cell_summary
 from loadgen.results.schemas import CellSummary
 
@@ -78,6 +79,7 @@ class CellObs:
     stalled: int  # requests whose stream stalled (loadgen.client.figures): no tokens per step
     sends_ms: np.ndarray  # open loop: the intended send offsets (replayed when predicting it)
     measured: dict[str, float]  # tok_s, ttft_p90_ms, tpot_mean_ms, ... as the harness defines them
+    overhead_ms: float | None = None  # client E2E - the engine's request latency (None: unknown)
 
     @property
     def key(self) -> tuple[str, str, LoadPoint]:
@@ -87,6 +89,7 @@ class CellObs:
 def read_cell(summary_path: Path) -> CellObs:
     cell = summary_path.parent
     summary = read_cell_summary(cell)
+    manifest = read_cell_manifest(cell)
     load = summary.load_point()
     everything = pq.read_table(cell / RECORDS_PARQUET, columns=_READ)
     cols = from_table(everything, from_intended=load.is_open)
@@ -165,7 +168,7 @@ def read_cell(summary_path: Path) -> CellObs:
     ) - np.searchsorted(np.sort(last[count > 0]), first[count > 0], "left")
     return CellObs(
         server=summary.server,
-        baseline=read_cell_manifest(cell).baseline,
+        baseline=manifest.baseline,
         bucket=summary.bucket,
         load=load,
         path=str(cell),
@@ -180,6 +183,7 @@ def read_cell(summary_path: Path) -> CellObs:
         stalled=int(n - clean.sum()),
         sends_ms=np.sort(intended - intended.min()) / NS_PER_MS if load.is_open else np.empty(0),
         measured=measured_figures(cols.ttft_ms, cols.tpot_ms, cols.e2e_ms, osl, summary),
+        overhead_ms=measured_overhead_ms(cell, manifest.run.engine, (end - send) / NS_PER_MS),
     )
 
 

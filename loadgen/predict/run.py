@@ -160,6 +160,7 @@ def render(doc: dict[str, Any]) -> str:
             f"{m['token_budget'] or 'none (whole prompts in one step)'}, step fit rel. RMSE "
             f"{m['step_fit_relative_rmse']:.3f}",
             f"  limits from: {m['limits_source']}",
+            f"  o: {m['overhead_source']}",
             *(
                 [
                     f"  {m['stalled_requests_left_out']} requests' streams stalled: not in tokens "

@@ -10,11 +10,12 @@ FIXTURE = (Path(__file__).parents[1] / "fixtures" / "vllm_cpu_0.32.0_ngram_metri
 
 
 def scaled(text: str, factor: float) -> str:
-    """The same exposition with every spec-decode / token counter multiplied (a later scrape)."""
+    """The same exposition with every counter (and histogram sum and count) multiplied (a later
+    scrape)."""
     out = []
     for line in text.splitlines():
         name = line.split("{")[0]
-        if line.startswith("vllm:") and name.endswith("_total"):
+        if line.startswith("vllm:") and name.endswith(("_total", "_sum", "_count")):
             head, value = line.rsplit(" ", 1)
             line = f"{head} {float(value) * factor}"
         out.append(line)
@@ -52,3 +53,21 @@ def test_window_counters_cover_tokens_and_prefix_cache() -> None:
     counters = vllm.window_counters("", FIXTURE)
     assert counters.generation_tokens == 40 and counters.prompt_tokens == 563
     assert counters.prefix_cache_hits == 0 and counters.prefix_cache_queries == 563
+
+
+def test_request_latency_window_reads_the_recorded_histogram_and_refuses_a_reset() -> None:
+    """vLLM 0.32's e2e request-latency histogram (loadgen.predict.overhead): the window's
+    requests and their summed latency, from the recorded scrape's own _count and _sum lines."""
+    recorded = {
+        line.split("{")[0]: float(line.rsplit(" ", 1)[1])
+        for line in FIXTURE.splitlines()
+        if line.startswith(vllm.REQUEST_LATENCY + "_")
+    }
+    count, total = (
+        recorded[f"{vllm.REQUEST_LATENCY}_count"],
+        recorded[f"{vllm.REQUEST_LATENCY}_sum"],
+    )
+    assert count > 0 and total > 0
+    window = vllm.ADAPTER.request_latency_window([FIXTURE], [scaled(FIXTURE, 3)])
+    assert window == (pytest.approx(2 * count), pytest.approx(2 * total))
+    assert vllm.ADAPTER.request_latency_window([scaled(FIXTURE, 3)], [FIXTURE]) is None

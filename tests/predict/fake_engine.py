@@ -25,6 +25,7 @@ from loadgen.client.sink import RECORDS_PARQUET, write_parquet
 from loadgen.load.arrivals import arrival_offsets_ns
 from loadgen.load.point import LoadPoint
 from loadgen.metrics.acceptance import Acceptance
+from loadgen.metrics.vllm import REQUEST_LATENCY
 from loadgen.results.io import write_cell_manifest, write_cell_summary
 from loadgen.results.schemas import CellManifest, LoadBlock
 from loadgen.runspec import RunSpec
@@ -87,6 +88,9 @@ class FakeCell:
     seed: int
     schedule_seed: int | None = None
     stalls: Stalls | None = None
+    # engine scrapes around the cell (vLLM's request-latency histogram) after this many earlier
+    # requests; None: no scrapes (as a cell measured through PromQL or with --no-metrics)
+    scraped_after: int | None = None
 
     def records(self) -> list[RequestRecord]:
         recs = _run(self.law, self.bucket, self.load, self.requests, self.osl, self.seed,
@@ -114,7 +118,30 @@ class FakeCell:
         )
         summary.load = LoadBlock.model_validate(load.to_dict())
         write_cell_summary(cell, summary)
+        if self.scraped_after is not None:
+            self.write_scrapes(cell, records, self.scraped_after)
         return cell
+
+    def write_scrapes(self, cell: Path, records: list[RequestRecord], before: int) -> None:
+        """The engine's own latency per request: from its arrival (send + o) to its last step,
+        which the client reads 0.1 ms later, so client E2E - engine latency = o + 0.1 ms."""
+        inside_ms = sum((r.end_ns - r.send_ns) / MS - self.law.o - 0.1 for r in records)
+        done = before + len(records)
+        for stage, count, total in (
+            ("before", before, 0.5 * before),
+            ("after", done, 0.5 * before + inside_ms / 1000),
+        ):
+            (cell / f"metrics_{stage}.txt").write_text(latency_exposition(count, total))
+
+
+def latency_exposition(count: int, seconds: float) -> str:
+    """vLLM's request-latency histogram as it exposes it (count and sum; buckets left out)."""
+    labels = '{engine="0",model_name="fake"}'
+    return (
+        f"# TYPE {REQUEST_LATENCY} histogram\n"
+        f"{REQUEST_LATENCY}_count{labels} {float(count)}\n"
+        f"{REQUEST_LATENCY}_sum{labels} {seconds!r}\n"
+    )
 
 
 def _run(
