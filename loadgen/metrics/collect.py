@@ -55,6 +55,15 @@ def _scrape_file(out_dir: Path, stage: str, index: int) -> Path:
     return out_dir / (f"metrics_{stage}.txt" if index == 0 else f"metrics_{stage}_{index}.txt")
 
 
+def saved_scrapes(out_dir: Path, stage: str) -> list[str]:
+    """The texts a window kept of its ``stage`` ("before" / "after") scrape, one per target in
+    target order (empty: no direct scrape was kept, e.g. PromQL only or ``--no-metrics``)."""
+    texts: list[str] = []
+    while (path := _scrape_file(out_dir, stage, len(texts))).is_file():
+        texts.append(path.read_text())
+    return texts
+
+
 @dataclass
 class MetricsWindow:
     adapter: EngineAdapter

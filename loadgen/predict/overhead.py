@@ -16,9 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from loadgen.engines import ENGINES
-
-SCRAPES = ("metrics_before", "metrics_after")  # loadgen.metrics.collect's evidence files
+from loadgen.engines import engine_for
+from loadgen.metrics.collect import saved_scrapes
 
 
 def measured_overhead_ms(cell: Path, engine: str, client_e2e_ms: np.ndarray) -> float | None:
@@ -26,15 +25,12 @@ def measured_overhead_ms(cell: Path, engine: str, client_e2e_ms: np.ndarray) -> 
     latency histogram, the cell kept no scrapes (PromQL or ``--no-metrics``), or the window
     finished another number of requests than the client's ``client_e2e_ms`` (other traffic, a
     reset): then the two means are not of the same requests."""
-    known = ENGINES.get(engine)
-    if known is None or not len(client_e2e_ms):
+    if not len(client_e2e_ms):
         return None
-    before, after = (sorted(cell.glob(f"{stage}*.txt")) for stage in SCRAPES)
+    before, after = saved_scrapes(cell, "before"), saved_scrapes(cell, "after")
     if not before or len(before) != len(after):
         return None
-    window = known.adapter.request_latency_window(
-        [f.read_text() for f in before], [f.read_text() for f in after]
-    )
+    window = engine_for(engine).adapter.request_latency_window(before, after)
     if window is None or window[0] != len(client_e2e_ms):
         return None
     return float(np.mean(client_e2e_ms) - 1000 * window[1] / window[0])

@@ -41,6 +41,7 @@ from loadgen.report.tables import (
     write_speedup_csv,
 )
 from loadgen.results.io import (
+    MANIFEST_FILE,
     PREDICTION_FILE,
     SPEEDUP_CSV,
     SUMMARY_FILE,
@@ -137,7 +138,7 @@ def refresh_prediction(results_dir: Path) -> None:
     report is current (written after every file of every cell and the manifest, with the
     section's markers); otherwise rebuild the whole report from the cells."""
     reports = [results_dir / REPORT_MD, results_dir / REPORT_HTML]
-    inputs = [results_dir / "manifest.json"]
+    inputs = [results_dir / MANIFEST_FILE]
     inputs += [f for d in cell_dirs(results_dir) for f in d.iterdir() if f.is_file()]
     newest = max((f.stat().st_mtime_ns for f in inputs if f.is_file()), default=0)
     if all(r.is_file() and r.stat().st_mtime_ns > newest for r in reports):
