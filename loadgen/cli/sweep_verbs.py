@@ -65,7 +65,7 @@ def _predict(args: argparse.Namespace) -> int:
     extra = (tuple(args.bucket), tuple(args.concurrency), tuple(args.rate))
     opts = PredictOptions(
         slo, args.target_rps, *extra, args.suggest, args.draws, tuple(args.holdout),
-        args.token_budget, args.category, args.osl,
+        args.token_budget, args.category, args.osl, Path(args.against) if args.against else None,
     )  # fmt: skip
     print(render(run_predict(Path(args.dir), opts)))
     return 0
@@ -96,6 +96,12 @@ def add_predict(verbs: Any) -> None:
         default=[],
         choices=["cell", "load"],
         help="validate: leave one cell / load out, predict it, print errors",
+    )
+    pred.add_argument(
+        "--against",
+        metavar="OTHER_DIR",
+        help="validate on another sweep's results: predict its cells as they ran with the "
+        "model fitted on DIR, print errors (and, where both measured a cell, re-measuring's)",
     )
     pred.add_argument(
         "--token-budget",

@@ -25,7 +25,7 @@ import numpy as np
 from loadgen.predict.capacity import saturation_rate, utilization
 from loadgen.predict.forecast import MAX_SIM_REQUESTS, fit_all
 from loadgen.predict.limits import ServerLimits
-from loadgen.predict.model import CannotFit
+from loadgen.predict.model import CannotFit, ServerModel
 from loadgen.predict.observe import CellObs
 from loadgen.predict.simulate import simulate
 
@@ -50,37 +50,48 @@ def holdout(
             fitted = fit_all(train, 0, 0, limits)
         except CannotFit:
             continue  # e.g. only one load left to fit from: not a prediction this model makes
-        out = [c for c in cells if key(c) == held and c.server in fitted]
-        predicted: dict[str, dict[str, float]] = {}  # by cell path: repeats are cells apart
-        load_of: dict[str, float | None] = {}  # by cell path: utilization (open loop)
-        for cell in out:
-            n = int(min(MAX_SIM_REQUESTS, cell.measured["requests"]))
-            model = fitted[cell.server].point
-            if own_acceptance:
-                model = model.with_acceptance(cell.bucket, cell.step_tokens)
-            draws = [
-                simulate(model, cell.bucket, cell.load, n, cell.osl, s, cell.sends_ms).figures()
-                for s in range(SEEDS)
-            ]
-            predicted[cell.path] = figures = {f: float(np.median([d[f] for d in draws]))
-                                              for f in draws[0]}  # fmt: skip
-            osl = float(np.median(cell.osl)) if cell.osl.size else None
-            load_of[cell.path] = (
-                utilization(cell.load, saturation_rate(model, cell.bucket, osl))
-                if cell.load.is_open
-                else None
+        models = {s: f.point for s, f in fitted.items()}
+        rows += judge(models, [c for c in cells if key(c) == held], own_acceptance)
+    return {"mode": mode, "rows": rows, "errors": summary(rows)}
+
+
+def judge(
+    models: Mapping[str, ServerModel], out: Sequence[CellObs], own_acceptance: bool = False
+) -> list[dict[str, Any]]:
+    """One row per cell of ``out`` predicted as it ran, and one per SD cell's speedup over its
+    baseline's cell (both in ``out``); cells of servers not in ``models`` are left out."""
+    out = [c for c in out if c.server in models]
+    rows: list[dict[str, Any]] = []
+    predicted: dict[str, dict[str, float]] = {}  # by cell path: repeats are cells apart
+    load_of: dict[str, float | None] = {}  # by cell path: utilization (open loop)
+    for cell in out:
+        n = int(min(MAX_SIM_REQUESTS, cell.measured["requests"]))
+        model = models[cell.server]
+        if own_acceptance:
+            model = model.with_acceptance(cell.bucket, cell.step_tokens)
+        draws = [
+            simulate(model, cell.bucket, cell.load, n, cell.osl, s, cell.sends_ms).figures()
+            for s in range(SEEDS)
+        ]
+        predicted[cell.path] = figures = {f: float(np.median([d[f] for d in draws]))
+                                          for f in draws[0]}  # fmt: skip
+        osl = float(np.median(cell.osl)) if cell.osl.size else None
+        load_of[cell.path] = (
+            utilization(cell.load, saturation_rate(model, cell.bucket, osl))
+            if cell.load.is_open
+            else None
+        )
+        rows.append(_row(cell, figures, load_of[cell.path]))
+    for cell in out:
+        base = _baseline_of(cell, out)
+        if base is not None:
+            measured = cell.measured["tok_s"] / base.measured["tok_s"]
+            pred = predicted[cell.path]["tok_s"] / predicted[base.path]["tok_s"]
+            both = [u for u in (load_of[cell.path], load_of[base.path]) if u is not None]
+            rows.append(
+                _row(cell, {"speedup": pred}, max(both, default=None), {"speedup": measured})
             )
-            rows.append(_row(cell, figures, load_of[cell.path]))
-        for cell in out:
-            base = _baseline_of(cell, out)
-            if base is not None:
-                measured = cell.measured["tok_s"] / base.measured["tok_s"]
-                pred = predicted[cell.path]["tok_s"] / predicted[base.path]["tok_s"]
-                both = [u for u in (load_of[cell.path], load_of[base.path]) if u is not None]
-                rows.append(
-                    _row(cell, {"speedup": pred}, max(both, default=None), {"speedup": measured})
-                )
-    return {"mode": mode, "rows": rows, "errors": _summary(rows)}
+    return rows
 
 
 def _baseline_of(cell: CellObs, cells: Sequence[CellObs]) -> CellObs | None:
@@ -120,7 +131,7 @@ def _row(
     }
 
 
-def _summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for figure in (*FIGURES, "speedup"):
         every = _errors([r for r in rows if figure in r], figure)

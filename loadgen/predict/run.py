@@ -11,6 +11,8 @@ from typing import Any
 from loadgen.analysis.groups import bucket_order
 from loadgen.atomic import write_text
 from loadgen.load.point import LoadPoint
+from loadgen.predict.against import MODE as AGAINST
+from loadgen.predict.against import against
 from loadgen.predict.capacity import Slo, batch_slots, crossover, overloaded, suggest, utilization
 from loadgen.predict.forecast import fit_all, public, speedup
 from loadgen.predict.grid import simulate_all
@@ -38,15 +40,15 @@ class PredictOptions:
     token_budget: int | None = None  # overrides every server's (vLLM --max-num-batched-tokens)
     category: str | None = None  # predict traffic of this category only (its tokens per step)
     osl: int | None = None  # output tokens per request to predict (None: the measured median)
+    against: Path | None = None  # another sweep's results dir: predict its cells, compare
 
 
 def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     cells = read_cells(results)
     launched = read_limits(results, opts.token_budget)
     limits = {s: limits_for(launched, s, opts.token_budget) for s in {c.server for c in cells}}
-    fitted = {
-        s: f.for_category(opts.category) for s, f in fit_all(cells, opts.draws, 0, limits).items()
-    }
+    every = fit_all(cells, opts.draws, 0, limits)  # each bucket's measured mix of categories
+    fitted = {s: f.for_category(opts.category) for s, f in every.items()}
     buckets = sorted({c.bucket for c in cells} | set(opts.buckets), key=bucket_order)
     measured_c = {c.load.concurrency for c in cells if c.load.concurrency}
     top = max(measured_c, default=1)
@@ -125,8 +127,12 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
         ]
     if opts.suggest:
         doc["suggest"] = suggest(preds, fitted, opts.suggest)
-    if opts.holdout:
-        doc["validation"] = [holdout(cells, mode, limits) for mode in opts.holdout]
+    validation = [holdout(cells, mode, limits) for mode in opts.holdout]
+    if opts.against is not None:
+        models = {s: f.point for s, f in every.items()}
+        validation.append(against(models, cells, read_cells(opts.against), str(opts.against)))
+    if validation:
+        doc["validation"] = validation
     write_text(results / PREDICTION_FILE, json.dumps(doc, indent=1))
     refresh_prediction(results)  # report.html: the predicted curves with the measured cells
     return doc
@@ -226,10 +232,11 @@ def render(doc: dict[str, Any]) -> str:
         for s in doc.get("suggest", [])
     ]
     for v in doc.get("validation", []):
+        mode = f"sweep {v['against']}" if v["mode"] == AGAINST else f"leave-one-{v['mode']}-out"
         for fig, e in v["errors"].items():
             steady = e.get("steady")
             out.append(
-                f"leave-one-{v['mode']}-out {fig}: median |err| {e['median_abs']:.1%}, "
+                f"{mode} {fig}: median |err| {e['median_abs']:.1%}, "
                 f"max {e['max_abs']:.1%} over {e['cells']} cells"
                 + (
                     f"; not overloaded: {steady['median_abs']:.1%}, max {steady['max_abs']:.1%} "
@@ -238,4 +245,10 @@ def render(doc: dict[str, Any]) -> str:
                     else ""
                 )
             )
+        out += [
+            f"{mode} {fig}, the {r['cells']} cells measured in both: the model "
+            f"{r['model_median_abs']:.1%} / {r['model_max_abs']:.1%}, re-measuring "
+            f"{r['median_abs']:.1%} / {r['max_abs']:.1%} (median / max |err|)"
+            for fig, r in v.get("remeasured", {}).items()
+        ]
     return "\n".join(out)
