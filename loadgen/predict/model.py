@@ -18,7 +18,9 @@ prompt's TTFT, and a law without it charges it to every decode step's context); 
 overhead outside the engine's steps (HTTP, tokenizing, detokenizing), measured where the engine
 times its requests (loadgen.predict.overhead), else fitted. Tokens per step follow the
 measured distribution per bucket (one per step for a server launched without SD: a client that
-reads late merges steps' tokens into one chunk), and so do prompt lengths around their bucket's
+reads late merges steps' tokens into one chunk), and per request around it (an SD request's
+acceptance is its prompt's: its steps per output token, relative to the bucket's mean, are drawn
+from the measured requests' spread), and so do prompt lengths around their bucket's
 mean (a prefill's length decides TTFT's tail); ``batch_limit`` is the engine's declared limit
 (``loadgen.predict.limits``) or, when none is known, where a measured cell stopped admitting
 (None: never seen).
@@ -37,6 +39,7 @@ from loadgen.predict.limits import UNKNOWN, ServerLimits
 from loadgen.predict.observe import MAX_STEP_TOKENS, CellObs
 
 SPREAD_QUANTILES = np.linspace(0.0, 1.0, 21)  # prompt length / bucket mean, kept at these
+MIN_SPREAD_REQUESTS = 8  # a bucket's requests paced on time, to draw a per-request spread from
 ONE_TOKEN = np.eye(MAX_STEP_TOKENS + 1)[1]  # tokens-per-step counts of a server that never drafts
 
 COEFFICIENTS = {
@@ -76,6 +79,9 @@ class ServerModel:
     # bucket -> quantiles (SPREAD_QUANTILES) of prompt tokens / the bucket's mean; none: all equal
     prompt_spread: dict[str, np.ndarray] = field(default_factory=dict)
     overhead_source: str = OVERHEAD_FITTED  # or how it was measured (loadgen.predict.overhead)
+    # bucket -> quantiles (SPREAD_QUANTILES) of a request's steps per output token / their mean
+    # (SD: prompts draft differently); none: every request's steps drawn from the bucket's pmf
+    step_spread: dict[str, np.ndarray] = field(default_factory=dict)
 
     def pmf(self, bucket: str) -> np.ndarray:
         """A bucket's tokens-per-step distribution; unmeasured buckets pool the measured ones."""
@@ -118,6 +124,15 @@ class ServerModel:
             shape = np.median(spreads, axis=0) if spreads else np.ones(len(SPREAD_QUANTILES))
         return np.asarray(self.prompt(bucket) * np.interp(q, SPREAD_QUANTILES, shape))
 
+    def draw_step_scales(self, bucket: str, n: int, rng: np.random.Generator) -> np.ndarray | None:
+        """``n`` requests' steps per output token relative to the bucket's mean, as the
+        measured requests' spread (an unmeasured bucket: the measured spreads pooled); None
+        where no spread was measured (a server that never drafts)."""
+        shape = self.step_spread.get(bucket)
+        if shape is None and self.step_spread:
+            shape = np.median(list(self.step_spread.values()), axis=0)
+        return None if shape is None else np.interp(rng.random(n), SPREAD_QUANTILES, shape)
+
     def draw_prompts(self, bucket: str, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` prompt lengths as the bucket's were spread."""
         return self.prompt_quantile(bucket, rng.random(n))
@@ -134,6 +149,10 @@ class ServerModel:
             "prompt_tokens_p10_p90": {
                 b: self.prompt_quantile(b, np.array([0.1, 0.9])).tolist()
                 for b in self.prompt_spread
+            },
+            "request_steps_per_token_p10_p90_relative": {
+                b: np.interp([0.1, 0.9], SPREAD_QUANTILES, v).tolist()
+                for b, v in self.step_spread.items()
             },
             "tokens_per_step_by_category": {
                 k: _mean_tokens(p) for k, p in self.category_pmf.items()
@@ -212,7 +231,9 @@ def fit_server(
     counts: dict[str, np.ndarray] = {}
     by_category: dict[str, np.ndarray] = {}
     prompts: dict[str, list[np.ndarray]] = {}
+    paces: dict[str, list[np.ndarray]] = {}
     for cell in cells:
+        paces.setdefault(cell.bucket, []).append(cell.steps_per_token)
         counts[cell.bucket] = counts.get(cell.bucket, 0) + cell.step_tokens
         for category, seen in cell.category_step_tokens.items():
             by_category[category] = by_category.get(category, 0) + seen
@@ -222,6 +243,8 @@ def fit_server(
         by_category = dict.fromkeys(by_category, ONE_TOKEN)
     pmf = {b: _normalised(c) for b, c in counts.items()}
     width = max(int(np.flatnonzero(c)[-1]) if c.any() else 1 for c in counts.values())
+    spread = {} if width <= 1 else {b: _spread(np.concatenate(vs)) for b, vs in paces.items()
+                                    if sum(map(len, vs)) >= MIN_SPREAD_REQUESTS}  # fmt: skip
     return ServerModel(
         server=server,
         baseline=cells[0].baseline,
@@ -238,6 +261,7 @@ def fit_server(
         limits_source=limits.source,
         stalled=sum(c.stalled for c in cells),
         prompt_spread={b: _spread(np.concatenate(vs)) for b, vs in prompts.items()},
+        step_spread=spread,
         overhead_source=OVERHEAD_FITTED
         if overhead is None
         else f"measured: client E2E - the engine's request latency, median of "
@@ -251,9 +275,9 @@ def _measured_overhead(cells: Sequence[CellObs]) -> float | None:
     return max(float(np.median(seen)), 0.0) if seen else None
 
 
-def _spread(prompts: np.ndarray) -> np.ndarray:
-    """Quantiles of prompt tokens relative to their mean."""
-    return np.asarray(np.quantile(prompts / prompts.mean(), SPREAD_QUANTILES))
+def _spread(values: np.ndarray) -> np.ndarray:
+    """Quantiles of values (prompt tokens, steps per token) relative to their mean."""
+    return np.asarray(np.quantile(values / values.mean(), SPREAD_QUANTILES))
 
 
 def _normalised(counts: np.ndarray) -> np.ndarray:

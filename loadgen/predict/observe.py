@@ -73,6 +73,9 @@ class CellObs:
     idle_ttft: np.ndarray  # their TTFT, ms
     step_tokens: np.ndarray  # counts of tokens per step, index = tokens (last chunk left out)
     category_step_tokens: dict[str, np.ndarray]  # the same per category of the requests
+    # per request whose stream did not stall (2+ middle chunks): its steps per output token
+    # (middle chunks / their tokens); a prompt drafts as it does, so requests differ
+    steps_per_token: np.ndarray
     prompts: np.ndarray  # prompt tokens of every ok request
     osl: np.ndarray  # output tokens of every ok request
     max_decoding: int  # most requests decoding at once
@@ -163,6 +166,9 @@ def read_cell(summary_path: Path) -> CellObs:
     # the read: 1.4 s of a 10,000-request cell)
     names, kind = np.unique(table["category"].to_numpy(zero_copy_only=False), return_inverse=True)
     by_category = {str(c): _counts(middle[kind[parent[inner]] == i]) for i, c in enumerate(names)}
+    inner_steps = np.bincount(parent[inner], minlength=n)
+    inner_tokens = np.bincount(parent[inner], weights=tokens[inner], minlength=n)
+    paced = inner_steps >= 2
     decoding = np.searchsorted(
         np.sort(first[count > 0]), first[count > 0], "right"
     ) - np.searchsorted(np.sort(last[count > 0]), first[count > 0], "left")
@@ -177,6 +183,7 @@ def read_cell(summary_path: Path) -> CellObs:
         idle_ttft=(first[idle] - send[idle]) / NS_PER_MS,
         step_tokens=_counts(middle),
         category_step_tokens={c: seen for c, seen in by_category.items() if seen.sum()},
+        steps_per_token=inner_steps[paced] / inner_tokens[paced],
         prompts=prompts,
         osl=osl,
         max_decoding=int(decoding.max(initial=0)),
@@ -210,6 +217,7 @@ def measured_figures(
         "tpot_mean_ms": float(np.nanmean(tpot)),
         "tpot_p90_ms": float(np.nanquantile(tpot, 0.9)),
         "e2e_mean_ms": float(np.mean(e2e)),
+        "e2e_p90_ms": float(np.quantile(e2e, 0.9)),
         "requests": float(len(osl)),
     }
 

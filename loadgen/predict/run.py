@@ -158,6 +158,10 @@ def render(doc: dict[str, Any]) -> str:
         by_category = m["tokens_per_step_by_category"]
         if len(by_category) > 1:
             tps += "; by category " + ", ".join(f"{k}: {v:.2f}" for k, v in by_category.items())
+        if spread := m["request_steps_per_token_p10_p90_relative"]:
+            tps += "; a request's steps per token, p10-p90 x the mean: " + ", ".join(
+                f"{b}: {lo:.2f}-{hi:.2f}" for b, (lo, hi) in spread.items()
+            )
         out += [
             f"\n{server}: step_ms = a + b*batch + c*context_k + p*prefill_k + q*pairs_m; TTFT += o",
             f"  {coefs}",

@@ -1,7 +1,9 @@
 """A discrete-event simulation of continuous batching under the fitted step law.
 
 Event-driven, not step-driven: each request's decode steps are drawn up front from the
-tokens-per-step distribution (acceptance does not depend on the batch), so between admissions and
+tokens-per-step distribution, or, where the model has measured how requests differ (SD: a prompt
+drafts as it does), as the bucket's mean steps scaled by a draw from that spread (acceptance does
+not depend on the batch), so between admissions and
 completions the batch is fixed and a run of steps is summed in closed form (context grows by the
 accepted tokens each step: an arithmetic series). A new request joins at the next step boundary,
 its prefill lengthening that step for everyone; its first token comes at that step's end. With a
@@ -72,7 +74,9 @@ def simulate(
     else:
         out = rng.choice(np.asarray(osl, dtype=float), n)
     out = np.maximum(np.rint(out).astype(np.int64), 1)
-    steps, per_step = _decode_steps(model.pmf(bucket), out, rng)
+    steps, per_step = _decode_steps(
+        model.pmf(bucket), out, rng, model.draw_step_scales(bucket, n, rng)
+    )
     prompts = model.draw_prompts(bucket, n, rng)
     if load.is_open:
         rate = float(load.rate or 1.0)
@@ -166,15 +170,24 @@ def simulate(
 
 
 def _decode_steps(
-    pmf: np.ndarray, out: np.ndarray, rng: np.random.Generator
+    pmf: np.ndarray, out: np.ndarray, rng: np.random.Generator, scales: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Steps each request needs after its first token, and its tokens per step."""
-    horizon = int(out.max())
-    sizes = rng.choice(len(pmf), size=(len(out), horizon), p=pmf)
-    sizes = np.maximum(sizes, 1)
-    reached = np.cumsum(sizes, axis=1) >= (out - 1)[:, None]
-    steps = np.where(out > 1, np.argmax(reached, axis=1) + 1, 0)
-    per_step = np.where(steps > 0, (out - 1) / np.maximum(steps, 1), 0.0)
+    """Steps each request needs after its first token, and its tokens per step: drawn step by
+    step from ``pmf``, or, with ``scales`` (each request's steps per token relative to the
+    mean), the mean steps for its length times its scale, within what the widest step allows."""
+    later = out - 1
+    if scales is not None:
+        tokens = np.arange(len(pmf))
+        widest = max(int(tokens[pmf > 0].max(initial=1)), 1)
+        want = np.ceil(later * scales / float(tokens @ pmf))  # the last step may fall short
+        steps = np.where(later > 0, np.clip(want, np.ceil(later / widest), later), 0)
+    else:
+        horizon = int(out.max())
+        sizes = rng.choice(len(pmf), size=(len(out), horizon), p=pmf)
+        sizes = np.maximum(sizes, 1)
+        reached = np.cumsum(sizes, axis=1) >= later[:, None]
+        steps = np.where(out > 1, np.argmax(reached, axis=1) + 1, 0)
+    per_step = np.where(steps > 0, later / np.maximum(steps, 1), 0.0)
     return steps.astype(np.int64), per_step
 
 
