@@ -131,7 +131,12 @@ class ServerModel:
         shape = self.step_spread.get(bucket)
         if shape is None and self.step_spread:
             shape = np.median(list(self.step_spread.values()), axis=0)
-        return None if shape is None else np.interp(rng.random(n), SPREAD_QUANTILES, shape)
+        if shape is None:
+            return None
+        # stratified: one draw from each n-th of the spread, in random order, so a cell of n
+        # requests paces as the spread says on average, not as n independent draws happen to
+        strata = (rng.permutation(n) + rng.random(n)) / n
+        return np.asarray(np.interp(strata, SPREAD_QUANTILES, shape))
 
     def draw_prompts(self, bucket: str, n: int, rng: np.random.Generator) -> np.ndarray:
         """``n`` prompt lengths as the bucket's were spread."""
