@@ -38,7 +38,7 @@ from scipy.optimize import nnls
 from loadgen.predict.limits import UNKNOWN, ServerLimits
 from loadgen.predict.observe import MAX_STEP_TOKENS, CellObs
 
-SPREAD_QUANTILES = np.linspace(0.0, 1.0, 21)  # prompt length / bucket mean, kept at these
+SPREAD_QUANTILES = np.linspace(0.0, 1.0, 21)  # spreads (prompt length, steps per token) kept at
 MIN_SPREAD_REQUESTS = 8  # a bucket's requests paced on time, to draw a per-request spread from
 ONE_TOKEN = np.eye(MAX_STEP_TOKENS + 1)[1]  # tokens-per-step counts of a server that never drafts
 
