@@ -118,19 +118,16 @@ class ServerModel:
     def prompt_quantile(self, bucket: str, q: np.ndarray | float) -> np.ndarray:
         """Prompt tokens at quantile(s) ``q`` of the bucket's spread (an unmeasured bucket: the
         measured buckets' spreads pooled, scaled to its size; none measured: all at the mean)."""
-        shape = self.prompt_spread.get(bucket)
+        shape = _bucket_spread(self.prompt_spread, bucket)
         if shape is None:
-            spreads = list(self.prompt_spread.values())
-            shape = np.median(spreads, axis=0) if spreads else np.ones(len(SPREAD_QUANTILES))
+            shape = np.ones(len(SPREAD_QUANTILES))
         return np.asarray(self.prompt(bucket) * np.interp(q, SPREAD_QUANTILES, shape))
 
     def draw_step_scales(self, bucket: str, n: int, rng: np.random.Generator) -> np.ndarray | None:
         """``n`` requests' steps per output token relative to the bucket's mean, as the
         measured requests' spread (an unmeasured bucket: the measured spreads pooled); None
         where no spread was measured (a server that never drafts)."""
-        shape = self.step_spread.get(bucket)
-        if shape is None and self.step_spread:
-            shape = np.median(list(self.step_spread.values()), axis=0)
+        shape = _bucket_spread(self.step_spread, bucket)
         if shape is None:
             return None
         # stratified: one draw from each n-th of the spread, in random order, so a cell of n
@@ -170,6 +167,14 @@ class ServerModel:
             "stalled_requests_left_out": self.stalled,
             "overhead_source": self.overhead_source,
         }
+
+
+def _bucket_spread(spreads: dict[str, np.ndarray], bucket: str) -> np.ndarray | None:
+    """A bucket's spread; an unmeasured bucket's: the measured buckets' pooled (their median);
+    None when no bucket's was measured."""
+    if bucket in spreads:
+        return spreads[bucket]
+    return np.median(list(spreads.values()), axis=0) if spreads else None
 
 
 def _mean_tokens(pmf: np.ndarray) -> float:
