@@ -45,6 +45,7 @@ class PredictOptions:
 
 def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     cells = read_cells(results)
+    other = read_cells(opts.against) if opts.against is not None else None  # bad dir: fail first
     launched = read_limits(results, opts.token_budget)
     limits = {s: limits_for(launched, s, opts.token_budget) for s in {c.server for c in cells}}
     every = fit_all(cells, opts.draws, 0, limits)  # each bucket's measured mix of categories
@@ -128,9 +129,9 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     if opts.suggest:
         doc["suggest"] = suggest(preds, fitted, opts.suggest)
     validation = [holdout(cells, mode, limits) for mode in opts.holdout]
-    if opts.against is not None:
+    if other is not None:
         models = {s: f.point for s, f in every.items()}
-        validation.append(against(models, cells, read_cells(opts.against), str(opts.against)))
+        validation.append(against(models, cells, other, str(opts.against)))
     if validation:
         doc["validation"] = validation
     write_text(results / PREDICTION_FILE, json.dumps(doc, indent=1))

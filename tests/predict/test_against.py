@@ -6,6 +6,7 @@ measurements' ratio."""
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -109,3 +110,16 @@ def test_cli_prints_and_writes_the_validation(
     out = capsys.readouterr().out
     assert f"sweep {repeat} tok_s: median |err|" in out
     assert f"sweep {repeat} speedup, the 3 cells measured in both: the model" in out
+
+
+def test_a_dir_without_cells_is_refused_before_any_prediction(
+    first: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    here = tmp_path / "here"
+    shutil.copytree(first, here)
+    (here / "prediction.json").unlink(missing_ok=True)
+    assert main(["predict", str(here), "--draws", "0", "--against", str(tmp_path / "none")]) == 2
+    assert f"no cells (*/summary.json with requests.parquet) under {tmp_path / 'none'}" in (
+        capsys.readouterr().err
+    )
+    assert not (here / "prediction.json").exists()  # refused: no prediction written
