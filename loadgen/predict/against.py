@@ -35,8 +35,8 @@ def against(
     other: Sequence[CellObs],
     label: str,
 ) -> dict[str, Any]:
-    """``models`` fitted on ``fitted_on``; ``other``'s cells predicted as they ran (their requests,
-    output lengths and open-loop schedule); ``label`` names the other sweep in the output."""
+    """``models`` fitted on ``fitted_on``; ``other``'s cells predicted as they ran (their prompt
+    and output lengths in send order, open-loop schedule); ``label`` names the other sweep."""
     rows = judge(models, other)
     if not rows:
         servers = sorted({c.server for c in other})

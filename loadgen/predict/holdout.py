@@ -4,7 +4,9 @@
 point is predicted too. ``load``: leave one load point out across all buckets (the harder test:
 the model must interpolate or extrapolate along the load axis).
 
-A held-out cell is predicted as it ran (its requests, output lengths, open-loop schedule) and each
+A held-out cell is predicted as it ran: its prompt and output lengths in the order they were sent
+(the workload is the input, not a prediction: in a closed loop of a few users, which prompts come
+together decides whether one's prefill stalls another's decode), its open-loop schedule; each
 figure is the median over ``SEEDS`` simulations: the model's expected figure, not one more draw
 (one 160-request draw of an SD cell's TTFT p90 wanders by a third; docs/BENCHMARKS.md).
 
@@ -70,7 +72,9 @@ def judge(
         if own_acceptance:
             model = model.with_acceptance(cell.bucket, cell.step_tokens)
         draws = [
-            simulate(model, cell.bucket, cell.load, n, cell.osl, s, cell.sends_ms).figures()
+            simulate(
+                model, cell.bucket, cell.load, n, cell.osl, s, cell.sends_ms, cell.prompts
+            ).figures()
             for s in range(SEEDS)
         ]
         predicted[cell.path] = figures = {f: float(np.median([d[f] for d in draws]))

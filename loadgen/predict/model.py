@@ -213,7 +213,7 @@ def fit_server(
     xs, ys, ws = [], [], []
     for cell, wc in zip(cells, w, strict=True):
         if len(cell.decode):
-            dx, dy = cell.decode.rows(one_token_steps=limits.drafts is False)
+            dx, dy = cell.decode.rows(limits.drafts is False, token_budget)
             xs.append(np.column_stack([dx, np.zeros(len(dy))]))
             ys.append(dy)
             ws.append(np.full(len(dy), wc / len(dy) / dy.mean()))

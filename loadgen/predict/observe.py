@@ -3,9 +3,12 @@ per step and the measured figures to compare predictions with.
 
 Chunks are steps: during one engine step every running request streams one chunk, so the chunks of
 *all* requests that fall inside request j's decode interval (first chunk, last chunk] count the
-sequence-steps the engine ran meanwhile, their contexts sum the attention work, and the first
-chunks inside it are the prefills that shared those steps. Dividing by j's own steps gives, per
-request, the average step's batch, context and prefill: exact work counts, no guessed batch size.
+sequence-steps the engine ran meanwhile, their contexts sum the attention work, and the prefills
+that shared those steps end in them. Dividing by j's own steps gives, per request, the average
+step's batch, context and prefill: exact work counts, no guessed batch size. With a token budget
+a prompt is prefilled in chunks over several steps, so only the chunks in j's interval are j's
+(``loadgen.predict.prefill_steps``): of two 2.4k-token prompts sent together, the second's
+first 2048 tokens share the first's last prefill step, not its decode.
 
 A client that reads late stamps a burst of chunks with its own time. A row needs its two ends read
 on time (neither end chunk within ``BURST_GAP_NS`` of its neighbour: a pause mid-stream does not
@@ -16,7 +19,7 @@ by tokens (``DecodeRows``), whatever the chunks merged.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +31,7 @@ from loadgen.client.figures import BURST_GAP_NS
 from loadgen.client.sink import RECORDS_PARQUET
 from loadgen.load.point import LoadPoint
 from loadgen.predict.overhead import measured_overhead_ms
+from loadgen.predict.prefill_steps import place
 from loadgen.results.io import SUMMARY_FILE, cell_dirs, read_cell_manifest, read_cell_summary
 from loadgen.results.schemas import CellSummary
 
@@ -40,22 +44,49 @@ _READ = ["prompt_len", "usage_prompt_tokens", *RAW_COLUMNS]  # the analysis' col
 @dataclass(frozen=True)
 class DecodeRows:
     """Per request, from its first chunk to its last: the time, and the work of the steps in
-    between counted two ways, each row [steps, sequence-steps, context k-token-steps, prefill
-    k-tokens, prefill attention M-pairs]: one step per chunk (a drafting server: a chunk is one
-    step's accepted tokens) or one per token (a server that never drafts: a chunk of n tokens is
-    n steps a late reader got at once)."""
+    between counted two ways, each row [steps, sequence-steps, context k-token-steps]: one step
+    per chunk (a drafting server: a chunk is one step's accepted tokens) or one per token (a
+    server that never drafts: a chunk of n tokens is n steps a late reader got at once); and the
+    steps (lo, hi] it spans, with every prompt's tokens and the step its prefill ended in, to
+    count the prefill work in those steps once the token budget is known."""
 
     ms: np.ndarray
     by_chunk: np.ndarray
     by_token: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    prefill_tokens: np.ndarray  # per prompt
+    prefill_sent_ns: np.ndarray  # per prompt: when it was sent
+    prefill_step: np.ndarray  # per prompt: the step its first chunk ended (its prefill's last)
+    step_read_ns: np.ndarray  # per step: its first chunk's time (as read: the step had ended)
+    _prefill: dict[int | None, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
 
-    def rows(self, one_token_steps: bool) -> tuple[np.ndarray, np.ndarray]:
+    def rows(
+        self, one_token_steps: bool, token_budget: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The regression's rows: [1, batch, context_k, prefill_k, pairs_m] per step, and ms
         per step."""
-        sums = self.by_token if one_token_steps else self.by_chunk
+        sums = np.column_stack(
+            [self.by_token if one_token_steps else self.by_chunk, self.prefill(token_budget)]
+        )
         steps = sums[:, :1]
         x = np.column_stack([np.ones(len(steps)), sums[:, 1:] / steps])
         return x, self.ms / steps[:, 0]
+
+    def prefill(self, token_budget: int | None) -> np.ndarray:
+        """Per row, [prefill k-tokens, prefill attention M-pairs] in its steps, the prompts
+        placed in steps as ``loadgen.predict.prefill_steps`` says; cached per budget (bootstrap
+        refits ask again)."""
+        if token_budget not in self._prefill:
+            step, tokens, pairs = place(
+                self.prefill_tokens, self.prefill_sent_ns, self.prefill_step, self.step_read_ns,
+                token_budget,
+            )  # fmt: skip
+            self._prefill[token_budget] = np.column_stack(
+                [_between(np.bincount(step, weights=tokens), self.lo, self.hi) / 1000,
+                 _between(np.bincount(step, weights=pairs), self.lo, self.hi) / 1e6]
+            )  # fmt: skip
+        return self._prefill[token_budget]
 
     def __len__(self) -> int:
         return len(self.ms)
@@ -76,8 +107,8 @@ class CellObs:
     # per request whose stream did not stall (2+ middle chunks): its steps per output token
     # (middle chunks / their tokens); a prompt drafts as it does, so requests differ
     steps_per_token: np.ndarray
-    prompts: np.ndarray  # prompt tokens of every ok request
-    osl: np.ndarray  # output tokens of every ok request
+    prompts: np.ndarray  # prompt tokens of every ok request, in send order
+    osl: np.ndarray  # output tokens of every ok request, in send order
     max_decoding: int  # most requests decoding at once
     stalled: int  # requests whose stream stalled (loadgen.client.figures): no tokens per step
     sends_ms: np.ndarray  # open loop: the intended send offsets (replayed when predicting it)
@@ -128,26 +159,28 @@ def read_cell(summary_path: Path) -> CellObs:
     if len(rows) > MAX_ROWS:
         rows = np.sort(np.random.default_rng(0).choice(rows, MAX_ROWS, replace=False))
     lo, hi = step[start[rows]], step[start[rows] + count[rows] - 1]  # steps (lo, hi]
-    prefilled = step[first_at[got]]  # a prompt's prefill ends in the step of its first chunk
-    prefill = np.column_stack(
-        [_between(np.bincount(prefilled, weights=prompts[got]), lo, hi) / 1000,
-         _between(np.bincount(prefilled, weights=prompts[got] ** 2 / 2), lo, hi) / 1e6]
-    )  # fmt: skip
     # a chunk of n tokens from a server that never drafts is n steps, attending ctx .. ctx+n-1
     after_first = np.bincount(parent, weights=tokens, minlength=n)[rows] - tokens[start[rows]]
+    send = table["send_ns"].to_numpy().astype(np.int64)
+    sent = np.argsort(send, kind="stable")
     decode = DecodeRows(
         ms=(last[rows] - first[rows]) / NS_PER_MS,
         by_chunk=np.column_stack(
             [count[rows] - 1.0, _between(np.bincount(step), lo, hi),
-             _between(np.bincount(step, weights=ctx), lo, hi) / 1000, prefill]
+             _between(np.bincount(step, weights=ctx), lo, hi) / 1000]
         ),
         by_token=np.column_stack(
             [after_first, _between(np.bincount(step, weights=tokens), lo, hi),
              _between(np.bincount(step, weights=tokens * ctx + tokens * (tokens - 1) / 2), lo, hi)
-             / 1000, prefill]
+             / 1000]
         ),
+        lo=lo,
+        hi=hi,
+        prefill_tokens=prompts[got],
+        prefill_sent_ns=send[got],
+        prefill_step=step[first_at[got]],  # a prompt's prefill ends in the step of its first chunk
+        step_read_ns=_step_reads(step, times),
     )  # fmt: skip
-    send = table["send_ns"].to_numpy().astype(np.int64)
     end = table["end_ns"].to_numpy().astype(np.int64)
     intended = everything["intended_send_ns"].to_numpy().astype(np.int64)
     # alone from send to first token: its prefill step had no other request in it
@@ -184,8 +217,8 @@ def read_cell(summary_path: Path) -> CellObs:
         step_tokens=_counts(middle),
         category_step_tokens={c: seen for c, seen in by_category.items() if seen.sum()},
         steps_per_token=inner_steps[paced] / inner_tokens[paced],
-        prompts=prompts,
-        osl=osl,
+        prompts=prompts[sent],
+        osl=osl[sent],
         max_decoding=int(decoding.max(initial=0)),
         stalled=int(n - clean.sum()),
         sends_ms=np.sort(intended - intended.min()) / NS_PER_MS if load.is_open else np.empty(0),
@@ -198,6 +231,14 @@ def _between(per_step: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray
     """Sums of a per-step quantity over the steps (lo, hi] of each row."""
     total = np.cumsum(per_step)
     return np.asarray(total[np.minimum(hi, len(total) - 1)] - total[np.minimum(lo, len(total) - 1)])
+
+
+def _step_reads(step: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Per step id, the time its first chunk was read (a closed loop's next request is sent
+    after the chunk that ended its last, so never before this)."""
+    reads = np.full(int(step.max(initial=-1)) + 1, np.iinfo(np.int64).max)
+    np.minimum.at(reads, step, times)
+    return reads
 
 
 def _counts(tokens: np.ndarray) -> np.ndarray:

@@ -92,9 +92,11 @@ class FakeCell:
     # requests; None: no scrapes (as a cell measured through PromQL or with --no-metrics)
     scraped_after: int | None = None
 
-    def records(self) -> list[RequestRecord]:
+    def records(self, prefills: list[tuple[float, int]] | None = None) -> list[RequestRecord]:
+        """``prefills``, if given, gets each step's end (ms) and prompt tokens prefilled in it."""
         recs = _run(self.law, self.bucket, self.load, self.requests, self.osl, self.seed,
-                    self.seed if self.schedule_seed is None else self.schedule_seed)  # fmt: skip
+                    self.seed if self.schedule_seed is None else self.schedule_seed,
+                    prefills)  # fmt: skip
         if self.stalls is not None:
             self.stalls.apply(recs, np.random.default_rng(self.seed + 10_000))
         return recs
@@ -145,7 +147,14 @@ def latency_exposition(count: int, seconds: float) -> str:
 
 
 def _run(
-    law: Law, bucket: str, load: LoadPoint, requests: int, osl: int, seed: int, schedule: int
+    law: Law,
+    bucket: str,
+    load: LoadPoint,
+    requests: int,
+    osl: int,
+    seed: int,
+    schedule: int,
+    prefills: list[tuple[float, int]] | None = None,
 ) -> list[RequestRecord]:
     rng = np.random.default_rng(seed)
     prompt = int(bucket.rstrip("k")) * 1000
@@ -207,6 +216,8 @@ def _run(
             law.a + law.b * batch + law.c * ctx / 1000 + law.p * sum(chunks.values()) / 1000
             + law.q * attention / 1e6
         ) * rng.lognormal(0, law.noise)  # fmt: skip
+        if prefills is not None:
+            prefills.append((clock, sum(chunks.values())))
         for i in list(running):
             accept = kinds[i % len(kinds)][1]
             made = 1 + min(int(rng.geometric(1 - accept)) - 1, law.k) if law.k else 1
@@ -245,15 +256,19 @@ def write_sweep(
     requests: int = 200,
     osl: int = 64,
     first_seed: int = 1,
+    scraped_after: int | None = None,
 ) -> Path:
     """Every law x bucket x load cell; cell k = 0, 1, ... (in that order) runs on seed
     first_seed + k, its open-loop arrivals on seed 1 + k: another ``first_seed`` measures the
-    same grid again (a repeat: the same schedules, the engine's own randomness redrawn)."""
+    same grid again (a repeat: the same schedules, the engine's own randomness redrawn);
+    ``scraped_after``: each cell with the engine's latency scrapes (``FakeCell``)."""
     k = 0
     for law in laws:
         for bucket in buckets:
             for load in loads:
                 n = max(requests, 4 * (load.concurrency or 0))
-                FakeCell(law, bucket, load, n, osl, first_seed + k, 1 + k).write(out)
+                FakeCell(
+                    law, bucket, load, n, osl, first_seed + k, 1 + k, None, scraped_after
+                ).write(out)
                 k += 1
     return out

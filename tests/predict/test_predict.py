@@ -162,18 +162,22 @@ def test_a_prefill_that_grows_with_the_square_of_the_prompt_is_fitted_apart(
 ) -> None:
     """A FAKE engine whose prefill attention is slow (q = 200 ms per million token pairs: a
     quarter of a 2k prompt's prefill, as on the AVX2-only EPYC of docs/BENCHMARKS.md) and whose
-    decode context is cheap: the fit separates the two, and held-out cells meet the goals (the
-    same records fitted without ``q``: TTFT p90 median error 17.5%, against 3.2% with it)."""
+    decode context is cheap, scraped as a sweep scrapes vLLM (so o is measured): the fit
+    separates the two, and every held-out cell meets the goals (probe: TTFT p90 median 2.3%,
+    max 5.6%; before decode rows were charged only the prefill chunks in their steps and
+    held-out cells replayed their own prompts, 4.1% and 18.1%)."""
     law = Law("slowattn", p=400.0, q=200.0, budget=2048, noise=0.05)
     loads = [LoadPoint.closed(c) for c in (1, 4, 8)] + [LoadPoint.open(0.5)]
-    cells = read_cells(write_sweep(tmp_path, [law], ["1k", "2k"], loads, 40, 256))
+    sweep = write_sweep(tmp_path, [law], ["1k", "2k"], loads, 40, 256, scraped_after=10)
+    cells = read_cells(sweep)
     model = fit_server(cells, None, ServerLimits(2048))
-    for name in ("a", "p", "q"):  # c hides under the prefills: 0.34 for 0.4
-        assert model.coef[name] == pytest.approx(getattr(law, name), rel=0.12), name
+    assert model.coef["o"] == pytest.approx(law.o + 0.1, abs=1e-3)
+    for name, within in (("a", 0.05), ("b", 0.12), ("c", 0.12), ("p", 0.05), ("q", 0.05)):
+        assert model.coef[name] == pytest.approx(getattr(law, name), rel=within), name
     errors = holdout(cells, "cell", {law.name: ServerLimits(2048)})["errors"]
-    assert errors["tok_s"]["median_abs"] < 0.05
-    assert errors["tpot_mean_ms"]["median_abs"] < 0.05
-    assert errors["ttft_p90_ms"]["median_abs"] < 0.15
+    for figure in ("tok_s", "tpot_mean_ms"):
+        assert errors[figure]["median_abs"] < 0.05 and errors[figure]["max_abs"] < 0.10, figure
+    assert errors["ttft_p90_ms"]["max_abs"] < 0.15
 
 
 def test_tokens_per_step_are_fitted_per_category_and_predicted_by_category(
