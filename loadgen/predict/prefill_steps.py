@@ -8,11 +8,11 @@ sent (the step before it had already been read), the chunk ran in a step no stre
 was decoding) and lies in no decode row. Without a budget a prompt is prefilled whole in the
 step of its first token.
 
-Left out, each measured on a FAKE engine with a known schedule (docs/BENCHMARKS.md, issue 16,
-fifteenth session): the budget's decode tokens (a step's few against its thousands), and prompts
-that share a step's budget (first come, first served: a prompt queued behind another starts in
-that one's last step). Placing those as one stream of tokens got more rows wrong than it put
-right, because a prompt sent while another's last step runs waits for the next step.
+Left out: the budget's decode tokens (a step's few against its thousands), and prompts that
+share a step's budget (first come, first served: a prompt queued behind another starts in that
+one's last step). Placing such prompts as one stream of tokens was tried against a FAKE engine
+that logs its steps (docs/BENCHMARKS.md, issue 16, fifteenth session) and got more rows wrong
+than it put right: a prompt sent while another's last step runs waits for the next step.
 """
 
 from __future__ import annotations
