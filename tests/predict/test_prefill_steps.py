@@ -65,18 +65,22 @@ def test_decode_rows_are_charged_the_prefill_chunks_that_ran_in_their_steps(
 
 def test_a_measured_cells_prompts_are_replayed_in_send_order(tmp_path: Path) -> None:
     """With the FAKE's own law, no noise and the cell's prompts in the order they were sent,
-    the simulation gives every request the FAKE engine's TTFT and end to 0.1 ms: a closed loop
+    the simulation gives every request the FAKE engine's TTFT (to 0.1 ms) and E2E (to 0.2 ms,
+    the FAKE's users resend 0.1 ms after their last chunk, the simulation's at once): a closed loop
     of two users on prompts around the budget, where which prompts come together decides
     whether one's prefill stalls the other's decode."""
     law = Law("chunk", budget=1024, a=4.6, b=1.3, c=0.6, p=900.0, q=150.0, noise=0.0)
     load = LoadPoint.closed(2)
-    cell = read_cell(FakeCell(law, "1k", load, 24, 32, seed=5).write(tmp_path) / SUMMARY_FILE)
+    fake = FakeCell(law, "1k", load, 24, 32, seed=5)
+    cell = read_cell(fake.write(tmp_path) / SUMMARY_FILE)
     coef = {"a": law.a, "b": law.b, "c": law.c, "p": law.p, "q": law.q, "o": law.o}
     model = ServerModel("chunk", None, coef, {"1k": ONE_TOKEN}, {"1k": 1000.0}, 32.0, None, 1,
                         0.0, 0.0, 1024)  # fmt: skip
     got = simulate(model, "1k", load, 24, cell.osl, 0, None, cell.prompts)
-    fake = FakeCell(law, "1k", load, 24, 32, seed=5).records()  # in send order, as the cell's
-    assert got.ttft_ms == pytest.approx([(r.chunk_ns[0] - r.send_ns) / MS for r in fake], abs=0.1)
-    assert got.e2e_ms == pytest.approx([(r.end_ns - r.send_ns) / MS for r in fake], abs=0.2)
+    records = fake.records()  # in send order, as the cell's prompts
+    assert got.ttft_ms == pytest.approx(
+        [(r.chunk_ns[0] - r.send_ns) / MS for r in records], abs=0.1
+    )
+    assert got.e2e_ms == pytest.approx([(r.end_ns - r.send_ns) / MS for r in records], abs=0.2)
     drawn = simulate(model, "1k", load, 24, cell.osl, 0)  # prompts drawn from the spread
     assert drawn.ttft_ms != pytest.approx(got.ttft_ms, abs=0.1)
