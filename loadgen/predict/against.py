@@ -37,7 +37,7 @@ def against(
 ) -> dict[str, Any]:
     """``models`` fitted on ``fitted_on``; ``other``'s cells predicted as they ran (their prompt
     and output lengths in send order, open-loop schedule); ``label`` names the other sweep."""
-    rows = judge(models, other)
+    rows = judge(models, other, fitted_on)
     if not rows:
         servers = sorted({c.server for c in other})
         raise NothingToJudge(

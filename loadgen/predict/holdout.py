@@ -13,8 +13,11 @@ figure is the median over ``SEEDS`` simulations: the model's expected figure, no
 Each open-loop row carries its ``utilization``, its rate over the refitted model's saturation
 rate (``loadgen.predict.capacity``): near 1 a small error in the rate the engine sustains becomes a
 large one in the latencies, and at or above 1 the cell is ``overloaded``: its latencies depend on
-how long it ran. The errors are summarised over every held-out cell and over the others
-(``steady``), the ones the model claims a steady figure for.
+how long it ran. Each row also carries its ``support`` against the cells the model was fitted on
+(``loadgen.predict.support``): leaving out the lowest or highest load, or the only bucket whose
+requests found the server idle, makes the held-out cell an extrapolation. The errors are
+summarised over every held-out cell, over the others (``steady``), the ones the model claims a
+steady figure for, and over those ``inside`` the fitted cells' span (not extrapolated).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from loadgen.predict.limits import ServerLimits
 from loadgen.predict.model import CannotFit, ServerModel
 from loadgen.predict.observe import CellObs
 from loadgen.predict.simulate import simulate
+from loadgen.predict.support import EXTRAPOLATED, Support, support, weakest
 
 FIGURES = ("tok_s", "tpot_mean_ms", "ttft_p90_ms")
 SEEDS = 5
@@ -53,19 +57,26 @@ def holdout(
         except CannotFit:
             continue  # e.g. only one load left to fit from: not a prediction this model makes
         models = {s: f.point for s, f in fitted.items()}
-        rows += judge(models, [c for c in cells if key(c) == held], own_acceptance)
+        rows += judge(models, [c for c in cells if key(c) == held], train, own_acceptance)
     return {"mode": mode, "rows": rows, "errors": summary(rows)}
 
 
 def judge(
-    models: Mapping[str, ServerModel], out: Sequence[CellObs], own_acceptance: bool = False
+    models: Mapping[str, ServerModel],
+    out: Sequence[CellObs],
+    train: Sequence[CellObs],
+    own_acceptance: bool = False,
 ) -> list[dict[str, Any]]:
     """One row per cell of ``out`` predicted as it ran, and one per SD cell's speedup over its
-    baseline's cell (both in ``out``); cells of servers not in ``models`` are left out."""
+    baseline's cell (both in ``out``); cells of servers not in ``models`` are left out. ``train``:
+    the cells the models were fitted on (each row's support is judged against its server's)."""
     out = [c for c in out if c.server in models]
     rows: list[dict[str, Any]] = []
     predicted: dict[str, dict[str, float]] = {}  # by cell path: repeats are cells apart
     load_of: dict[str, float | None] = {}  # by cell path: utilization (open loop)
+    supported: dict[str, Support] = {
+        c.path: support([t for t in train if t.server == c.server], c.bucket, c.load) for c in out
+    }
     for cell in out:
         n = int(min(MAX_SIM_REQUESTS, cell.measured["requests"]))
         model = models[cell.server]
@@ -85,7 +96,7 @@ def judge(
             if cell.load.is_open
             else None
         )
-        rows.append(_row(cell, figures, load_of[cell.path]))
+        rows.append(_row(cell, figures, load_of[cell.path], supported[cell.path]))
     for cell in out:
         base = _baseline_of(cell, out)
         if base is not None:
@@ -93,7 +104,13 @@ def judge(
             pred = predicted[cell.path]["tok_s"] / predicted[base.path]["tok_s"]
             both = [u for u in (load_of[cell.path], load_of[base.path]) if u is not None]
             rows.append(
-                _row(cell, {"speedup": pred}, max(both, default=None), {"speedup": measured})
+                _row(
+                    cell,
+                    {"speedup": pred},
+                    max(both, default=None),
+                    weakest(supported[cell.path], supported[base.path]),
+                    {"speedup": measured},
+                )
             )
     return rows
 
@@ -114,6 +131,7 @@ def _row(
     cell: CellObs,
     predicted: dict[str, float],
     used: float | None,
+    held: Support,
     measured: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     truth = measured or cell.measured
@@ -124,6 +142,7 @@ def _row(
         "load": cell.load.label,
         "utilization": used,  # open loop: rate / the refitted model's saturation rate
         "overloaded": used is not None and used >= 1,
+        "support": held.to_dict(),
         **{
             f: {
                 "measured": truth[f],
@@ -141,7 +160,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         every = _errors([r for r in rows if figure in r], figure)
         if every:
             steady = _errors([r for r in rows if figure in r and not r["overloaded"]], figure)
-            out[figure] = {**every, "steady": steady}
+            inside = [r for r in rows if figure in r and r["support"]["kind"] != EXTRAPOLATED]
+            out[figure] = {**every, "steady": steady, "inside": _errors(inside, figure)}
     return out
 
 

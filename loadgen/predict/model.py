@@ -36,7 +36,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from loadgen.predict.limits import UNKNOWN, ServerLimits
-from loadgen.predict.observe import MAX_STEP_TOKENS, CellObs
+from loadgen.predict.observe import MAX_STEP_TOKENS, CellObs, idle_requests
 
 SPREAD_QUANTILES = np.linspace(0.0, 1.0, 21)  # spreads (prompt length, steps per token) kept at
 MIN_SPREAD_REQUESTS = 8  # a bucket's requests paced on time, to draw a per-request spread from
@@ -82,6 +82,9 @@ class ServerModel:
     # bucket -> quantiles (SPREAD_QUANTILES) of a request's steps per output token / their mean
     # (SD: prompts draft differently); none: every request's steps drawn from the bucket's pmf
     step_spread: dict[str, np.ndarray] = field(default_factory=dict)
+    # bucket -> requests that found the server idle (c=1, a slow open loop): the TTFTs that pin
+    # p and q (and o when fitted); none: the prefill rests on the decode steps it slowed
+    idle_requests: dict[str, int] = field(default_factory=dict)
 
     def pmf(self, bucket: str) -> np.ndarray:
         """A bucket's tokens-per-step distribution; unmeasured buckets pool the measured ones."""
@@ -166,6 +169,7 @@ class ServerModel:
             "limits_source": self.limits_source,
             "stalled_requests_left_out": self.stalled,
             "overhead_source": self.overhead_source,
+            "idle_requests": self.idle_requests,
         }
 
 
@@ -272,6 +276,7 @@ def fit_server(
         stalled=sum(c.stalled for c in cells),
         prompt_spread={b: _spread(np.concatenate(vs)) for b, vs in prompts.items()},
         step_spread=spread,
+        idle_requests=idle_requests(cells),
         overhead_source=OVERHEAD_FITTED
         if overhead is None
         else f"measured: client E2E - the engine's request latency, median of "

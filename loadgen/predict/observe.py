@@ -19,6 +19,7 @@ by tokens (``DecodeRows``), whatever the chunks merged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,6 +262,14 @@ def measured_figures(
         "e2e_p90_ms": float(np.quantile(e2e, 0.9)),
         "requests": float(len(osl)),
     }
+
+
+def idle_requests(cells: Sequence[CellObs]) -> dict[str, int]:
+    """Per bucket, the requests that found the server idle: their TTFTs pin the prefill terms."""
+    seen: dict[str, int] = {}
+    for c in cells:
+        seen[c.bucket] = seen.get(c.bucket, 0) + len(c.idle_ttft)
+    return seen
 
 
 def read_cells(results_dir: Path) -> list[CellObs]:

@@ -146,6 +146,24 @@ def _load_mark(prediction: dict[str, Any]) -> str:
     return " ~" if (prediction.get("utilization") or 0.0) >= NEAR_SATURATION else ""
 
 
+def _subset(label: str, errors: dict[str, Any], every: int) -> str:
+    """``; label: median, max over n`` when the subset leaves cells out (none left: says so)."""
+    if errors.get("cells", 0) == every:
+        return ""
+    if not errors:
+        return f"; {label}: none"
+    return (
+        f"; {label}: {errors['median_abs']:.1%}, max {errors['max_abs']:.1%} over {errors['cells']}"
+    )
+
+
+def _idle(model: dict[str, Any]) -> str:
+    seen = sorted((b for b, n in model["idle_requests"].items() if n), key=bucket_order)
+    if seen:
+        return ", ".join(f"{b} {model['idle_requests'][b]}" for b in seen)
+    return "none (no c=1 or open-loop cell): the prefill terms rest on decode steps; measure c=1"
+
+
 def render(doc: dict[str, Any]) -> str:
     """The console text: coefficients with units, predicted grid, speedup, capacity."""
     out = ["PREDICTED (fitted model + simulation, not measured); tok/s = tokens/window"]
@@ -172,6 +190,7 @@ def render(doc: dict[str, Any]) -> str:
             f"{m['step_fit_relative_rmse']:.3f}",
             f"  limits from: {m['limits_source']}",
             f"  o: {m['overhead_source']}",
+            f"  prefill pinned by the TTFTs of requests that found it idle: {_idle(m)}",
             *(
                 [
                     f"  {m['stalled_requests_left_out']} requests' streams stalled: not in tokens "
@@ -239,16 +258,11 @@ def render(doc: dict[str, Any]) -> str:
     for v in doc.get("validation", []):
         mode = f"sweep {v['against']}" if v["mode"] == AGAINST else f"leave-one-{v['mode']}-out"
         for fig, e in v["errors"].items():
-            steady = e.get("steady")
             out.append(
                 f"{mode} {fig}: median |err| {e['median_abs']:.1%}, "
                 f"max {e['max_abs']:.1%} over {e['cells']} cells"
-                + (
-                    f"; not overloaded: {steady['median_abs']:.1%}, max {steady['max_abs']:.1%} "
-                    f"over {steady['cells']}"
-                    if steady and steady["cells"] < e["cells"]
-                    else ""
-                )
+                + _subset("not overloaded", e["steady"], e["cells"])
+                + _subset("inside the fitted span", e["inside"], e["cells"])
             )
         out += [
             f"{mode} {fig}, the {r['cells']} cells measured in both: the model "

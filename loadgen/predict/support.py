@@ -7,6 +7,12 @@ extends straight through regime changes (batch limit, chunked prefill, preemptio
 must see which figures rest on data and which on the straight line. Spans are per server:
 closed-loop concurrencies, open-loop rates of each arrival process, buckets (by their token size)
 and output lengths (the measured requests' range).
+
+One more span is not an axis of the grid: the prompt sizes at which requests found the server
+idle (c=1, a slow open loop). Their TTFTs pin the prefill terms (p, q; o where no engine histogram
+measures it). Without them the prefill rests on the decode steps it slowed, where it is one term
+among several, so a point whose bucket lies outside that span is extrapolated even inside the
+grid's (a sweep of c=2 and 4 only: held-out tok/s off by up to 17%, docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -16,11 +22,12 @@ from dataclasses import dataclass
 
 from loadgen.analysis.groups import bucket_order
 from loadgen.load.point import LoadPoint
-from loadgen.predict.observe import CellObs
+from loadgen.predict.observe import CellObs, idle_requests
 
 MEASURED = "measured"
 INTERPOLATED = "interpolated"
 EXTRAPOLATED = "extrapolated"
+MIN_IDLE = 3  # requests of a bucket that found the server idle, for its prefill to be pinned
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,14 @@ class Support:
 
     def to_dict(self) -> dict[str, object]:
         return {"kind": self.kind, "reasons": list(self.reasons)}
+
+
+def weakest(*supports: Support) -> Support:
+    """The least supported of several (a speedup rests on both its servers' predictions)."""
+    rank = (MEASURED, INTERPOLATED, EXTRAPOLATED)
+    kind = max((s.kind for s in supports), key=rank.index)
+    reasons = tuple(dict.fromkeys(r for s in supports for r in s.reasons))
+    return Support(kind, reasons)
 
 
 def _span(values: Sequence[float]) -> tuple[float, float] | None:
@@ -77,6 +92,30 @@ def _osl_reason(cells: Sequence[CellObs], osl: int | None) -> str | None:
     return f"output length {osl} outside the measured {lo:g}-{hi:g} tokens; measure at --osl {osl}"
 
 
+def idle_buckets(cells: Sequence[CellObs]) -> list[str]:
+    """The buckets in which at least ``MIN_IDLE`` requests found the server idle, in size order."""
+    seen = idle_requests(cells)
+    return sorted((b for b, n in seen.items() if n >= MIN_IDLE), key=bucket_order)
+
+
+def _prefill_reason(cells: Sequence[CellObs], bucket: str, beyond_grid: bool) -> str | None:
+    """``beyond_grid``: the bucket lies outside the measured ones, a reason already given that
+    measuring it (at c=1) cures, unless no request anywhere found the server idle."""
+    idle = idle_buckets(cells)
+    if not idle:
+        return (
+            f"no request found the server idle (no c=1 or open-loop cell), so prefill per token "
+            f"rests on decode steps alone; measure {bucket} at c=1"
+        )
+    if beyond_grid or bucket_order(idle[0]) <= bucket_order(bucket) <= bucket_order(idle[-1]):
+        return None
+    span = idle[0] if len(idle) == 1 else f"{idle[0]}-{idle[-1]}"
+    return (
+        f"bucket {bucket}: requests found the server idle in {span} only, so its prefill rests "
+        f"on decode steps; measure {bucket} at c=1"
+    )
+
+
 def support(
     cells: Sequence[CellObs],
     bucket: str,
@@ -86,14 +125,11 @@ def support(
 ) -> Support:
     """How far a prediction from one server's cells at (bucket, load, osl) rests on measurements;
     a measured cell predicted at another output length or for one category is interpolated."""
-    reasons = tuple(
-        r
-        for r in (_bucket_reason(cells, bucket), _load_reason(cells, load), _osl_reason(cells, osl))
-        if r
-    )
-    if reasons:
-        return Support(EXTRAPOLATED, reasons)
+    axes = (_bucket_reason(cells, bucket), _load_reason(cells, load), _osl_reason(cells, osl))
     same_traffic = osl is None and category is None
-    if same_traffic and any(c.bucket == bucket and c.load == load for c in cells):
+    measured = any(c.bucket == bucket and c.load == load for c in cells)
+    if same_traffic and measured and not any(axes):
         return Support(MEASURED)
-    return Support(INTERPOLATED)
+    prefill = _prefill_reason(cells, bucket, beyond_grid=axes[0] is not None)
+    reasons = tuple(r for r in (*axes, prefill) if r)
+    return Support(EXTRAPOLATED, reasons) if reasons else Support(INTERPOLATED)

@@ -11,6 +11,7 @@ from loadgen.load.point import LoadPoint
 from loadgen.predict.forecast import fit_all
 from loadgen.predict.holdout import holdout
 from loadgen.predict.observe import read_cells
+from loadgen.predict.support import EXTRAPOLATED, INTERPOLATED
 from tests.predict.fake_engine import Law, write_sweep
 
 LAWS = [Law("base", noise=0.05), Law("sd", "base", a=9.0, b=0.9, k=3, noise=0.05)]
@@ -50,3 +51,28 @@ def test_own_acceptance_changes_the_sd_cells_only(tmp_path: Path) -> None:
     for a, b in zip(plain["rows"], own["rows"], strict=True):
         if a["server"] == "base":
             assert a["tok_s"]["predicted"] == b["tok_s"]["predicted"]
+
+
+def test_held_out_rows_say_which_were_extrapolations(tmp_path: Path) -> None:
+    """Leaving out the lowest or highest load makes that cell an extrapolation of the others
+    (c=1 also takes the only requests that found the server idle); the ``inside`` summary is
+    over the rest, the speedup row as supported as the weaker of its two cells."""
+    loads = [LoadPoint.closed(1), LoadPoint.closed(2), LoadPoint.closed(4)]
+    cells = read_cells(write_sweep(tmp_path, LAWS, ["1k"], loads, 24, 32))
+    result = holdout(cells, "cell")
+    kinds = {(r["server"], r["load"], "speedup" in r): r["support"] for r in result["rows"]}
+    assert {k[1]: v["kind"] for k, v in kinds.items()} == {
+        "c=1": EXTRAPOLATED,
+        "c=2": INTERPOLATED,
+        "c=4": EXTRAPOLATED,
+    }
+    low = kinds[("base", "c=1", False)]["reasons"]
+    assert low[0] == "c=1 outside the measured closed loads (2-4); measure it"
+    assert low[1].startswith("no request found the server idle")
+    assert kinds[("sd", "c=4", True)] == kinds[("sd", "c=4", False)]
+    for figure in ("tok_s", "speedup"):
+        inside = [r for r in result["rows"] if figure in r and r["load"] == "c=2"]
+        errors = result["errors"][figure]
+        assert errors["cells"] == 3 * len(inside)
+        assert errors["inside"]["cells"] == len(inside)
+        assert errors["inside"]["max_abs"] == max(abs(r[figure]["error"]) for r in inside)

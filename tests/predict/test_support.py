@@ -10,7 +10,16 @@ import pytest
 from loadgen.cli import main
 from loadgen.load.point import LoadPoint
 from loadgen.predict.observe import CellObs, read_cells
-from loadgen.predict.support import EXTRAPOLATED, INTERPOLATED, MEASURED, support
+from loadgen.predict.support import (
+    EXTRAPOLATED,
+    INTERPOLATED,
+    MEASURED,
+    MIN_IDLE,
+    Support,
+    idle_buckets,
+    support,
+    weakest,
+)
 from tests.predict.fake_engine import Law, write_sweep
 from tests.predict.test_predict import _svg
 
@@ -64,6 +73,40 @@ def test_buckets_between_the_measured_ones_are_interpolated(tmp_path: Path) -> N
     )
 
 
+def test_without_requests_that_found_the_server_idle_the_prefill_is_extrapolated(
+    tmp_path: Path,
+) -> None:
+    """Closed loops of 2 and 4 users never leave the engine idle: no TTFT pins the prefill, so
+    even a concurrency between the measured ones is extrapolated, and says to measure c=1; a c=1
+    cell in 1k pins 1k (and what lies between pinned buckets), not 2k."""
+    busy = [LoadPoint.closed(2), LoadPoint.closed(4)]
+    cells = _base(write_sweep(tmp_path / "busy", [BASE], ["1k", "2k"], busy, 24, osl=32))
+    assert idle_buckets(cells) == []
+    assert support(cells, "1k", LoadPoint.closed(4)).kind == MEASURED
+    between = support(cells, "1k", LoadPoint.closed(3))
+    assert between == Support(
+        EXTRAPOLATED,
+        ("no request found the server idle (no c=1 or open-loop cell), so prefill per token "
+         "rests on decode steps alone; measure 1k at c=1",),
+    )  # fmt: skip
+    alone = _base(write_sweep(tmp_path / "alone", [BASE], ["1k"], [LoadPoint.closed(1)], 24, 32))
+    assert sum(len(c.idle_ttft) for c in alone) >= MIN_IDLE
+    pinned = cells + alone
+    assert idle_buckets(pinned) == ["1k"]
+    assert support(pinned, "1k", LoadPoint.closed(3)).kind == INTERPOLATED
+    assert support(pinned, "2k", LoadPoint.closed(3)).reasons == (
+        "bucket 2k: requests found the server idle in 1k only, so its prefill rests on decode "
+        "steps; measure 2k at c=1",
+    )
+    assert support(pinned, "2k", LoadPoint.closed(4)).kind == MEASURED
+
+
+def test_the_weakest_support_carries_every_reason() -> None:
+    far = Support(EXTRAPOLATED, ("c=16 outside", "bucket 8k outside"))
+    assert weakest(Support(MEASURED), Support(INTERPOLATED)) == Support(INTERPOLATED)
+    assert weakest(far, Support(MEASURED), Support(EXTRAPOLATED, ("c=16 outside",))) == far
+
+
 def test_cli_marks_extrapolated_points_in_json_console_and_report(
     one_bucket: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -84,6 +127,9 @@ def test_cli_marks_extrapolated_points_in_json_console_and_report(
     row = next(line for line in out.splitlines() if line.startswith("base") and " c=16 " in line)
     assert row.endswith(" *")
     assert "* extrapolated, base: c=16 outside the measured closed loads (1-4); measure it" in out
+    idle = sum(len(c.idle_ttft) for c in _base(one_bucket))
+    assert doc["models"]["base"]["idle_requests"] == {"1k": idle} and idle >= MIN_IDLE
+    assert f"  prefill pinned by the TTFTs of requests that found it idle: 1k {idle}\n" in out
     page = (one_bucket / "report.html").read_text()
     assert "extrapolated: c=8, 16" in _svg(page, "predicted-tok_s-1k")
     assert "all extrapolated" in _svg(page, "predicted-speedup-4k")
