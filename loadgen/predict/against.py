@@ -34,9 +34,11 @@ def against(
     fitted_on: Sequence[CellObs],
     other: Sequence[CellObs],
     label: str,
+    differences: Sequence[str] = (),
 ) -> dict[str, Any]:
     """``models`` fitted on ``fitted_on``; ``other``'s cells predicted as they ran (their prompt
-    and output lengths in send order, open-loop schedule); ``label`` names the other sweep."""
+    and output lengths in send order, open-loop schedule); ``label`` names the other sweep;
+    ``differences``: how its launches differ (``loadgen.predict.launches``), kept with errors."""
     rows = judge(models, other, fitted_on)
     if not rows:
         servers = sorted({c.server for c in other})
@@ -55,6 +57,7 @@ def against(
     return {
         "mode": MODE,
         "against": label,
+        "launch_differences": list(differences),
         "rows": rows,
         "errors": summary(rows),
         "remeasured": _remeasured(rows),

@@ -17,6 +17,7 @@ from loadgen.predict.capacity import Slo, batch_slots, crossover, overloaded, su
 from loadgen.predict.forecast import fit_all, public, speedup
 from loadgen.predict.grid import simulate_all
 from loadgen.predict.holdout import holdout
+from loadgen.predict.launches import launch_differences
 from loadgen.predict.limits import limits_for, read_limits
 from loadgen.predict.observe import read_cells
 from loadgen.predict.support import EXTRAPOLATED, support
@@ -129,9 +130,10 @@ def run_predict(results: Path, opts: PredictOptions) -> dict[str, Any]:
     if opts.suggest:
         doc["suggest"] = suggest(preds, fitted, opts.suggest)
     validation = [holdout(cells, mode, limits) for mode in opts.holdout]
-    if other is not None:
+    if other is not None and opts.against is not None:
         models = {s: f.point for s, f in every.items()}
-        validation.append(against(models, cells, other, str(opts.against)))
+        differences = launch_differences(results, opts.against, models)
+        validation.append(against(models, cells, other, str(opts.against), differences))
     if validation:
         doc["validation"] = validation
     write_text(results / PREDICTION_FILE, json.dumps(doc, indent=1))
@@ -257,6 +259,7 @@ def render(doc: dict[str, Any]) -> str:
     ]
     for v in doc.get("validation", []):
         mode = f"sweep {v['against']}" if v["mode"] == AGAINST else f"leave-one-{v['mode']}-out"
+        out += [f"! {mode}, matched by server name: {d}" for d in v.get("launch_differences", [])]
         for fig, e in v["errors"].items():
             out.append(
                 f"{mode} {fig}: median |err| {e['median_abs']:.1%}, "

@@ -16,7 +16,10 @@ from loadgen.cli import main
 from loadgen.load.point import LoadPoint
 from loadgen.predict.against import NothingToJudge, against
 from loadgen.predict.forecast import fit_all
+from loadgen.predict.launches import launch_differences
 from loadgen.predict.observe import CellObs, read_cells
+from loadgen.results.io import write_sweep_manifest
+from loadgen.results.schemas import SweepManifest
 from tests.predict.fake_engine import Law, write_sweep
 
 BASE = Law("base", noise=0.05)
@@ -110,6 +113,50 @@ def test_cli_prints_and_writes_the_validation(
     out = capsys.readouterr().out
     assert f"sweep {repeat} tok_s: median |err|" in out
     assert f"sweep {repeat} speedup, the 3 cells measured in both: the model" in out
+    assert validation["launch_differences"] == [
+        f"{first} has no sweep manifest: launches, model and machine not compared"
+    ]
+    assert f"! sweep {repeat}, matched by server name: {first} has no sweep manifest" in out
+
+
+def _manifest(draft_tokens: int, isa: list[str]) -> SweepManifest:
+    """A sweep manifest of the FAKE servers as a sweep writes one (the fields compared)."""
+    sd = {"method": "ngram", "num_speculative_tokens": draft_tokens}
+    server = {"engine": "fake", "version": {"version": "1.0"}, "variant": {"args": ["--seed", "0"]}}
+    return SweepManifest(
+        plan={},
+        plan_sha256="0" * 64,
+        model={"model_sha256": "ab" * 32, "config_sha256": "cd" * 32},
+        host={"cpu": "AMD EPYC", "cpu_isa": isa, "cores": 2},
+        servers={
+            "base": server,
+            "sd": {**server, "variant": {**server["variant"], "speculative": sd}},  # type: ignore[dict-item]
+        },
+    )
+
+
+def test_launches_that_differ_are_named_before_the_errors(
+    first: Path, repeat: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Cells are matched by server name: an SD server launched with 5 draft tokens instead of 3
+    on a CPU with AVX-512 is named as such (and nothing else is); identical launches are not."""
+    here, there = tmp_path / "here", tmp_path / "there"
+    shutil.copytree(first, here)
+    shutil.copytree(repeat, there)
+    write_sweep_manifest(here, _manifest(3, ["avx2"]))
+    write_sweep_manifest(there, _manifest(3, ["avx2"]))
+    assert launch_differences(here, there, ["base", "sd"]) == []
+    write_sweep_manifest(there, _manifest(5, ["avx2", "avx512f"]))
+    assert main(["predict", str(here), "--draws", "0", "--against", str(there)]) == 0
+    (validation,) = json.loads((here / "prediction.json").read_text())["validation"]
+    assert validation["launch_differences"] == [
+        "CPU instruction sets [avx2] here, [avx2 avx512f] there",
+        "sd: speculative decoding {'method': 'ngram', 'num_speculative_tokens': 3} here, "
+        "{'method': 'ngram', 'num_speculative_tokens': 5} there",
+    ]
+    assert validation["errors"]["tok_s"]["cells"] == 8  # still judged: the reader was told
+    out = capsys.readouterr().out
+    assert f"! sweep {there}, matched by server name: CPU instruction sets [avx2] here" in out
 
 
 def test_a_dir_without_cells_is_refused_before_any_prediction(
