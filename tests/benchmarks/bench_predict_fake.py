@@ -70,7 +70,7 @@ def judged(rows: list[dict[str, Any]], truth: dict[Key, dict[str, float]]) -> di
 def _pair(values: list[float]) -> str:
     if not values:
         return "-"
-    return f"{np.median(values):.1%} / {max(values):.1%} ({len(values)})"
+    return f"{np.median(values):.1%} / {max(values):.1%}"
 
 
 def main() -> None:
@@ -93,15 +93,16 @@ def main() -> None:
             floor[f] += [abs(v / truth[key][f] - 1) for v in values]
     print(f"{args.requests} requests per cell, truth = median of {args.repeats} repeats")
     print(
-        "| held out | figure | vs the cell (median / max (cells)) | vs the truth | vs the truth, "
-        "inside the refit's span | floor |"
+        "| held out | figure | cells | vs the cell (median / max) | vs the truth | cells inside "
+        "the refit's span | vs the truth there | floor |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for mode in ("cell", "load"):
         for f, e in judged(holdout(cells, mode)["rows"], truth).items():
             print(
-                f"| one {mode} | {f} | {_pair(e['cell'])} | {_pair(e['truth'])} | "
-                f"{_pair(e['inside'])} | {_pair(floor[f])} |"
+                f"| one {mode} | {f} | {len(e['cell'])} | {_pair(e['cell'])} | "
+                f"{_pair(e['truth'])} | {len(e['inside'])} | {_pair(e['inside'])} | "
+                f"{_pair(floor[f])} |"
             )
 
 
