@@ -30,6 +30,8 @@ GENERATION_TOKENS = "sglang:generation_tokens_total"
 PROMPT_TOKENS = "sglang:prompt_tokens_total"
 CACHED_TOKENS = "sglang:cached_tokens_total"
 REQUESTS = "sglang:num_requests_total"
+# TokenizerMetricsCollector: each request's time from the tokenizer manager's receipt to its finish
+REQUEST_LATENCY = "sglang:e2e_request_latency_seconds"
 METRICS_PATH = "/metrics"
 SOURCE = "sglang:/metrics gauges (estimate)"
 
@@ -83,4 +85,5 @@ ADAPTER = EngineAdapter(
     reduce=reduce,
     gauges=(ACCEPT_LENGTH, ACCEPT_RATE),
     poll_path=METRICS_PATH,
+    request_latency=REQUEST_LATENCY,
 )

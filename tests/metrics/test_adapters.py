@@ -216,3 +216,12 @@ def test_every_engine_of_the_registry_has_a_sd_and_a_baseline_case(engine: str) 
 def test_unknown_engine_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"'tgi'.*\['sglang', 'trtllm', 'vllm'\]"):
         engine_for("tgi")
+
+
+def test_sglang_times_the_window_with_its_e2e_request_latency_histogram() -> None:
+    """The window's finished requests and their summed in-server seconds (what predict's ``o``
+    subtracts from the client's E2E; vLLM's: tests/metrics/test_vllm.py): the hand-built polls
+    go from 10 requests / 25 s to 14 / 38 s."""
+    adapter = engine_for("sglang").adapter
+    assert adapter.request_latency_window([SGLANG[0]], [SGLANG[3]]) == (4.0, pytest.approx(13.0))
+    assert adapter.request_latency_window([SGLANG[3]], [SGLANG[0]]) is None  # a reset

@@ -49,6 +49,6 @@ def test_a_window_that_saw_other_requests_or_an_engine_without_the_histogram_mea
     e2e = read_cell(cell / "summary.json").overhead_ms
     assert e2e == pytest.approx(LAW.o + 0.1, abs=1e-3)
     client = np.full(40, 100.0)
-    assert measured_overhead_ms(cell, "sglang", client) is None  # declares no latency histogram
+    assert measured_overhead_ms(cell, "trtllm", client) is None  # declares no latency histogram
     (cell / "metrics_after.txt").write_text(latency_exposition(41, 4.0))  # one request not ours
     assert read_cell(cell / "summary.json").overhead_ms is None
