@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from loadgen.analysis.groups import bucket_order
 from loadgen.load.point import LoadPoint
 from loadgen.predict.forecast import Fitted
 from loadgen.predict.model import ServerModel
 from loadgen.predict.simulate import simulate
+from loadgen.predict.support import MIN_IDLE
 
 SLO_REQUESTS = 400
 SATURATION_PER_USER = 3
@@ -150,11 +152,35 @@ def suggest(
     count: int,
 ) -> list[dict[str, Any]]:
     """Unmeasured (bucket, load) points ranked by the widest relative tok/s interval over all
-    servers: where the refits disagree most, a measurement constrains the model most."""
+    servers: where the refits disagree most, a measurement constrains the model most. Ahead of
+    them, c=1 in each measured bucket where fewer than ``MIN_IDLE`` of a server's requests found
+    it idle: only such TTFTs pin the prefill terms, and refits of the same busy cells share one
+    guess at them, so their intervals cannot show what is missing (``loadgen.predict.support``)."""
     width: dict[tuple[str, LoadPoint], float] = {}
     for (_, bucket, load), p in predictions.items():
         if p["intervals"] and not all(f.measured(bucket, load) for f in fitted.values()):
             low, high = p["intervals"]["tok_s"]
             width[(bucket, load)] = width.get((bucket, load), 0.0) + (high - low) / p["tok_s"]
-    ranked = sorted(width.items(), key=lambda item: -item[1])[:count]
-    return [{"bucket": b, "load": ld.label, "relative_width": w} for (b, ld), w in ranked]
+    alone = LoadPoint.closed(1)
+    pins: dict[str, list[str]] = {}  # bucket -> servers whose prefill it would pin
+    for server, f in fitted.items():
+        for bucket, idle in f.point.idle_requests.items():
+            if idle < MIN_IDLE and not f.measured(bucket, alone):
+                pins.setdefault(bucket, []).append(server)
+    first = [
+        {
+            "bucket": b,
+            "load": alone.label,
+            "relative_width": width.get((b, alone), 0.0),
+            "reason": f"pins the prefill of {', '.join(servers)} (too few requests found it "
+            f"idle in {b})",
+        }
+        for b, servers in sorted(pins.items(), key=lambda item: bucket_order(item[0]))
+    ]
+    pinning = {(b, alone) for b in pins}
+    ranked = sorted(((k, w) for k, w in width.items() if k not in pinning), key=lambda i: -i[1])
+    then = [
+        {"bucket": b, "load": ld.label, "relative_width": w, "reason": "widest tok/s interval"}
+        for (b, ld), w in ranked
+    ]
+    return (first + then)[:count]

@@ -254,7 +254,8 @@ def render(doc: dict[str, Any]) -> str:
         )
     out += [f"* extrapolated, {r}" for r in beyond]
     out += [
-        f"measure next: {s['bucket']} {s['load']} (interval width {s['relative_width']:.1%})"
+        f"measure next: {s['bucket']} {s['load']}: {s['reason']} "
+        f"(interval width {s['relative_width']:.1%})"
         for s in doc.get("suggest", [])
     ]
     for v in doc.get("validation", []):

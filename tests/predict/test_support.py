@@ -101,6 +101,37 @@ def test_without_requests_that_found_the_server_idle_the_prefill_is_extrapolated
     assert support(pinned, "2k", LoadPoint.closed(4)).kind == MEASURED
 
 
+def test_suggest_puts_c1_first_where_no_request_found_the_server_idle(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refits of the same busy cells share one guess at the prefill, so their intervals do not
+    ask for c=1; --suggest does, per bucket, before the widest intervals."""
+    busy = [LoadPoint.closed(2), LoadPoint.closed(4)]
+    sweep = write_sweep(tmp_path, [BASE, SD], ["1k", "2k"], busy, 16, osl=16)
+    assert main(["predict", str(sweep), "--draws", "3", "--suggest", "3"]) == 0
+    doc = json.loads((sweep / "prediction.json").read_text())
+    first, second, third = doc["suggest"]
+    for got, bucket in ((first, "1k"), (second, "2k")):
+        assert (got["bucket"], got["load"]) == (bucket, "c=1")
+        assert (
+            got["reason"]
+            == f"pins the prefill of base, sd (too few requests found it idle in {bucket})"
+        )
+    widths: dict[tuple[str, str], float] = {}
+    for p in doc["predictions"]:
+        if p["measured"] is None and p["load"]["label"] != "c=1":
+            low, high = p["predicted"]["intervals"]["tok_s"]
+            key = (p["bucket"], p["load"]["label"])
+            widths[key] = widths.get(key, 0.0) + (high - low) / p["predicted"]["tok_s"]
+    assert third["reason"] == "widest tok/s interval"
+    assert (third["bucket"], third["load"]) == max(widths, key=lambda k: widths[k])
+    out = capsys.readouterr().out
+    assert (
+        "measure next: 1k c=1: pins the prefill of base, sd (too few requests found it idle" in out
+    )
+    assert "prefill pinned by the TTFTs of requests that found it idle: none (no c=1" in out
+
+
 def test_the_weakest_support_carries_every_reason() -> None:
     far = Support(EXTRAPOLATED, ("c=16 outside", "bucket 8k outside"))
     assert weakest(Support(MEASURED), Support(INTERPOLATED)) == Support(INTERPOLATED)
